@@ -1,0 +1,131 @@
+//! The JOSE header: what we write when signing and what we accept when verifying.
+
+use serde::{Deserialize, Serialize};
+
+use crate::alg::Algorithm;
+use crate::b64;
+use crate::error::{Error, Malformed, Part};
+use crate::json::find_duplicate_member;
+use crate::key::SigningKey;
+
+/// A protected header. When verifying, only the registered members below are read; anything else
+/// (`jwk`, `jku`, `x5u`, `x5c`, ...) is ignored, never fetched and never trusted.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Header {
+    /// The signature algorithm; when signing it always comes from the key.
+    pub alg: Algorithm,
+    /// Media type of the whole token, e.g. `JWT` or `at+jwt` (RFC 9068).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub typ: Option<String>,
+    /// Content type of the payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cty: Option<String>,
+    /// Key id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// Extra members to write when signing (never filled when verifying).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Header {
+    /// `{"alg": <key's alg>, "typ": "JWT", "kid": <key's kid>}`.
+    pub fn for_key(key: &SigningKey) -> Header {
+        Header {
+            alg: key.algorithm(),
+            typ: Some("JWT".into()),
+            cty: None,
+            kid: Some(key.kid().to_string()),
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    /// Sets `typ`.
+    pub fn with_type(mut self, typ: impl Into<String>) -> Header {
+        self.typ = Some(typ.into());
+        self
+    }
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: Option<String>,
+    kid: Option<String>,
+    typ: Option<String>,
+    cty: Option<String>,
+    crit: Option<Vec<String>>,
+    b64: Option<bool>,
+}
+
+/// Decodes and checks the first segment of a token: strict base64url, UTF-8, a JSON object without
+/// duplicate members, a supported `alg`, no `crit` extension (we implement none), no `b64: false`.
+pub(crate) fn parse(segment: &[u8]) -> Result<Header, Error> {
+    let json = b64::decode(segment).ok_or(Malformed::Base64(Part::Header))?;
+    let text = std::str::from_utf8(&json).map_err(|_| Malformed::Utf8(Part::Header))?;
+    if !text.trim_start().starts_with('{') {
+        return Err(Malformed::NotObject(Part::Header).into());
+    }
+    if let Some(name) = find_duplicate_member(&json) {
+        return Err(Malformed::DuplicateMember(Part::Header, name).into());
+    }
+    let raw: RawHeader = serde_json::from_str(text)
+        .map_err(|e| Malformed::Json(Part::Header, e.to_string()))?;
+    let alg: Algorithm = raw
+        .alg
+        .as_deref()
+        .ok_or(Malformed::Header("has no \"alg\""))?
+        .parse()?;
+    if let Some(crit) = raw.crit {
+        // RFC 7515 §4.1.11: understood extensions only. We understand none.
+        let first = crit
+            .into_iter()
+            .next()
+            .ok_or(Malformed::Header("\"crit\" must not be empty"))?;
+        return Err(Error::UnsupportedCritical(first.chars().take(64).collect()));
+    }
+    if raw.b64 == Some(false) {
+        return Err(Malformed::Header("\"b64\": false is not allowed in a JWT").into());
+    }
+    Ok(Header {
+        alg,
+        typ: raw.typ,
+        cty: raw.cty,
+        kid: raw.kid,
+        extra: serde_json::Map::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(json: &str) -> Result<Header, Error> {
+        parse(b64::encode(json.as_bytes()).as_bytes())
+    }
+
+    #[test]
+    fn accepts_a_plain_header() {
+        let h = header(r#"{"alg":"ES256","typ":"at+jwt","kid":"k1","jku":"https://evil"}"#).unwrap();
+        assert_eq!(h.alg, Algorithm::ES256);
+        assert_eq!(h.kid.as_deref(), Some("k1"));
+        assert!(h.extra.is_empty(), "unknown members are not carried");
+    }
+
+    #[test]
+    fn refuses_what_rfc_7515_forbids() {
+        assert_eq!(header(r#"{"alg":"none"}"#), Err(Error::UnsecuredToken));
+        assert!(matches!(
+            header(r#"{"alg":"HS256","alg":"none"}"#),
+            Err(Error::Malformed(Malformed::DuplicateMember(Part::Header, _)))
+        ));
+        assert_eq!(
+            header(r#"{"alg":"HS256","crit":["exp"],"exp":1}"#),
+            Err(Error::UnsupportedCritical("exp".into()))
+        );
+        assert!(header(r#"{"alg":"HS256","crit":[]}"#).is_err());
+        assert!(header(r#"{"alg":"HS256","b64":false}"#).is_err());
+        assert!(header(r#"{"typ":"JWT"}"#).is_err());
+        assert!(header(r#"["alg"]"#).is_err());
+        assert!(header(r#"{"alg":5}"#).is_err());
+    }
+}
