@@ -109,14 +109,7 @@ impl<'a> UntrustedToken<'a> {
         validation: &Validation,
         clock: &dyn Clock,
     ) -> Result<Verified<T>, Error> {
-        let key = keys.resolve(self.header.kid.as_deref(), self.header.alg)?;
-        let mut signature = [0u8; MAX_SIGNATURE_BYTES];
-        let len = b64::decode_into(self.signature.as_bytes(), &mut signature)
-            .ok_or(Malformed::Base64(Part::Signature))?;
-        key.verify_signature(self.signing_input.as_bytes(), &signature[..len])?;
-
-        // Only now is the payload worth reading.
-        let payload = b64::decode(self.payload.as_bytes()).ok_or(Malformed::Base64(Part::Payload))?;
+        let (header, payload) = self.verify_payload(keys)?;
         let text = std::str::from_utf8(&payload).map_err(|_| Malformed::Utf8(Part::Payload))?;
         if !text.trim_start().starts_with('{') {
             return Err(Malformed::NotObject(Part::Payload).into());
@@ -124,7 +117,7 @@ impl<'a> UntrustedToken<'a> {
         if let Some(name) = find_duplicate_member(&payload) {
             return Err(Malformed::DuplicateMember(Part::Payload, name).into());
         }
-        validation.check(&self.header, text, clock.now())?;
+        validation.check(&header, text, clock.now())?;
         let claims = serde_json::from_str(text).map_err(|e| {
             if e.is_data() {
                 Error::Claims(e.to_string())
@@ -132,10 +125,21 @@ impl<'a> UntrustedToken<'a> {
                 Error::Malformed(Malformed::Json(Part::Payload, e.to_string()))
             }
         })?;
-        Ok(Verified {
-            header: self.header,
-            claims,
-        })
+        Ok(Verified { header, claims })
+    }
+
+    /// Verifies the signature only and returns the header and the raw payload bytes: plain JWS
+    /// (RFC 7515) for payloads that are not JWT claims. No claim is validated.
+    pub fn verify_payload(self, keys: &impl KeyResolver) -> Result<(Header, Vec<u8>), Error> {
+        let key = keys.resolve(self.header.kid.as_deref(), self.header.alg)?;
+        let mut signature = [0u8; MAX_SIGNATURE_BYTES];
+        let len = b64::decode_into(self.signature.as_bytes(), &mut signature)
+            .ok_or(Malformed::Base64(Part::Signature))?;
+        key.verify_signature(self.signing_input.as_bytes(), &signature[..len])?;
+        // Only now is the payload worth reading.
+        let payload =
+            b64::decode(self.payload.as_bytes()).ok_or(Malformed::Base64(Part::Payload))?;
+        Ok((self.header, payload))
     }
 }
 
