@@ -1,1 +1,63 @@
-fn main() {}
+//! `tessera`: the JWT authentication server's command-line tool.
+//!
+//! Exit codes: 0 success, 1 a token failed verification, 2 bad arguments or unreadable input.
+
+mod input;
+mod keys;
+mod token;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Tessera: JWT authentication server and JOSE tool.
+#[derive(Parser)]
+#[command(name = "tessera", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate keys and derive public keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Encode, verify and decode tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+}
+
+/// How a command failed, which decides the exit code.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Bad arguments or unreadable input: exit 2.
+    Usage(String),
+    /// The token is not valid: exit 1, reported as `code: message`.
+    Invalid(tessera_jwt::Error),
+}
+
+impl Failure {
+    pub(crate) fn usage(message: impl Into<String>) -> Failure {
+        Failure::Usage(message.into())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Keys(command) => keys::run(command),
+        Command::Token(command) => token::run(command),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Invalid(error)) => {
+            eprintln!("{}: {}", error.code(), error);
+            ExitCode::from(1)
+        }
+        Err(Failure::Usage(message)) => {
+            eprintln!("tessera: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
