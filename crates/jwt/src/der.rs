@@ -50,7 +50,9 @@ impl<'a> Reader<'a> {
 
     /// The next element, required to carry `tag`.
     pub(crate) fn expect(&mut self, tag: u8) -> Option<&'a [u8]> {
-        self.next().filter(|tlv| tlv.tag == tag).map(|tlv| tlv.value)
+        self.next()
+            .filter(|tlv| tlv.tag == tag)
+            .map(|tlv| tlv.value)
     }
 
     /// The next INTEGER as unsigned big-endian bytes without leading zeros.

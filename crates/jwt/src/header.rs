@@ -68,8 +68,8 @@ pub(crate) fn parse(segment: &[u8]) -> Result<Header, Error> {
     if let Some(name) = find_duplicate_member(&json) {
         return Err(Malformed::DuplicateMember(Part::Header, name).into());
     }
-    let raw: RawHeader = serde_json::from_str(text)
-        .map_err(|e| Malformed::Json(Part::Header, e.to_string()))?;
+    let raw: RawHeader =
+        serde_json::from_str(text).map_err(|e| Malformed::Json(Part::Header, e.to_string()))?;
     let alg: Algorithm = raw
         .alg
         .as_deref()
@@ -105,7 +105,8 @@ mod tests {
 
     #[test]
     fn accepts_a_plain_header() {
-        let h = header(r#"{"alg":"ES256","typ":"at+jwt","kid":"k1","jku":"https://evil"}"#).unwrap();
+        let h =
+            header(r#"{"alg":"ES256","typ":"at+jwt","kid":"k1","jku":"https://evil"}"#).unwrap();
         assert_eq!(h.alg, Algorithm::ES256);
         assert_eq!(h.kid.as_deref(), Some("k1"));
         assert!(h.extra.is_empty(), "unknown members are not carried");
@@ -116,7 +117,10 @@ mod tests {
         assert_eq!(header(r#"{"alg":"none"}"#), Err(Error::UnsecuredToken));
         assert!(matches!(
             header(r#"{"alg":"HS256","alg":"none"}"#),
-            Err(Error::Malformed(Malformed::DuplicateMember(Part::Header, _)))
+            Err(Error::Malformed(Malformed::DuplicateMember(
+                Part::Header,
+                _
+            )))
         ));
         assert_eq!(
             header(r#"{"alg":"HS256","crit":["exp"],"exp":1}"#),

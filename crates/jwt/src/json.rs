@@ -34,26 +34,27 @@ pub(crate) fn find_duplicate_member(json: &[u8]) -> Option<String> {
                     j += 1;
                 }
                 let end = j.min(json.len());
-                if let Some(Frame::Object { keys, expect_key }) = stack.last_mut() {
-                    if *expect_key {
-                        *expect_key = false;
-                        let raw = &json[start..end];
-                        let name: Cow<'_, [u8]> = if escaped {
-                            // Compare names as the parser will see them: "\u0061" is "a".
-                            match json.get(i..=end).and_then(|quoted| {
-                                serde_json::from_slice::<String>(quoted).ok()
-                            }) {
-                                Some(unescaped) => Cow::Owned(unescaped.into_bytes()),
-                                None => return None,
-                            }
-                        } else {
-                            Cow::Borrowed(raw)
-                        };
-                        if keys.iter().any(|seen| *seen == name) {
-                            return Some(String::from_utf8_lossy(&name).into_owned());
+                if let Some(Frame::Object { keys, expect_key }) = stack.last_mut()
+                    && *expect_key
+                {
+                    *expect_key = false;
+                    let raw = &json[start..end];
+                    let name: Cow<'_, [u8]> = if escaped {
+                        // Compare names as the parser will see them: "\u0061" is "a".
+                        match json
+                            .get(i..=end)
+                            .and_then(|quoted| serde_json::from_slice::<String>(quoted).ok())
+                        {
+                            Some(unescaped) => Cow::Owned(unescaped.into_bytes()),
+                            None => return None,
                         }
-                        keys.push(name);
+                    } else {
+                        Cow::Borrowed(raw)
+                    };
+                    if keys.contains(&name) {
+                        return Some(String::from_utf8_lossy(&name).into_owned());
                     }
+                    keys.push(name);
                 }
                 i = end + 1;
                 continue;
@@ -86,7 +87,10 @@ mod tests {
     fn finds_duplicates_at_any_depth() {
         assert_eq!(dup(br#"{"a":1,"a":2}"#).as_deref(), Some("a"));
         assert_eq!(dup(br#"{"x":{"b":1,"b":2}}"#).as_deref(), Some("b"));
-        assert_eq!(dup(br#"{"x":[{"c":1},{"c":1,"c":2}]}"#).as_deref(), Some("c"));
+        assert_eq!(
+            dup(br#"{"x":[{"c":1},{"c":1,"c":2}]}"#).as_deref(),
+            Some("c")
+        );
         assert_eq!(dup(br#"{"a":1,"\u0061":2}"#).as_deref(), Some("a"));
     }
 

@@ -201,7 +201,9 @@ impl Jwk {
 
     /// Decodes a required base64url member.
     pub(crate) fn bytes(&self, value: Option<&str>, name: &str) -> Result<Vec<u8>, KeyRejection> {
-        let text = value.ok_or_else(|| KeyRejection::Invalid(format!("{} key lacks member {name:?}", self.kty)))?;
+        let text = value.ok_or_else(|| {
+            KeyRejection::Invalid(format!("{} key lacks member {name:?}", self.kty))
+        })?;
         b64::decode(text.as_bytes()).ok_or_else(|| {
             KeyRejection::Invalid(format!("member {name:?} is not canonical base64url"))
         })

@@ -64,7 +64,7 @@ pub struct SigningKey {
 #[derive(Clone)]
 enum Signer {
     Hmac {
-        key: hmac::Key,
+        key: Box<hmac::Key>,
         secret: Arc<Zeroizing<Vec<u8>>>,
     },
     Rsa(Arc<RsaKeyPair>),
@@ -95,7 +95,7 @@ pub struct VerifyingKey {
 
 #[derive(Clone)]
 enum Verifier {
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
     Public(Arc<ParsedPublicKey>),
 }
 
@@ -204,10 +204,10 @@ fn check_family(alg: Algorithm, kty: &str, crv: Option<&str>) -> Result<(), Erro
     if kty != expected_kty {
         return Err(wrong());
     }
-    if let Some(expected_crv) = alg.curve() {
-        if crv != Some(expected_crv) {
-            return Err(wrong());
-        }
+    if let Some(expected_crv) = alg.curve()
+        && crv != Some(expected_crv)
+    {
+        return Err(wrong());
     }
     Ok(())
 }
@@ -280,7 +280,10 @@ fn check_hmac_secret(alg: Algorithm, secret: &[u8]) -> Result<(), Error> {
 
 /// Public parts of an asymmetric key, the input to [`VerifyingKey::from_public`].
 enum PublicParts<'a> {
-    Rsa { n: &'a [u8], e: &'a [u8] },
+    Rsa {
+        n: &'a [u8],
+        e: &'a [u8],
+    },
     /// An uncompressed SEC1 point, `04 || x || y`.
     Ec(&'a [u8]),
     Ed25519(&'a [u8]),
@@ -297,7 +300,9 @@ fn public_jwk(alg: Algorithm, parts: &PublicParts<'_>) -> Result<Jwk, Error> {
         PublicParts::Ec(point) => {
             let len = coordinate_len(alg);
             if point.len() != 1 + 2 * len || point[0] != 4 {
-                return Err(invalid("EC point is not an uncompressed point of the curve"));
+                return Err(invalid(
+                    "EC point is not an uncompressed point of the curve",
+                ));
             }
             Jwk {
                 kty: "EC".into(),
@@ -344,7 +349,7 @@ impl SigningKey {
             alg,
             kid,
             signer: Signer::Hmac {
-                key: hmac::Key::new(hmac_algorithm(alg), secret),
+                key: Box::new(hmac::Key::new(hmac_algorithm(alg), secret)),
                 secret: Arc::new(Zeroizing::new(secret.to_vec())),
             },
         })
@@ -471,9 +476,9 @@ impl SigningKey {
                 }
                 .into());
             }
-            ("PRIVATE KEY", KeyFamily::Rsa) => {
-                Signer::Rsa(Arc::new(RsaKeyPair::from_pkcs8(der_bytes).map_err(rejected)?))
-            }
+            ("PRIVATE KEY", KeyFamily::Rsa) => Signer::Rsa(Arc::new(
+                RsaKeyPair::from_pkcs8(der_bytes).map_err(rejected)?,
+            )),
             ("RSA PRIVATE KEY", KeyFamily::Rsa) => {
                 Signer::Rsa(Arc::new(RsaKeyPair::from_der(der_bytes).map_err(rejected)?))
             }
@@ -493,7 +498,11 @@ impl SigningKey {
             }
         };
         if let Signer::Rsa(pair) = &signer {
-            check_rsa_size(pair.public_key().modulus().big_endian_without_leading_zero())?;
+            check_rsa_size(
+                pair.public_key()
+                    .modulus()
+                    .big_endian_without_leading_zero(),
+            )?;
         }
         SigningKey::with_thumbprint_kid(alg, signer)
     }
@@ -669,7 +678,9 @@ fn ec_point_from_jwk(jwk: &Jwk, alg: Algorithm) -> Result<Vec<u8>, Error> {
     let y = jwk.bytes(jwk.y.as_deref(), "y")?;
     let len = coordinate_len(alg);
     if x.len() != len || y.len() != len {
-        return Err(invalid("EC coordinates have the wrong length for the curve"));
+        return Err(invalid(
+            "EC coordinates have the wrong length for the curve",
+        ));
     }
     let mut point = Vec::with_capacity(1 + 2 * len);
     point.push(4);
@@ -685,14 +696,15 @@ impl VerifyingKey {
         Ok(VerifyingKey {
             alg,
             kid: default_kid(&hmac_secret_jwk(secret), None)?,
-            verifier: Verifier::Hmac(hmac::Key::new(hmac_algorithm(alg), secret)),
+            verifier: Verifier::Hmac(Box::new(hmac::Key::new(hmac_algorithm(alg), secret))),
             public: None,
             signature_len: alg.hmac_len(),
         })
     }
 
     fn from_public(alg: Algorithm, parts: &PublicParts<'_>) -> Result<VerifyingKey, Error> {
-        let rejected = |e: aws_lc_rs::error::KeyRejected| invalid(format!("public key rejected: {e}"));
+        let rejected =
+            |e: aws_lc_rs::error::KeyRejected| invalid(format!("public key rejected: {e}"));
         let (parsed, signature_len) = match (parts, alg.family()) {
             (PublicParts::Rsa { n, e }, KeyFamily::Rsa) => {
                 check_rsa_size(n)?;
@@ -738,9 +750,10 @@ impl VerifyingKey {
         let alg = resolve_jwk_algorithm(jwk, alg)?;
         jwk.check_signature_use(false)?;
         let mut key = match alg.family() {
-            KeyFamily::Hmac => {
-                VerifyingKey::from_hmac_secret(alg, &Zeroizing::new(jwk.bytes(jwk.k.as_deref(), "k")?))?
-            }
+            KeyFamily::Hmac => VerifyingKey::from_hmac_secret(
+                alg,
+                &Zeroizing::new(jwk.bytes(jwk.k.as_deref(), "k")?),
+            )?,
             KeyFamily::Rsa => {
                 if jwk.oth.is_some() {
                     return Err(invalid("multi-prime RSA keys are not supported"));
@@ -1129,11 +1142,8 @@ mod tests {
     fn key_sets_refuse_duplicates_and_resolve_by_kid() {
         let a = SigningKey::generate(Algorithm::ES256).unwrap();
         let b = SigningKey::generate(Algorithm::ES256).unwrap();
-        let set = KeySet::new(vec![
-            a.verifying_key().unwrap(),
-            b.verifying_key().unwrap(),
-        ])
-        .unwrap();
+        let set =
+            KeySet::new(vec![a.verifying_key().unwrap(), b.verifying_key().unwrap()]).unwrap();
         assert_eq!(
             set.resolve(Some(b.kid().as_str()), Algorithm::ES256)
                 .unwrap()

@@ -48,7 +48,9 @@ pub fn encode_with_header<T: Serialize + ?Sized>(
     .map_err(|e| Error::Claims(e.to_string()))?;
     let payload = serde_json::to_vec(claims).map_err(|e| Error::Claims(e.to_string()))?;
     if payload.first() != Some(&b'{') {
-        return Err(Error::Claims("claims must serialize to a JSON object".into()));
+        return Err(Error::Claims(
+            "claims must serialize to a JSON object".into(),
+        ));
     }
     let mut token = String::with_capacity((header_json.len() + payload.len()) * 4 / 3 + 200);
     b64::encode_to(&header_json, &mut token);
@@ -212,8 +214,8 @@ pub mod dangerous {
         if let Some(name) = find_duplicate_member(&json) {
             return Err(Malformed::DuplicateMember(part, name).into());
         }
-        let value: serde_json::Value = serde_json::from_slice(&json)
-            .map_err(|e| Malformed::Json(part, e.to_string()))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&json).map_err(|e| Malformed::Json(part, e.to_string()))?;
         if !value.is_object() {
             return Err(Malformed::NotObject(part).into());
         }

@@ -134,7 +134,11 @@ impl Validation {
     }
 
     /// Requires the claim `name` to equal `value` (e.g. `token_type == "access"`).
-    pub fn claim_equals(mut self, name: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+    pub fn claim_equals(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
         self.pinned.push((name.into(), value.into()));
         self
     }
@@ -192,16 +196,16 @@ impl Validation {
             None if self.require_exp => return Err(Error::MissingClaim("exp".into())),
             _ => {}
         }
-        if let Some(nbf) = view.nbf.map(|raw| numeric_date(raw, "nbf")).transpose()? {
-            if now.saturating_add(leeway) < nbf {
-                return Err(Error::NotYetValid { nbf, now });
-            }
+        if let Some(nbf) = view.nbf.map(|raw| numeric_date(raw, "nbf")).transpose()?
+            && now.saturating_add(leeway) < nbf
+        {
+            return Err(Error::NotYetValid { nbf, now });
         }
         let iat = view.iat.map(|raw| numeric_date(raw, "iat")).transpose()?;
-        if let Some(iat) = iat {
-            if iat > now.saturating_add(leeway) {
-                return Err(Error::IssuedInFuture { iat, now });
-            }
+        if let Some(iat) = iat
+            && iat > now.saturating_add(leeway)
+        {
+            return Err(Error::IssuedInFuture { iat, now });
         }
         if let Some(max_age) = self.max_age {
             let iat = iat.ok_or_else(|| Error::MissingClaim("iat".into()))?;
@@ -213,14 +217,16 @@ impl Validation {
             }
         }
         if let Some(issuers) = &self.issuers {
-            let iss = string_claim(view.iss, "iss")?.ok_or_else(|| Error::MissingClaim("iss".into()))?;
+            let iss =
+                string_claim(view.iss, "iss")?.ok_or_else(|| Error::MissingClaim("iss".into()))?;
             if !issuers.iter().any(|accepted| *accepted == iss) {
                 return Err(Error::InvalidIssuer);
             }
         }
         self.check_audience(view.aud)?;
         if let Some(subject) = &self.subject {
-            let sub = string_claim(view.sub, "sub")?.ok_or_else(|| Error::MissingClaim("sub".into()))?;
+            let sub =
+                string_claim(view.sub, "sub")?.ok_or_else(|| Error::MissingClaim("sub".into()))?;
             if *subject != sub {
                 return Err(Error::InvalidSubject);
             }
@@ -236,7 +242,9 @@ impl Validation {
                 serde_json::Value::String(expected) => {
                     serde_json::from_str::<CowStr<'_>>(raw.get()).is_ok_and(|s| s.0 == *expected)
                 }
-                other => serde_json::from_str::<serde_json::Value>(raw.get()).is_ok_and(|v| v == *other),
+                other => {
+                    serde_json::from_str::<serde_json::Value>(raw.get()).is_ok_and(|v| v == *other)
+                }
             };
             if !equal {
                 return Err(Error::ClaimMismatch(name.clone()));
@@ -252,16 +260,17 @@ impl Validation {
                 None => Ok(()),
             };
         };
-        let values: Vec<Cow<'_, str>> = if let Ok(one) = serde_json::from_str::<CowStr<'_>>(raw.get()) {
-            vec![one.0]
-        } else if let Ok(many) = serde_json::from_str::<Vec<CowStr<'_>>>(raw.get()) {
-            many.into_iter().map(|s| s.0).collect()
-        } else {
-            return Err(Error::InvalidClaim {
-                name: "aud".into(),
-                reason: "must be a string or an array of strings",
-            });
-        };
+        let values: Vec<Cow<'_, str>> =
+            if let Ok(one) = serde_json::from_str::<CowStr<'_>>(raw.get()) {
+                vec![one.0]
+            } else if let Ok(many) = serde_json::from_str::<Vec<CowStr<'_>>>(raw.get()) {
+                many.into_iter().map(|s| s.0).collect()
+            } else {
+                return Err(Error::InvalidClaim {
+                    name: "aud".into(),
+                    reason: "must be a string or an array of strings",
+                });
+            };
         match &self.audiences {
             Some(accepted) if values.iter().any(|v| accepted.iter().any(|a| a == v)) => Ok(()),
             None if self.any_audience => Ok(()),
@@ -294,7 +303,10 @@ fn numeric_date(raw: &RawValue, name: &str) -> Result<i64, Error> {
         return Ok(i64::MAX);
     }
     match number.as_f64() {
-        #[allow(clippy::cast_possible_truncation, reason = "clamped by the float-to-int cast")]
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "clamped by the float-to-int cast"
+        )]
         Some(value) if value.is_finite() => Ok(value.floor() as i64),
         _ => Err(invalid()),
     }
@@ -356,7 +368,10 @@ struct ViewSeed<'p> {
 impl<'de> DeserializeSeed<'de> for ViewSeed<'_> {
     type Value = ClaimsView<'de>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
@@ -435,24 +450,42 @@ mod tests {
     fn expiry_is_exclusive_and_leeway_widens_it() {
         let p = Validation::new();
         assert!(check(&p, r#"{"exp":100}"#, 99).is_ok());
-        assert_eq!(check(&p, r#"{"exp":100}"#, 100), Err(Error::Expired { exp: 100, now: 100 }));
+        assert_eq!(
+            check(&p, r#"{"exp":100}"#, 100),
+            Err(Error::Expired { exp: 100, now: 100 })
+        );
         assert!(check(&p.clone().leeway(5), r#"{"exp":100}"#, 104).is_ok());
         assert_eq!(check(&p, "{}", 0), Err(Error::MissingClaim("exp".into())));
         assert!(check(&p.clone().exp_optional(), "{}", 0).is_ok());
         assert!(check(&p, r#"{"exp":100.9}"#, 99).is_ok());
-        assert!(matches!(check(&p, r#"{"exp":"100"}"#, 0), Err(Error::InvalidClaim { .. })));
+        assert!(matches!(
+            check(&p, r#"{"exp":"100"}"#, 0),
+            Err(Error::InvalidClaim { .. })
+        ));
     }
 
     #[test]
     fn nbf_iat_and_max_age() {
         let p = Validation::new().exp_optional();
-        assert_eq!(check(&p, r#"{"nbf":10}"#, 9), Err(Error::NotYetValid { nbf: 10, now: 9 }));
+        assert_eq!(
+            check(&p, r#"{"nbf":10}"#, 9),
+            Err(Error::NotYetValid { nbf: 10, now: 9 })
+        );
         assert!(check(&p, r#"{"nbf":10}"#, 10).is_ok());
-        assert_eq!(check(&p, r#"{"iat":10}"#, 9), Err(Error::IssuedInFuture { iat: 10, now: 9 }));
+        assert_eq!(
+            check(&p, r#"{"iat":10}"#, 9),
+            Err(Error::IssuedInFuture { iat: 10, now: 9 })
+        );
         let aged = p.clone().max_age(60);
         assert!(check(&aged, r#"{"iat":0}"#, 60).is_ok());
-        assert!(matches!(check(&aged, r#"{"iat":0}"#, 61), Err(Error::TooOld { .. })));
-        assert_eq!(check(&aged, "{}", 0), Err(Error::MissingClaim("iat".into())));
+        assert!(matches!(
+            check(&aged, r#"{"iat":0}"#, 61),
+            Err(Error::TooOld { .. })
+        ));
+        assert_eq!(
+            check(&aged, "{}", 0),
+            Err(Error::MissingClaim("iat".into()))
+        );
     }
 
     #[test]
@@ -466,15 +499,27 @@ mod tests {
         let aud = p.clone().audiences(["api"]);
         assert!(check(&aud, r#"{"aud":"api"}"#, 0).is_ok());
         assert!(check(&aud, r#"{"aud":["x","api"]}"#, 0).is_ok());
-        assert_eq!(check(&aud, r#"{"aud":["x"]}"#, 0), Err(Error::InvalidAudience));
+        assert_eq!(
+            check(&aud, r#"{"aud":["x"]}"#, 0),
+            Err(Error::InvalidAudience)
+        );
         assert_eq!(check(&aud, "{}", 0), Err(Error::MissingClaim("aud".into())));
-        assert_eq!(check(&p, r#"{"aud":"api"}"#, 0), Err(Error::InvalidAudience));
+        assert_eq!(
+            check(&p, r#"{"aud":"api"}"#, 0),
+            Err(Error::InvalidAudience)
+        );
         assert!(check(&p.clone().accept_any_audience(), r#"{"aud":"api"}"#, 0).is_ok());
-        assert!(matches!(check(&aud, r#"{"aud":7}"#, 0), Err(Error::InvalidClaim { .. })));
+        assert!(matches!(
+            check(&aud, r#"{"aud":7}"#, 0),
+            Err(Error::InvalidClaim { .. })
+        ));
 
         let sub = p.clone().subject("42");
         assert!(check(&sub, r#"{"sub":"42"}"#, 0).is_ok());
-        assert_eq!(check(&sub, r#"{"sub":"43"}"#, 0), Err(Error::InvalidSubject));
+        assert_eq!(
+            check(&sub, r#"{"sub":"43"}"#, 0),
+            Err(Error::InvalidSubject)
+        );
     }
 
     #[test]
@@ -503,7 +548,10 @@ mod tests {
     fn token_type_is_a_media_type() {
         let p = Validation::new().exp_optional().token_type("at+jwt");
         assert!(p.check(&header(Some("at+JWT")), "{}", 0).is_ok());
-        assert!(p.check(&header(Some("application/at+jwt")), "{}", 0).is_ok());
+        assert!(
+            p.check(&header(Some("application/at+jwt")), "{}", 0)
+                .is_ok()
+        );
         assert!(matches!(
             p.check(&header(Some("JWT")), "{}", 0),
             Err(Error::InvalidTokenType { .. })

@@ -1,0 +1,88 @@
+//! The domain's error type. The server maps it to HTTP in exactly one place.
+
+use crate::store::StoreError;
+
+/// Why a token was refused, with simplejwt's wording (its clients show these messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// Bad signature, malformed, unknown key, wrong issuer or audience, or never issued by us.
+    Invalid,
+    /// Past `exp` (or the session's absolute lifetime).
+    Expired,
+    /// An access token where a refresh token belongs, or the reverse.
+    WrongType,
+    /// No `jti`.
+    NoId,
+    /// Revoked: logged out, rotated, reused, or its user was disabled.
+    Blacklisted,
+    /// No usable `user_id`.
+    NoUserId,
+}
+
+impl TokenProblem {
+    /// simplejwt's message for the problem.
+    pub fn message(self) -> &'static str {
+        match self {
+            TokenProblem::Invalid => "Token is invalid",
+            TokenProblem::Expired => "Token is expired",
+            TokenProblem::WrongType => "Token has wrong type",
+            TokenProblem::NoId => "Token has no id",
+            TokenProblem::Blacklisted => "Token is blacklisted",
+            TokenProblem::NoUserId => "Token contained no recognizable user identification",
+        }
+    }
+}
+
+/// Every failure of the domain layer, split by who caused it.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Wrong username or password, or a disabled account, at login.
+    #[error("no active account found with the given credentials")]
+    InvalidCredentials,
+    /// A refresh token whose user is gone or disabled.
+    #[error("no active account found for the given token")]
+    NoActiveAccountForToken,
+    /// A token was refused.
+    #[error("token refused: {}", .0.message())]
+    Token(TokenProblem),
+    /// The access token's user is disabled.
+    #[error("user is inactive")]
+    UserInactive,
+    /// The access token's user no longer exists.
+    #[error("user not found")]
+    UserNotFound,
+    /// Too many failed logins; retry after this many seconds.
+    #[error("throttled for {retry_after} s")]
+    Throttled {
+        /// Seconds until a retry can succeed.
+        retry_after: u64,
+    },
+    /// The old password given to a password change is wrong.
+    #[error("wrong password")]
+    WrongPassword,
+    /// The username is taken.
+    #[error("username already exists")]
+    UsernameTaken,
+    /// The thing asked for does not exist (or belongs to someone else).
+    #[error("not found")]
+    NotFound,
+    /// Invalid input the caller should fix (e.g. an empty username).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Storage is down: answer 503 and let the client retry.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or corruption on our side.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AuthError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(_) => AuthError::UsernameTaken,
+            StoreError::Unavailable(reason) => AuthError::Unavailable(reason),
+            StoreError::Internal(reason) => AuthError::Internal(reason),
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The key ring: the key that signs new tokens and every key that still verifies old ones.
+
+use std::sync::{Arc, RwLock};
+
+use tessera_jwt::{Jwk, JwkSet, KeySet, SigningKey, VerifyingKey};
+
+use crate::config::AuthConfig;
+use crate::error::AuthError;
+use crate::store::{Store, StoredKey};
+
+/// One consistent view of the keys.
+#[derive(Debug)]
+pub(crate) struct KeyMaterial {
+    pub(crate) signing: SigningKey,
+    pub(crate) verifying: KeySet,
+    /// What the view was built from, to notice changes cheaply.
+    fingerprint: Vec<(String, Option<i64>, Option<i64>)>,
+}
+
+/// Keys shared by every instance through the store, plus an optional operator-supplied key.
+#[derive(Debug)]
+pub struct KeyRing {
+    material: RwLock<Arc<KeyMaterial>>,
+    operator: Option<SigningKey>,
+}
+
+fn internal(e: impl std::fmt::Display) -> AuthError {
+    AuthError::Internal(e.to_string())
+}
+
+impl KeyRing {
+    /// Loads the stored keys. With no operator key and no current stored key, generates one with
+    /// the configured algorithm and stores it (the embedded default's first start).
+    pub async fn load(
+        store: &dyn Store,
+        config: &AuthConfig,
+        operator: Option<SigningKey>,
+        now: i64,
+    ) -> Result<KeyRing, AuthError> {
+        let mut stored = store.keys().await?;
+        if operator.is_none() && !stored.iter().any(|k| k.retired_at.is_none()) {
+            KeyRing::rotate(store, config, now).await?;
+            stored = store.keys().await?;
+        }
+        let material = build(&stored, operator.as_ref(), now)?;
+        Ok(KeyRing {
+            material: RwLock::new(Arc::new(material)),
+            operator,
+        })
+    }
+
+    /// Generates a new signing key and stores it; the previous one keeps verifying until every
+    /// token it can have signed has expired.
+    pub async fn rotate(store: &dyn Store, config: &AuthConfig, now: i64) -> Result<StoredKey, AuthError> {
+        let key = SigningKey::generate(config.signing_algorithm).map_err(internal)?;
+        let jwk = key.to_jwk().map_err(internal)?;
+        let stored = StoredKey {
+            kid: key.kid().to_string(),
+            alg: key.algorithm().to_string(),
+            private_jwk: serde_json::to_string(&jwk).map_err(internal)?,
+            created_at: now,
+            retired_at: None,
+            expires_at: None,
+        };
+        store
+            .rotate_in(&stored, now.saturating_add(config.longest_token_lifetime()))
+            .await?;
+        Ok(stored)
+    }
+
+    /// Re-reads the stored keys and swaps in a new view if they changed (a rotation by the CLI or
+    /// another instance, or an old key expiring). Returns whether anything changed.
+    pub async fn reload(&self, store: &dyn Store, now: i64) -> Result<bool, AuthError> {
+        let stored = store.keys().await?;
+        let live = live_keys(&stored, now);
+        if fingerprint(&live) == self.material().fingerprint {
+            return Ok(false);
+        }
+        let material = build(&stored, self.operator.as_ref(), now)?;
+        *self.material.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(material);
+        Ok(true)
+    }
+
+    pub(crate) fn material(&self) -> Arc<KeyMaterial> {
+        Arc::clone(&self.material.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The published key set: public keys only; an HMAC-only ring publishes `{"keys":[]}`.
+    pub fn public_jwks(&self) -> JwkSet {
+        self.material().verifying.to_public_jwks()
+    }
+
+    /// Id of the key that signs new tokens.
+    pub fn signing_kid(&self) -> String {
+        self.material().signing.kid().to_string()
+    }
+}
+
+fn live_keys(stored: &[StoredKey], now: i64) -> Vec<&StoredKey> {
+    stored
+        .iter()
+        .filter(|k| k.expires_at.is_none_or(|t| t > now))
+        .collect()
+}
+
+fn fingerprint(live: &[&StoredKey]) -> Vec<(String, Option<i64>, Option<i64>)> {
+    live.iter()
+        .map(|k| (k.kid.clone(), k.retired_at, k.expires_at))
+        .collect()
+}
+
+fn build(stored: &[StoredKey], operator: Option<&SigningKey>, now: i64) -> Result<KeyMaterial, AuthError> {
+    let live = live_keys(stored, now);
+    let mut signing = operator.cloned();
+    let mut verifying = Vec::new();
+    for key in &live {
+        let jwk = Jwk::from_json(&key.private_jwk).map_err(internal)?;
+        let private = SigningKey::from_jwk(&jwk, Some(key.alg.parse().map_err(internal)?))
+            .map_err(internal)?
+            .with_kid(key.kid.clone());
+        verifying.push(private.verifying_key().map_err(internal)?);
+        if key.retired_at.is_none() && operator.is_none() {
+            // Newest unretired key wins (keys are ordered oldest first).
+            signing = Some(private);
+        }
+    }
+    let signing = signing.ok_or_else(|| AuthError::Internal("no signing key".into()))?;
+    if !verifying.iter().any(|k: &VerifyingKey| k.kid() == signing.kid()) {
+        verifying.push(signing.verifying_key().map_err(internal)?);
+    }
+    let mut set = KeySet::new(verifying).map_err(internal)?;
+    set.set_default_for_missing_kid(signing.kid()).map_err(internal)?;
+    Ok(KeyMaterial {
+        signing,
+        verifying: set,
+        fingerprint: fingerprint(&live),
+    })
+}

@@ -1,0 +1,40 @@
+//! # tessera-auth
+//!
+//! The authentication domain, independent of HTTP and of any database.
+//!
+//! ## Overview
+//! - [`AuthService`] logs users in (argon2id through [`PasswordHasher`]'s bounded pool), issues
+//!   access/refresh pairs, rotates refresh tokens with reuse detection, verifies access tokens,
+//!   and revokes sessions and users.
+//! - [`RevocationState`] holds revocations in memory so verifying an access token costs no storage
+//!   round-trip; it is loaded from, and kept current with, the store's revocation log.
+//! - [`KeyRing`] holds the signing key and every key still verifying tokens.
+//! - Storage is reached only through the traits in [`store`].
+//!
+//! ## Security considerations
+//! Refresh tokens are stored only as SHA-256 hashes; the store is an allow-list, so a validly signed
+//! refresh token it never issued is refused. Access and refresh tokens carry different `typ` headers
+//! and are checked by separate validators, so one can never pass as the other.
+
+pub mod config;
+mod error;
+pub mod ids;
+mod keyring;
+mod password;
+mod revocation;
+mod service;
+pub mod store;
+mod throttle;
+mod tokens;
+
+pub use config::AuthConfig;
+pub use error::{AuthError, TokenProblem};
+pub use ids::{SessionId, UserId};
+pub use keyring::KeyRing;
+pub use password::{PasswordHasher, PasswordPolicy};
+pub use revocation::RevocationState;
+pub use service::{AuthService, LoginContext, RefreshOutcome, TokenPair, UserAdmin, VerifiedAccess};
+pub use store::{Store, StoreError};
+pub use tessera_jwt::{Clock, FixedClock, SystemClock};
+pub use throttle::{LoginThrottle, ThrottleConfig};
+pub use tokens::{TokenKind, ACCESS_TYP, REFRESH_TYP};

@@ -1,0 +1,170 @@
+//! Revocations held in memory, so checking an access token costs no storage round-trip.
+//!
+//! The state is rebuilt from the store's revocation log at start and kept current by replaying new
+//! log entries (after each local change, and by a periodic poll that also picks up changes made by
+//! the CLI or other instances). Entries are dropped once every token they cover has expired.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use crate::error::{AuthError, TokenProblem};
+use crate::ids::UserId;
+use crate::store::{Revocation, RevocationKind, Store, StoreError};
+
+#[derive(Debug, Default)]
+struct Revoked {
+    /// Revoked session ids -> when the entry may be forgotten.
+    sessions: HashMap<String, i64>,
+    /// Per user: tokens without `sid` issued before `.0` are revoked; forget after `.1`.
+    users_before: HashMap<i64, (i64, i64)>,
+    disabled: HashSet<i64>,
+    /// Deleted users -> when the entry may be forgotten.
+    deleted: HashMap<i64, i64>,
+}
+
+/// The in-memory revocation state of one server instance.
+#[derive(Debug, Default)]
+pub struct RevocationState {
+    revoked: RwLock<Revoked>,
+    /// Id of the last log entry applied.
+    last_applied: AtomicI64,
+}
+
+impl RevocationState {
+    /// Builds the state from the store: disabled users, then the whole unexpired log.
+    pub async fn load(store: &dyn Store, now: i64) -> Result<RevocationState, StoreError> {
+        let state = RevocationState::default();
+        {
+            let disabled = store.inactive_user_ids().await?;
+            let mut revoked = state.write();
+            revoked.disabled = disabled.into_iter().map(|id| id.0).collect();
+        }
+        state.catch_up(store, now).await?;
+        Ok(state)
+    }
+
+    /// Applies log entries written since the last one applied; returns how many.
+    pub async fn catch_up(&self, store: &dyn Store, now: i64) -> Result<usize, StoreError> {
+        let after = self.last_applied.load(Ordering::Acquire);
+        let entries = store.revocations_since(after, now).await?;
+        for entry in &entries {
+            self.apply(entry);
+        }
+        Ok(entries.len())
+    }
+
+    /// Applies one log entry (idempotent).
+    pub fn apply(&self, entry: &Revocation) {
+        {
+            let mut revoked = self.write();
+            match &entry.kind {
+                RevocationKind::Session(sid) => {
+                    revoked.sessions.insert(sid.0.clone(), entry.expires_at);
+                }
+                RevocationKind::UserTokensBefore { user, before } => {
+                    let slot = revoked.users_before.entry(user.0).or_insert((i64::MIN, 0));
+                    slot.0 = slot.0.max(*before);
+                    slot.1 = slot.1.max(entry.expires_at);
+                }
+                RevocationKind::UserDisabled(user) => {
+                    revoked.disabled.insert(user.0);
+                }
+                RevocationKind::UserEnabled(user) => {
+                    revoked.disabled.remove(&user.0);
+                }
+                RevocationKind::UserDeleted(user) => {
+                    revoked.disabled.remove(&user.0);
+                    revoked.deleted.insert(user.0, entry.expires_at);
+                }
+            }
+        }
+        self.last_applied.fetch_max(entry.id, Ordering::AcqRel);
+    }
+
+    /// Refuses an access token of `user` (session `sid`, issued at `iat`) if anything revoked it.
+    pub fn check(&self, user: UserId, sid: Option<&str>, iat: i64) -> Result<(), AuthError> {
+        let revoked = self.read();
+        if revoked.deleted.contains_key(&user.0) {
+            return Err(AuthError::UserNotFound);
+        }
+        if revoked.disabled.contains(&user.0) {
+            return Err(AuthError::UserInactive);
+        }
+        let is_revoked = match sid {
+            Some(sid) => revoked.sessions.contains_key(sid),
+            None => revoked
+                .users_before
+                .get(&user.0)
+                .is_some_and(|(before, _)| iat < *before),
+        };
+        if is_revoked {
+            return Err(AuthError::Token(TokenProblem::Blacklisted));
+        }
+        Ok(())
+    }
+
+    /// Forgets entries whose tokens have all expired.
+    pub fn prune(&self, now: i64) {
+        let mut revoked = self.write();
+        revoked.sessions.retain(|_, until| *until > now);
+        revoked.users_before.retain(|_, (_, until)| *until > now);
+        revoked.deleted.retain(|_, until| *until > now);
+    }
+
+    /// Number of revoked sessions held (for metrics and memory measurements).
+    pub fn revoked_sessions(&self) -> usize {
+        self.read().sessions.len()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Revoked> {
+        self.revoked.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Revoked> {
+        self.revoked.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::SessionId;
+
+    fn entry(id: i64, kind: RevocationKind) -> Revocation {
+        Revocation {
+            id,
+            kind,
+            expires_at: 1_000,
+        }
+    }
+
+    #[test]
+    fn sessions_users_and_expiry() {
+        let state = RevocationState::default();
+        let ann = UserId(1);
+        assert!(state.check(ann, Some("s1"), 10).is_ok());
+        state.apply(&entry(1, RevocationKind::Session(SessionId("s1".into()))));
+        assert!(matches!(
+            state.check(ann, Some("s1"), 10),
+            Err(AuthError::Token(TokenProblem::Blacklisted))
+        ));
+        assert!(state.check(ann, Some("s2"), 10).is_ok());
+
+        state.apply(&entry(2, RevocationKind::UserTokensBefore { user: ann, before: 50 }));
+        assert!(state.check(ann, None, 49).is_err());
+        assert!(state.check(ann, None, 50).is_ok(), "a login in the same second is not caught");
+        assert!(state.check(ann, Some("s3"), 10).is_ok(), "sid tokens are revoked by sid only");
+
+        state.apply(&entry(3, RevocationKind::UserDisabled(ann)));
+        assert!(matches!(state.check(ann, Some("s3"), 10), Err(AuthError::UserInactive)));
+        state.apply(&entry(4, RevocationKind::UserEnabled(ann)));
+        assert!(state.check(ann, Some("s3"), 10).is_ok());
+        state.apply(&entry(5, RevocationKind::UserDeleted(ann)));
+        assert!(matches!(state.check(ann, Some("s3"), 10), Err(AuthError::UserNotFound)));
+
+        state.prune(1_000);
+        assert_eq!(state.revoked_sessions(), 0);
+        assert!(state.check(ann, Some("s1"), 10).is_ok());
+    }
+}

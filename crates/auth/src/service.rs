@@ -1,0 +1,535 @@
+//! The auth service: login, refresh with rotation and reuse detection, verification, revocation,
+//! sessions and user administration.
+
+use std::sync::Arc;
+
+use tessera_jwt::{Clock, Header, UntrustedToken, encode_with_header};
+use zeroize::Zeroizing;
+
+use crate::config::AuthConfig;
+use crate::error::{AuthError, TokenProblem};
+use crate::ids::{SessionId, UserId, random_hex, token_hash};
+use crate::keyring::KeyRing;
+use crate::password::PasswordHasher;
+use crate::revocation::RevocationState;
+use crate::store::{RefreshRecord, RefreshState, RotateOutcome, Session, Store, StoredRefresh, User};
+use crate::throttle::LoginThrottle;
+use crate::tokens::{TokenClaims, TokenKind, UserIdClaim, Validators, problem};
+
+/// Where a login comes from (recorded on the session; the IP also feeds throttling).
+#[derive(Clone, Debug, Default)]
+pub struct LoginContext {
+    /// Client IP, as decided by the server's proxy rules.
+    pub ip: Option<String>,
+    /// `User-Agent` header.
+    pub user_agent: Option<String>,
+}
+
+/// A freshly issued pair.
+#[derive(Clone, Debug)]
+pub struct TokenPair {
+    /// The access token.
+    pub access: String,
+    /// The refresh token.
+    pub refresh: String,
+    /// `exp` of the access token.
+    pub access_expires_at: i64,
+    /// `exp` of the refresh token.
+    pub refresh_expires_at: i64,
+}
+
+/// What a refresh returns: always an access token, and a refresh token when rotating.
+#[derive(Clone, Debug)]
+pub struct RefreshOutcome {
+    /// The new access token.
+    pub access: String,
+    /// `exp` of the access token.
+    pub access_expires_at: i64,
+    /// The new refresh token and its `exp`, when rotation is on.
+    pub refresh: Option<(String, i64)>,
+}
+
+/// A verified, unrevoked access token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedAccess {
+    /// The user.
+    pub user_id: UserId,
+    /// The session, for tokens we issued.
+    pub session_id: Option<SessionId>,
+    /// `iat`.
+    pub issued_at: i64,
+    /// `exp`.
+    pub expires_at: i64,
+}
+
+/// The domain service. Cheap to share behind an `Arc`.
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    keys: KeyRing,
+    revocations: RevocationState,
+    hasher: PasswordHasher,
+    throttle: LoginThrottle,
+    config: AuthConfig,
+    validators: Validators,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn new_record(token: &str, jti: &str, session: &SessionId, issued_at: i64, expires_at: i64) -> RefreshRecord {
+    RefreshRecord {
+        token_hash: token_hash(token),
+        jti: jti.to_owned(),
+        session_id: session.clone(),
+        issued_at,
+        expires_at,
+    }
+}
+
+impl AuthService {
+    /// Assembles the service, loading keys (generating the first one if needed) and the revocation
+    /// state from `store`.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        config: AuthConfig,
+        operator_key: Option<tessera_jwt::SigningKey>,
+        hasher: PasswordHasher,
+        throttle: LoginThrottle,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AuthService, AuthError> {
+        let now = clock.now();
+        let keys = KeyRing::load(store.as_ref(), &config, operator_key, now).await?;
+        let revocations = RevocationState::load(store.as_ref(), now).await?;
+        Ok(AuthService {
+            validators: Validators::new(&config),
+            store,
+            keys,
+            revocations,
+            hasher,
+            throttle,
+            config,
+            clock,
+        })
+    }
+
+    /// The key ring.
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// The in-memory revocation state.
+    pub fn revocations(&self) -> &RevocationState {
+        &self.revocations
+    }
+
+    /// The storage backend.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    /// Now, by the injected clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Picks up changes made elsewhere (CLI, other instances): new revocations and key rotations;
+    /// forgets what has expired.
+    pub async fn sync(&self) -> Result<(), AuthError> {
+        let now = self.now();
+        self.revocations.catch_up(self.store.as_ref(), now).await?;
+        self.revocations.prune(now);
+        self.keys.reload(self.store.as_ref(), now).await?;
+        Ok(())
+    }
+
+    fn issue(&self, kind: TokenKind, user: UserId, sid: &SessionId, now: i64, exp: i64) -> Result<(String, String), AuthError> {
+        let jti = random_hex();
+        let claims = TokenClaims {
+            token_type: kind.claim().to_owned(),
+            exp,
+            iat: now,
+            jti: Some(jti.clone()),
+            user_id: Some(UserIdClaim::Text(user.0.to_string())),
+            sid: Some(sid.0.clone()),
+            iss: self.config.issuer.clone(),
+            aud: self.config.audience.clone().map(serde_json::Value::String),
+        };
+        let material = self.keys.material();
+        let header = Header::for_key(&material.signing).with_type(kind.typ());
+        let token = encode_with_header(&header, &claims, &material.signing)
+            .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))?;
+        Ok((token, jti))
+    }
+
+    /// Username and password in, a new session and token pair out.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, username: &str, password: Zeroizing<String>, context: &LoginContext) -> Result<TokenPair, AuthError> {
+        let now = self.now();
+        if let Some(retry_after) = self.throttle.retry_after(username, context.ip.as_deref(), now) {
+            return Err(AuthError::Throttled { retry_after });
+        }
+        let user = self.store.user_by_name(username).await?;
+        let matches = self
+            .hasher
+            .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
+            .await?;
+        let user = match user {
+            Some(user) if matches && user.is_active => user,
+            _ => {
+                if !matches {
+                    self.throttle.record_failure(username, context.ip.as_deref(), now);
+                }
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+        let session = Session {
+            id: SessionId::random(),
+            user_id: user.id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now.saturating_add(self.config.session_lifetime),
+            user_agent: context.user_agent.clone(),
+            ip: context.ip.clone(),
+            revoked_at: None,
+        };
+        let access_exp = now.saturating_add(self.config.access_lifetime);
+        let refresh_exp = now
+            .saturating_add(self.config.refresh_lifetime)
+            .min(session.expires_at);
+        let (access, _) = self.issue(TokenKind::Access, user.id, &session.id, now, access_exp)?;
+        let (refresh, jti) = self.issue(TokenKind::Refresh, user.id, &session.id, now, refresh_exp)?;
+        self.store
+            .create_session(&session, &new_record(&refresh, &jti, &session.id, now, refresh_exp))
+            .await?;
+        tracing::info!(user = user.id.0, session = %session.id, "login");
+        Ok(TokenPair {
+            access,
+            refresh,
+            access_expires_at: access_exp,
+            refresh_expires_at: refresh_exp,
+        })
+    }
+
+    /// Verifies `token` as `kind` (signature, expiry, issuer, audience, type) without any
+    /// revocation check.
+    fn decode(&self, token: &str, kind: Option<TokenKind>) -> Result<(TokenKind, TokenClaims), TokenProblem> {
+        let validation = match kind {
+            Some(TokenKind::Access) => &self.validators.access,
+            Some(TokenKind::Refresh) => &self.validators.refresh,
+            None => &self.validators.any,
+        };
+        let material = self.keys.material();
+        let verified = UntrustedToken::parse(token, validation.max_token_size())
+            .and_then(|t| t.verify::<TokenClaims>(&material.verifying, validation, self.clock.as_ref()))
+            .map_err(|e| problem(&e))?;
+        let found = TokenKind::of(verified.header(), &verified.claims().token_type)?;
+        if kind.is_some_and(|k| k != found) {
+            return Err(TokenProblem::WrongType);
+        }
+        let claims = verified.into_claims();
+        if claims.jti.is_none() {
+            return Err(TokenProblem::NoId);
+        }
+        Ok((found, claims))
+    }
+
+    fn user_of(claims: &TokenClaims) -> Result<UserId, AuthError> {
+        claims
+            .user_id
+            .as_ref()
+            .and_then(UserIdClaim::id)
+            .map(UserId)
+            .ok_or(AuthError::Token(TokenProblem::NoUserId))
+    }
+
+    /// Checks a `Bearer` access token: signature, claims, type, user status and revocation, all
+    /// without a storage round-trip.
+    pub fn verify_access(&self, token: &str) -> Result<VerifiedAccess, AuthError> {
+        let (_, claims) = self.decode(token, Some(TokenKind::Access)).map_err(AuthError::Token)?;
+        let user_id = Self::user_of(&claims)?;
+        self.revocations.check(user_id, claims.sid.as_deref(), claims.iat)?;
+        Ok(VerifiedAccess {
+            user_id,
+            session_id: claims.sid.map(SessionId),
+            issued_at: claims.iat,
+            expires_at: claims.exp,
+        })
+    }
+
+    /// `/api/token/verify/`: any valid, unrevoked token of ours.
+    pub async fn verify_any(&self, token: &str) -> Result<(), AuthError> {
+        let (kind, claims) = self.decode(token, None).map_err(AuthError::Token)?;
+        match kind {
+            TokenKind::Access => {
+                let user = Self::user_of(&claims)?;
+                self.revocations
+                    .check(user, claims.sid.as_deref(), claims.iat)
+                    .map_err(|e| match e {
+                        AuthError::UserInactive | AuthError::UserNotFound => {
+                            AuthError::Token(TokenProblem::Blacklisted)
+                        }
+                        other => other,
+                    })
+            }
+            TokenKind::Refresh => match self.store.refresh_token(&token_hash(token)).await? {
+                None => Err(AuthError::Token(TokenProblem::Invalid)),
+                Some(stored) if stored.state == RefreshState::Active => Ok(()),
+                Some(_) => Err(AuthError::Token(TokenProblem::Blacklisted)),
+            },
+        }
+    }
+
+    async fn revoke_sessions(&self, ids: &[SessionId]) -> Result<(), AuthError> {
+        let now = self.now();
+        let until = now.saturating_add(self.config.longest_token_lifetime());
+        self.store.revoke_sessions(ids, now, until).await?;
+        self.revocations.catch_up(self.store.as_ref(), now).await?;
+        Ok(())
+    }
+
+    /// Exchanges a refresh token for a new pair (rotation). A token that was already rotated is
+    /// reuse: its whole session is revoked.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, token: &str) -> Result<RefreshOutcome, AuthError> {
+        let (_, claims) = self.decode(token, Some(TokenKind::Refresh)).map_err(AuthError::Token)?;
+        let user_id = Self::user_of(&claims)?;
+        let sid = claims
+            .sid
+            .clone()
+            .map(SessionId)
+            .ok_or(AuthError::Token(TokenProblem::Invalid))?;
+        let hash = token_hash(token);
+        let stored = self
+            .store
+            .refresh_token(&hash)
+            .await?
+            .filter(|s| s.record.session_id == sid)
+            .ok_or(AuthError::Token(TokenProblem::Invalid))?;
+        match self.store.user_by_id(user_id).await? {
+            Some(User { is_active: true, .. }) => {}
+            _ => return Err(AuthError::NoActiveAccountForToken),
+        }
+        if stored.state != RefreshState::Active {
+            return self.refused_refresh(&stored).await;
+        }
+        let session = self
+            .store
+            .session(&sid)
+            .await?
+            .ok_or(AuthError::Token(TokenProblem::Invalid))?;
+        let now = self.now();
+        if session.revoked_at.is_some() {
+            return Err(AuthError::Token(TokenProblem::Blacklisted));
+        }
+        if now >= session.expires_at {
+            return Err(AuthError::Token(TokenProblem::Expired));
+        }
+        let access_exp = now.saturating_add(self.config.access_lifetime);
+        let (access, _) = self.issue(TokenKind::Access, user_id, &sid, now, access_exp)?;
+        if !self.config.rotate_refresh_tokens {
+            return Ok(RefreshOutcome {
+                access,
+                access_expires_at: access_exp,
+                refresh: None,
+            });
+        }
+        let refresh_exp = now
+            .saturating_add(self.config.refresh_lifetime)
+            .min(session.expires_at);
+        let (refresh, jti) = self.issue(TokenKind::Refresh, user_id, &sid, now, refresh_exp)?;
+        let record = new_record(&refresh, &jti, &sid, now, refresh_exp);
+        if self.config.blacklist_after_rotation {
+            match self.store.rotate_refresh(&hash, &record, now).await? {
+                RotateOutcome::Rotated => {}
+                RotateOutcome::NotActive(Some(lost_race)) => return self.refused_refresh(&lost_race).await,
+                RotateOutcome::NotActive(None) => return Err(AuthError::Token(TokenProblem::Invalid)),
+            }
+        } else {
+            self.store.add_refresh(&record, now).await?;
+        }
+        Ok(RefreshOutcome {
+            access,
+            access_expires_at: access_exp,
+            refresh: Some((refresh, refresh_exp)),
+        })
+    }
+
+    /// A refresh token that is not active: revoked stays refused; rotated is reuse, which revokes
+    /// the session, unless it is the immediate predecessor inside the grace window.
+    async fn refused_refresh(&self, stored: &StoredRefresh) -> Result<RefreshOutcome, AuthError> {
+        if let RefreshState::Rotated { at } = stored.state {
+            let in_grace = self.config.reuse_grace > 0
+                && stored.successor_is_current
+                && self.now().saturating_sub(at) <= self.config.reuse_grace;
+            if in_grace {
+                // Benign retry (e.g. a lost response): refuse without revoking.
+                return Err(AuthError::Token(TokenProblem::Blacklisted));
+            }
+            tracing::warn!(session = %stored.record.session_id, "refresh token reuse: revoking session");
+            self.revoke_sessions(std::slice::from_ref(&stored.record.session_id)).await?;
+        }
+        Err(AuthError::Token(TokenProblem::Blacklisted))
+    }
+
+    /// `/api/token/blacklist/`: revokes the refresh token's session, access tokens included.
+    pub async fn blacklist(&self, token: &str) -> Result<(), AuthError> {
+        self.decode(token, Some(TokenKind::Refresh)).map_err(AuthError::Token)?;
+        let stored = self
+            .store
+            .refresh_token(&token_hash(token))
+            .await?
+            .ok_or(AuthError::Token(TokenProblem::Invalid))?;
+        if stored.state != RefreshState::Active {
+            return Err(AuthError::Token(TokenProblem::Blacklisted));
+        }
+        self.revoke_sessions(std::slice::from_ref(&stored.record.session_id)).await
+    }
+
+    /// Ends the caller's session; a token without `sid` revokes every token of its user.
+    pub async fn logout(&self, access: &VerifiedAccess) -> Result<(), AuthError> {
+        match &access.session_id {
+            Some(sid) => self.revoke_sessions(std::slice::from_ref(sid)).await,
+            None => self.logout_all(access.user_id, None).await,
+        }
+    }
+
+    /// Revokes every session of `user` except `keep`, and every token of theirs without `sid`.
+    pub async fn logout_all(&self, user: UserId, keep: Option<&SessionId>) -> Result<(), AuthError> {
+        let now = self.now();
+        let until = now.saturating_add(self.config.longest_token_lifetime());
+        self.store.revoke_user_sessions(user, keep, now, until).await?;
+        self.revocations.catch_up(self.store.as_ref(), now).await?;
+        Ok(())
+    }
+
+    /// The user's active sessions.
+    pub async fn sessions(&self, user: UserId) -> Result<Vec<Session>, AuthError> {
+        Ok(self.store.active_sessions(user, self.now()).await?)
+    }
+
+    /// Revokes one of the user's own sessions; another user's or an unknown one is `NotFound`.
+    pub async fn delete_session(&self, user: UserId, sid: &SessionId) -> Result<(), AuthError> {
+        let active = self.sessions(user).await?;
+        if !active.iter().any(|s| &s.id == sid) {
+            return Err(AuthError::NotFound);
+        }
+        self.revoke_sessions(std::slice::from_ref(sid)).await
+    }
+
+    /// Changes the caller's password after checking the old one; every other session is revoked.
+    pub async fn change_password(
+        &self,
+        access: &VerifiedAccess,
+        old: Zeroizing<String>,
+        new: Zeroizing<String>,
+    ) -> Result<(), AuthError> {
+        let user = self
+            .store
+            .user_by_id(access.user_id)
+            .await?
+            .ok_or(AuthError::UserNotFound)?;
+        if !self.hasher.verify(old, Some(user.password_hash)).await? {
+            return Err(AuthError::WrongPassword);
+        }
+        let hash = self.hasher.hash(new).await?;
+        self.store.set_password_hash(user.id, &hash).await?;
+        self.logout_all(user.id, access.session_id.as_ref()).await
+    }
+
+    /// A user by id.
+    pub async fn user(&self, id: UserId) -> Result<Option<User>, AuthError> {
+        Ok(self.store.user_by_id(id).await?)
+    }
+}
+
+/// User administration, shared by the CLI and the server (no HTTP, no revocation state needed:
+/// changes reach running servers through the revocation log).
+#[derive(Clone)]
+pub struct UserAdmin {
+    store: Arc<dyn Store>,
+    hasher: PasswordHasher,
+    config: AuthConfig,
+}
+
+impl std::fmt::Debug for UserAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserAdmin").finish_non_exhaustive()
+    }
+}
+
+impl UserAdmin {
+    /// Administration over `store`.
+    pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher, config: AuthConfig) -> UserAdmin {
+        UserAdmin { store, hasher, config }
+    }
+
+    async fn find(&self, username: &str) -> Result<User, AuthError> {
+        self.store.user_by_name(username).await?.ok_or(AuthError::NotFound)
+    }
+
+    /// Creates a user.
+    pub async fn add(&self, username: &str, password: Zeroizing<String>, now: i64) -> Result<User, AuthError> {
+        if username.trim().is_empty() || username.len() > 150 {
+            return Err(AuthError::InvalidInput("a username is 1 to 150 characters".into()));
+        }
+        if password.is_empty() {
+            return Err(AuthError::InvalidInput("the password must not be empty".into()));
+        }
+        let hash = self.hasher.hash(password).await?;
+        Ok(self.store.create_user(username, &hash, now).await?)
+    }
+
+    /// All users.
+    pub async fn list(&self) -> Result<Vec<User>, AuthError> {
+        Ok(self.store.list_users().await?)
+    }
+
+    /// Disables a user and revokes their sessions.
+    pub async fn disable(&self, username: &str, now: i64) -> Result<(), AuthError> {
+        let user = self.find(username).await?;
+        let until = now.saturating_add(self.config.longest_token_lifetime());
+        self.store.set_user_active(user.id, false, until).await?;
+        self.store.revoke_user_sessions(user.id, None, now, until).await?;
+        Ok(())
+    }
+
+    /// Enables a disabled user.
+    pub async fn enable(&self, username: &str, now: i64) -> Result<(), AuthError> {
+        let user = self.find(username).await?;
+        let until = now.saturating_add(self.config.longest_token_lifetime());
+        self.store.set_user_active(user.id, true, until).await?;
+        Ok(())
+    }
+
+    /// Deletes a user (sessions and refresh tokens go with them).
+    pub async fn delete(&self, username: &str, now: i64) -> Result<(), AuthError> {
+        let user = self.find(username).await?;
+        let until = now.saturating_add(self.config.longest_token_lifetime());
+        self.store.delete_user(user.id, until).await?;
+        Ok(())
+    }
+
+    /// Sets a new password and revokes every session of the user.
+    pub async fn set_password(&self, username: &str, password: Zeroizing<String>, now: i64) -> Result<(), AuthError> {
+        if password.is_empty() {
+            return Err(AuthError::InvalidInput("the password must not be empty".into()));
+        }
+        let user = self.find(username).await?;
+        let hash = self.hasher.hash(password).await?;
+        self.store.set_password_hash(user.id, &hash).await?;
+        let until = now.saturating_add(self.config.longest_token_lifetime());
+        self.store.revoke_user_sessions(user.id, None, now, until).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,240 @@
+//! Storage traits. They name no database: `tessera-store` implements them for SQLite (and
+//! PostgreSQL), and the conformance suite in that crate checks every backend against them.
+//!
+//! Times are Unix seconds from the caller's [`crate::Clock`]; a store never reads the clock itself.
+//! Every method that changes state commits before it returns.
+
+use async_trait::async_trait;
+
+use crate::ids::{SessionId, UserId};
+
+/// Why a storage call failed. Backends convert their driver errors in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was violated (e.g. the username is taken).
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// The backend is unreachable or timed out: the caller should answer 503.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else the backend reported; a bug or corruption on our side.
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+/// A user account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// Integer id, from 1 in creation order.
+    pub id: UserId,
+    /// Unique login name.
+    pub username: String,
+    /// PHC-format argon2id hash.
+    pub password_hash: String,
+    /// Disabled users cannot log in or refresh, and their access tokens are refused.
+    pub is_active: bool,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A login session: the chain of refresh tokens started by one login.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// The `sid` claim of every token in the session.
+    pub id: SessionId,
+    /// Owner.
+    pub user_id: UserId,
+    /// Login time.
+    pub created_at: i64,
+    /// Time of the last login or refresh.
+    pub last_used_at: i64,
+    /// Absolute end of the session: no refresh token outlives it.
+    pub expires_at: i64,
+    /// `User-Agent` of the login request.
+    pub user_agent: Option<String>,
+    /// Client IP of the login request.
+    pub ip: Option<String>,
+    /// When the session was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// A refresh token as stored: never the token itself, only its SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshRecord {
+    /// SHA-256 of the compact token.
+    pub token_hash: [u8; 32],
+    /// The token's `jti`.
+    pub jti: String,
+    /// Session it belongs to.
+    pub session_id: SessionId,
+    /// Issue time.
+    pub issued_at: i64,
+    /// Expiry (`exp`).
+    pub expires_at: i64,
+}
+
+/// Where a refresh token stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshState {
+    /// Usable.
+    Active,
+    /// Exchanged for a newer token at the given time.
+    Rotated {
+        /// When it was rotated.
+        at: i64,
+    },
+    /// Its session was revoked.
+    Revoked,
+}
+
+/// A stored refresh token and its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRefresh {
+    /// The record.
+    pub record: RefreshRecord,
+    /// Its state.
+    pub state: RefreshState,
+    /// For a rotated token: whether its successor is the session's current token (the token is the
+    /// immediate predecessor).
+    pub successor_is_current: bool,
+}
+
+/// Result of an atomic rotation attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The old token was active and is now rotated; the new one is stored.
+    Rotated,
+    /// The old token was not active (already rotated, revoked or unknown); nothing changed.
+    NotActive(Option<StoredRefresh>),
+}
+
+/// What a revocation event says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RevocationKind {
+    /// Every token of this session is revoked.
+    Session(SessionId),
+    /// Tokens of this user without a `sid` issued before `before` are revoked.
+    UserTokensBefore {
+        /// The user.
+        user: UserId,
+        /// Tokens with `iat` strictly before this are revoked.
+        before: i64,
+    },
+    /// The user was disabled.
+    UserDisabled(UserId),
+    /// The user was enabled again.
+    UserEnabled(UserId),
+    /// The user was deleted.
+    UserDeleted(UserId),
+}
+
+/// One entry of the revocation log, which every server instance replays into memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    /// Position in the log (increasing).
+    pub id: i64,
+    /// What happened.
+    pub kind: RevocationKind,
+    /// When the entry stops mattering (every token it covers has expired).
+    pub expires_at: i64,
+}
+
+/// A signing key as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredKey {
+    /// Key id.
+    pub kid: String,
+    /// Algorithm name.
+    pub alg: String,
+    /// The private JWK (JSON). Protect the database accordingly.
+    pub private_jwk: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// When it stopped signing (a newer key took over), if it did.
+    pub retired_at: Option<i64>,
+    /// When it leaves the verification set: after the last token it signed has expired.
+    pub expires_at: Option<i64>,
+}
+
+/// Counts from a sweep of expired rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlushStats {
+    /// Refresh tokens removed.
+    pub refresh_tokens: u64,
+    /// Sessions removed.
+    pub sessions: u64,
+    /// Revocation log entries removed.
+    pub revocations: u64,
+    /// Keys removed.
+    pub keys: u64,
+}
+
+/// Users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates a user with the next id; [`StoreError::Conflict`] if the name is taken.
+    async fn create_user(&self, username: &str, password_hash: &str, now: i64) -> Result<User, StoreError>;
+    /// Looks a user up by name.
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// Looks a user up by id.
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// All users, by id.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Ids of disabled users.
+    async fn inactive_user_ids(&self) -> Result<Vec<UserId>, StoreError>;
+    /// Enables or disables; logs `UserDisabled`/`UserEnabled` (kept until `log_expires_at`) in the
+    /// same transaction. False if there is no such user.
+    async fn set_user_active(&self, id: UserId, active: bool, log_expires_at: i64) -> Result<bool, StoreError>;
+    /// Replaces the password hash. False if there is no such user.
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<bool, StoreError>;
+    /// Deletes the user with its sessions and refresh tokens, logging `UserDeleted` in the same
+    /// transaction. False if there is no such user.
+    async fn delete_user(&self, id: UserId, log_expires_at: i64) -> Result<bool, StoreError>;
+}
+
+/// Sessions, refresh tokens and the revocation log.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session with its first refresh token.
+    async fn create_session(&self, session: &Session, first: &RefreshRecord) -> Result<(), StoreError>;
+    /// One session (revoked ones included).
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
+    /// The user's sessions that are neither revoked nor past their absolute expiry at `now`.
+    async fn active_sessions(&self, user: UserId, now: i64) -> Result<Vec<Session>, StoreError>;
+    /// A refresh token by the hash of the token.
+    async fn refresh_token(&self, token_hash: &[u8; 32]) -> Result<Option<StoredRefresh>, StoreError>;
+    /// Atomically: if `old_hash` is active, mark it rotated at `now`, store `new` as the session's
+    /// current token and set the session's `last_used_at`. Of concurrent calls with one `old_hash`,
+    /// exactly one sees [`RotateOutcome::Rotated`].
+    async fn rotate_refresh(&self, old_hash: &[u8; 32], new: &RefreshRecord, now: i64) -> Result<RotateOutcome, StoreError>;
+    /// Adds `new` to the session without retiring any other token (rotation without blacklisting).
+    async fn add_refresh(&self, new: &RefreshRecord, now: i64) -> Result<(), StoreError>;
+    /// Revokes sessions and their refresh tokens, and logs a `Session` revocation for each (kept
+    /// until `log_expires_at`), in one transaction. Returns the sessions that were active.
+    async fn revoke_sessions(&self, ids: &[SessionId], now: i64, log_expires_at: i64) -> Result<Vec<SessionId>, StoreError>;
+    /// Revokes every active session of `user` except `keep`, and logs a `UserTokensBefore { before:
+    /// now }` entry for tokens without `sid`, in one transaction. Returns the revoked sessions.
+    async fn revoke_user_sessions(&self, user: UserId, keep: Option<&SessionId>, now: i64, log_expires_at: i64) -> Result<Vec<SessionId>, StoreError>;
+    /// Log entries after `after_id` that have not expired at `now`, in order.
+    async fn revocations_since(&self, after_id: i64, now: i64) -> Result<Vec<Revocation>, StoreError>;
+    /// Deletes what expired before `now`: refresh tokens, sessions past their absolute expiry (or
+    /// revoked and past every token), log entries, and keys that left the verification set.
+    async fn flush_expired(&self, now: i64) -> Result<FlushStats, StoreError>;
+}
+
+/// Signing keys shared by every instance.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// All stored keys, oldest first.
+    async fn keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+    /// Stores `key` as the new signing key and retires every other unretired key at `key.created_at`
+    /// with `expires_at = retired_keys_expire_at`, in one transaction.
+    async fn rotate_in(&self, key: &StoredKey, retired_keys_expire_at: i64) -> Result<(), StoreError>;
+}
+
+/// Everything the domain needs from storage.
+#[async_trait]
+pub trait Store: UserStore + SessionStore + KeyStore {
+    /// Cheap liveness check for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
