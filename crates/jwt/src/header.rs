@@ -1,5 +1,7 @@
 //! The JOSE header: what we write when signing and what we accept when verifying.
 
+use std::cell::RefCell;
+
 use serde::{Deserialize, Serialize};
 
 use crate::alg::Algorithm;
@@ -57,9 +59,33 @@ struct RawHeader {
     b64: Option<bool>,
 }
 
+thread_local! {
+    /// The last header segment this thread accepted, and what it parsed to. Tokens from one issuer
+    /// share their header byte for byte, so most verifications skip decoding it; the key is the
+    /// exact segment, so the result is the one a fresh parse would give.
+    static LAST_ACCEPTED: RefCell<Option<(Box<[u8]>, Header)>> = const { RefCell::new(None) };
+}
+
 /// Decodes and checks the first segment of a token: strict base64url, UTF-8, a JSON object without
 /// duplicate members, a supported `alg`, no `crit` extension (we implement none), no `b64: false`.
 pub(crate) fn parse(segment: &[u8]) -> Result<Header, Error> {
+    let cached = LAST_ACCEPTED.with(|last| {
+        last.borrow()
+            .as_ref()
+            .filter(|(seen, _)| **seen == *segment)
+            .map(|(_, header)| header.clone())
+    });
+    if let Some(header) = cached {
+        return Ok(header);
+    }
+    let header = parse_uncached(segment)?;
+    if segment.len() <= 512 {
+        LAST_ACCEPTED.with(|last| *last.borrow_mut() = Some((segment.into(), header.clone())));
+    }
+    Ok(header)
+}
+
+fn parse_uncached(segment: &[u8]) -> Result<Header, Error> {
     let json = b64::decode(segment).ok_or(Malformed::Base64(Part::Header))?;
     let text = std::str::from_utf8(&json).map_err(|_| Malformed::Utf8(Part::Header))?;
     if !text.trim_start().starts_with('{') {
@@ -110,6 +136,16 @@ mod tests {
         assert_eq!(h.alg, Algorithm::ES256);
         assert_eq!(h.kid.as_deref(), Some("k1"));
         assert!(h.extra.is_empty(), "unknown members are not carried");
+    }
+
+    #[test]
+    fn the_cache_gives_what_a_fresh_parse_gives() {
+        let good = b64::encode(br#"{"alg":"HS256","kid":"a"}"#);
+        let bad = b64::encode(br#"{"alg":"none","kid":"a"}"#);
+        for _ in 0..2 {
+            assert_eq!(parse(good.as_bytes()).unwrap().kid.as_deref(), Some("a"));
+            assert_eq!(parse(bad.as_bytes()), Err(Error::UnsecuredToken));
+        }
     }
 
     #[test]

@@ -26,12 +26,20 @@ pub(crate) fn find_duplicate_member(json: &[u8]) -> Option<String> {
                 let start = i + 1;
                 let mut escaped = false;
                 let mut j = start;
-                while j < json.len() && json[j] != b'"' {
-                    if json[j] == b'\\' {
-                        escaped = true;
-                        j += 1;
+                // Jump from quote-or-backslash to quote-or-backslash: strings are most of the bytes.
+                while let Some(offset) = json
+                    .get(j..)
+                    .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+                {
+                    j += offset;
+                    if json[j] == b'"' {
+                        break;
                     }
-                    j += 1;
+                    escaped = true;
+                    j += 2;
+                }
+                if j > json.len() || json.get(j) != Some(&b'"') {
+                    j = json.len();
                 }
                 let end = j.min(json.len());
                 if let Some(Frame::Object { keys, expect_key }) = stack.last_mut()
@@ -60,7 +68,7 @@ pub(crate) fn find_duplicate_member(json: &[u8]) -> Option<String> {
                 continue;
             }
             b'{' => stack.push(Frame::Object {
-                keys: Vec::new(),
+                keys: Vec::with_capacity(16),
                 expect_key: true,
             }),
             b'[' => stack.push(Frame::Array),

@@ -116,7 +116,13 @@ impl<'a> UntrustedToken<'a> {
         if !text.trim_start().starts_with('{') {
             return Err(Malformed::NotObject(Part::Payload).into());
         }
-        if let Some(name) = find_duplicate_member(&payload) {
+        // Top-level duplicates are caught while the claims are read; only nested objects need the
+        // separate scan.
+        let nested = payload
+            .get(1..)
+            .and_then(|rest| memchr::memchr(b'{', rest))
+            .is_some();
+        if nested && let Some(name) = find_duplicate_member(&payload) {
             return Err(Malformed::DuplicateMember(Part::Payload, name).into());
         }
         validation.check(&header, text, clock.now())?;

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::error::Error;
+use crate::error::{Error, Malformed, Part};
 use crate::header::Header;
 
 /// The default size limit for a compact token, checked before any other work.
@@ -167,7 +167,8 @@ impl Validation {
         self.max_token_bytes
     }
 
-    /// Checks the header and the claims (`payload` is verified, duplicate-free JSON text).
+    /// Checks the header and the claims. `payload` is verified JSON text; duplicate members at its
+    /// top level are refused here, nested ones must have been refused by the caller.
     pub(crate) fn check(&self, header: &Header, payload: &str, now: i64) -> Result<(), Error> {
         if let Some(expected) = &self.token_type {
             let matches = header
@@ -188,6 +189,9 @@ impl Validation {
     }
 
     fn check_view(&self, view: &ClaimsView<'_>, now: i64) -> Result<(), Error> {
+        if let Some(name) = &view.duplicate {
+            return Err(Malformed::DuplicateMember(Part::Payload, name.clone()).into());
+        }
         let leeway = i64::try_from(self.leeway).unwrap_or(i64::MAX);
         match view.exp.map(|raw| numeric_date(raw, "exp")).transpose()? {
             Some(exp) if now >= exp.saturating_add(leeway) => {
@@ -359,6 +363,8 @@ struct ClaimsView<'a> {
     aud: Option<&'a RawValue>,
     required_seen: Vec<bool>,
     pinned: Vec<Option<&'a RawValue>>,
+    /// A top-level member named twice, if any.
+    duplicate: Option<String>,
 }
 
 struct ViewSeed<'p> {
@@ -394,8 +400,13 @@ impl<'de> Visitor<'de> for ViewSeed<'_> {
             aud: None,
             required_seen: vec![false; policy.required.len()],
             pinned: vec![None; policy.pinned.len()],
+            duplicate: None,
         };
+        let mut names: Vec<Cow<'de, str>> = Vec::with_capacity(16);
         while let Some(CowStr(name)) = map.next_key::<CowStr<'de>>()? {
+            if names.contains(&name) {
+                view.duplicate.get_or_insert_with(|| name.to_string());
+            }
             for (seen, required) in view.required_seen.iter_mut().zip(&policy.required) {
                 *seen |= *required == name;
             }
@@ -422,6 +433,7 @@ impl<'de> Visitor<'de> for ViewSeed<'_> {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
+            names.push(name);
         }
         Ok(view)
     }
@@ -542,6 +554,19 @@ mod tests {
             check(&p, r#"{"jti":"x","token_type":"access","level":"3"}"#, 0),
             Err(Error::ClaimMismatch("level".into()))
         );
+    }
+
+    #[test]
+    fn top_level_duplicates_are_refused() {
+        let p = Validation::new();
+        assert_eq!(
+            check(&p, r#"{"exp":5,"sub":"a","exp":100}"#, 0),
+            Err(Error::Malformed(Malformed::DuplicateMember(
+                Part::Payload,
+                "exp".into()
+            )))
+        );
+        assert!(check(&p, r#"{"exp":5,"\u0065xp":100}"#, 0).is_err());
     }
 
     #[test]
