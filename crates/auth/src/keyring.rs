@@ -51,7 +51,11 @@ impl KeyRing {
 
     /// Generates a new signing key and stores it; the previous one keeps verifying until every
     /// token it can have signed has expired.
-    pub async fn rotate(store: &dyn Store, config: &AuthConfig, now: i64) -> Result<StoredKey, AuthError> {
+    pub async fn rotate(
+        store: &dyn Store,
+        config: &AuthConfig,
+        now: i64,
+    ) -> Result<StoredKey, AuthError> {
         let key = SigningKey::generate(config.signing_algorithm).map_err(internal)?;
         let jwk = key.to_jwk().map_err(internal)?;
         let stored = StoredKey {
@@ -109,7 +113,11 @@ fn fingerprint(live: &[&StoredKey]) -> Vec<(String, Option<i64>, Option<i64>)> {
         .collect()
 }
 
-fn build(stored: &[StoredKey], operator: Option<&SigningKey>, now: i64) -> Result<KeyMaterial, AuthError> {
+fn build(
+    stored: &[StoredKey],
+    operator: Option<&SigningKey>,
+    now: i64,
+) -> Result<KeyMaterial, AuthError> {
     let live = live_keys(stored, now);
     let mut signing = operator.cloned();
     let mut verifying = Vec::new();
@@ -125,11 +133,15 @@ fn build(stored: &[StoredKey], operator: Option<&SigningKey>, now: i64) -> Resul
         }
     }
     let signing = signing.ok_or_else(|| AuthError::Internal("no signing key".into()))?;
-    if !verifying.iter().any(|k: &VerifyingKey| k.kid() == signing.kid()) {
+    if !verifying
+        .iter()
+        .any(|k: &VerifyingKey| k.kid() == signing.kid())
+    {
         verifying.push(signing.verifying_key().map_err(internal)?);
     }
     let mut set = KeySet::new(verifying).map_err(internal)?;
-    set.set_default_for_missing_kid(signing.kid()).map_err(internal)?;
+    set.set_default_for_missing_kid(signing.kid())
+        .map_err(internal)?;
     Ok(KeyMaterial {
         signing,
         verifying: set,

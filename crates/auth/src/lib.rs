@@ -33,8 +33,10 @@ pub use ids::{SessionId, UserId};
 pub use keyring::KeyRing;
 pub use password::{PasswordHasher, PasswordPolicy};
 pub use revocation::RevocationState;
-pub use service::{AuthService, LoginContext, RefreshOutcome, TokenPair, UserAdmin, VerifiedAccess};
+pub use service::{
+    AuthService, LoginContext, RefreshOutcome, TokenPair, UserAdmin, VerifiedAccess,
+};
 pub use store::{Store, StoreError};
 pub use tessera_jwt::{Clock, FixedClock, SystemClock};
 pub use throttle::{LoginThrottle, ThrottleConfig};
-pub use tokens::{TokenKind, ACCESS_TYP, REFRESH_TYP};
+pub use tokens::{ACCESS_TYP, REFRESH_TYP, TokenKind};

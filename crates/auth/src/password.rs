@@ -56,8 +56,13 @@ impl std::fmt::Debug for PasswordHasher {
 impl PasswordHasher {
     /// A hasher with `policy`, running at most `max_concurrent` hashes at once.
     pub fn new(policy: PasswordPolicy, max_concurrent: usize) -> Result<PasswordHasher, AuthError> {
-        let params = Params::new(policy.memory_kib, policy.iterations, policy.parallelism, None)
-            .map_err(|e| AuthError::InvalidInput(format!("argon2 parameters: {e}")))?;
+        let params = Params::new(
+            policy.memory_kib,
+            policy.iterations,
+            policy.parallelism,
+            None,
+        )
+        .map_err(|e| AuthError::InvalidInput(format!("argon2 parameters: {e}")))?;
         let dummy = hash_blocking(&params, &crate::ids::random_hex())?;
         Ok(PasswordHasher {
             params,
@@ -83,20 +88,31 @@ impl PasswordHasher {
     /// Checks `password` against `hash`; with no hash (unknown user) it checks against a dummy hash
     /// and returns false, taking the same time.
     #[tracing::instrument(skip_all)]
-    pub async fn verify(&self, password: Zeroizing<String>, hash: Option<String>) -> Result<bool, AuthError> {
+    pub async fn verify(
+        &self,
+        password: Zeroizing<String>,
+        hash: Option<String>,
+    ) -> Result<bool, AuthError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
         let matches = self
             .run(move || {
                 PasswordHash::new(&hash)
-                    .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+                    .map(|parsed| {
+                        Argon2::default()
+                            .verify_password(password.as_bytes(), &parsed)
+                            .is_ok()
+                    })
                     .unwrap_or(false)
             })
             .await?;
         Ok(known && matches)
     }
 
-    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, AuthError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
         let _permit = self
             .permits
             .acquire()
@@ -137,13 +153,28 @@ mod tests {
         let hasher = cheap();
         let hash = hasher.hash(Zeroizing::new("s3cret".into())).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(hasher.verify(Zeroizing::new("s3cret".into()), Some(hash.clone())).await.unwrap());
-        assert!(!hasher.verify(Zeroizing::new("S3cret".into()), Some(hash)).await.unwrap());
+        assert!(
+            hasher
+                .verify(Zeroizing::new("s3cret".into()), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify(Zeroizing::new("S3cret".into()), Some(hash))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
     async fn unknown_user_never_matches_even_the_dummy_password() {
         let hasher = cheap();
-        assert!(!hasher.verify(Zeroizing::new(String::new()), None).await.unwrap());
+        assert!(
+            !hasher
+                .verify(Zeroizing::new(String::new()), None)
+                .await
+                .unwrap()
+        );
     }
 }

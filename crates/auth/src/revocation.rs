@@ -151,17 +151,35 @@ mod tests {
         ));
         assert!(state.check(ann, Some("s2"), 10).is_ok());
 
-        state.apply(&entry(2, RevocationKind::UserTokensBefore { user: ann, before: 50 }));
+        state.apply(&entry(
+            2,
+            RevocationKind::UserTokensBefore {
+                user: ann,
+                before: 50,
+            },
+        ));
         assert!(state.check(ann, None, 49).is_err());
-        assert!(state.check(ann, None, 50).is_ok(), "a login in the same second is not caught");
-        assert!(state.check(ann, Some("s3"), 10).is_ok(), "sid tokens are revoked by sid only");
+        assert!(
+            state.check(ann, None, 50).is_ok(),
+            "a login in the same second is not caught"
+        );
+        assert!(
+            state.check(ann, Some("s3"), 10).is_ok(),
+            "sid tokens are revoked by sid only"
+        );
 
         state.apply(&entry(3, RevocationKind::UserDisabled(ann)));
-        assert!(matches!(state.check(ann, Some("s3"), 10), Err(AuthError::UserInactive)));
+        assert!(matches!(
+            state.check(ann, Some("s3"), 10),
+            Err(AuthError::UserInactive)
+        ));
         state.apply(&entry(4, RevocationKind::UserEnabled(ann)));
         assert!(state.check(ann, Some("s3"), 10).is_ok());
         state.apply(&entry(5, RevocationKind::UserDeleted(ann)));
-        assert!(matches!(state.check(ann, Some("s3"), 10), Err(AuthError::UserNotFound)));
+        assert!(matches!(
+            state.check(ann, Some("s3"), 10),
+            Err(AuthError::UserNotFound)
+        ));
 
         state.prune(1_000);
         assert_eq!(state.revoked_sessions(), 0);

@@ -12,7 +12,9 @@ use crate::ids::{SessionId, UserId, random_hex, token_hash};
 use crate::keyring::KeyRing;
 use crate::password::PasswordHasher;
 use crate::revocation::RevocationState;
-use crate::store::{RefreshRecord, RefreshState, RotateOutcome, Session, Store, StoredRefresh, User};
+use crate::store::{
+    RefreshRecord, RefreshState, RotateOutcome, Session, Store, StoredRefresh, User,
+};
 use crate::throttle::LoginThrottle;
 use crate::tokens::{TokenClaims, TokenKind, UserIdClaim, Validators, problem};
 
@@ -82,7 +84,13 @@ impl std::fmt::Debug for AuthService {
     }
 }
 
-fn new_record(token: &str, jti: &str, session: &SessionId, issued_at: i64, expires_at: i64) -> RefreshRecord {
+fn new_record(
+    token: &str,
+    jti: &str,
+    session: &SessionId,
+    issued_at: i64,
+    expires_at: i64,
+) -> RefreshRecord {
     RefreshRecord {
         token_hash: token_hash(token),
         jti: jti.to_owned(),
@@ -153,7 +161,14 @@ impl AuthService {
         Ok(())
     }
 
-    fn issue(&self, kind: TokenKind, user: UserId, sid: &SessionId, now: i64, exp: i64) -> Result<(String, String), AuthError> {
+    fn issue(
+        &self,
+        kind: TokenKind,
+        user: UserId,
+        sid: &SessionId,
+        now: i64,
+        exp: i64,
+    ) -> Result<(String, String), AuthError> {
         let jti = random_hex();
         let claims = TokenClaims {
             token_type: kind.claim().to_owned(),
@@ -174,9 +189,17 @@ impl AuthService {
 
     /// Username and password in, a new session and token pair out.
     #[tracing::instrument(skip_all)]
-    pub async fn login(&self, username: &str, password: Zeroizing<String>, context: &LoginContext) -> Result<TokenPair, AuthError> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: Zeroizing<String>,
+        context: &LoginContext,
+    ) -> Result<TokenPair, AuthError> {
         let now = self.now();
-        if let Some(retry_after) = self.throttle.retry_after(username, context.ip.as_deref(), now) {
+        if let Some(retry_after) = self
+            .throttle
+            .retry_after(username, context.ip.as_deref(), now)
+        {
             return Err(AuthError::Throttled { retry_after });
         }
         let user = self.store.user_by_name(username).await?;
@@ -188,7 +211,8 @@ impl AuthService {
             Some(user) if matches && user.is_active => user,
             _ => {
                 if !matches {
-                    self.throttle.record_failure(username, context.ip.as_deref(), now);
+                    self.throttle
+                        .record_failure(username, context.ip.as_deref(), now);
                 }
                 return Err(AuthError::InvalidCredentials);
             }
@@ -208,9 +232,13 @@ impl AuthService {
             .saturating_add(self.config.refresh_lifetime)
             .min(session.expires_at);
         let (access, _) = self.issue(TokenKind::Access, user.id, &session.id, now, access_exp)?;
-        let (refresh, jti) = self.issue(TokenKind::Refresh, user.id, &session.id, now, refresh_exp)?;
+        let (refresh, jti) =
+            self.issue(TokenKind::Refresh, user.id, &session.id, now, refresh_exp)?;
         self.store
-            .create_session(&session, &new_record(&refresh, &jti, &session.id, now, refresh_exp))
+            .create_session(
+                &session,
+                &new_record(&refresh, &jti, &session.id, now, refresh_exp),
+            )
             .await?;
         tracing::info!(user = user.id.0, session = %session.id, "login");
         Ok(TokenPair {
@@ -223,7 +251,11 @@ impl AuthService {
 
     /// Verifies `token` as `kind` (signature, expiry, issuer, audience, type) without any
     /// revocation check.
-    fn decode(&self, token: &str, kind: Option<TokenKind>) -> Result<(TokenKind, TokenClaims), TokenProblem> {
+    fn decode(
+        &self,
+        token: &str,
+        kind: Option<TokenKind>,
+    ) -> Result<(TokenKind, TokenClaims), TokenProblem> {
         let validation = match kind {
             Some(TokenKind::Access) => &self.validators.access,
             Some(TokenKind::Refresh) => &self.validators.refresh,
@@ -231,7 +263,9 @@ impl AuthService {
         };
         let material = self.keys.material();
         let verified = UntrustedToken::parse(token, validation.max_token_size())
-            .and_then(|t| t.verify::<TokenClaims>(&material.verifying, validation, self.clock.as_ref()))
+            .and_then(|t| {
+                t.verify::<TokenClaims>(&material.verifying, validation, self.clock.as_ref())
+            })
             .map_err(|e| problem(&e))?;
         let found = TokenKind::of(verified.header(), &verified.claims().token_type)?;
         if kind.is_some_and(|k| k != found) {
@@ -256,9 +290,12 @@ impl AuthService {
     /// Checks a `Bearer` access token: signature, claims, type, user status and revocation, all
     /// without a storage round-trip.
     pub fn verify_access(&self, token: &str) -> Result<VerifiedAccess, AuthError> {
-        let (_, claims) = self.decode(token, Some(TokenKind::Access)).map_err(AuthError::Token)?;
+        let (_, claims) = self
+            .decode(token, Some(TokenKind::Access))
+            .map_err(AuthError::Token)?;
         let user_id = Self::user_of(&claims)?;
-        self.revocations.check(user_id, claims.sid.as_deref(), claims.iat)?;
+        self.revocations
+            .check(user_id, claims.sid.as_deref(), claims.iat)?;
         Ok(VerifiedAccess {
             user_id,
             session_id: claims.sid.map(SessionId),
@@ -302,13 +339,23 @@ impl AuthService {
     /// reuse: its whole session is revoked.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, token: &str) -> Result<RefreshOutcome, AuthError> {
-        let (_, claims) = self.decode(token, Some(TokenKind::Refresh)).map_err(AuthError::Token)?;
+        let (_, claims) = self
+            .decode(token, Some(TokenKind::Refresh))
+            .map_err(AuthError::Token)?;
         let user_id = Self::user_of(&claims)?;
         let sid = claims
             .sid
             .clone()
             .map(SessionId)
             .ok_or(AuthError::Token(TokenProblem::Invalid))?;
+        // The account first: deleting a user also deletes their tokens, and simplejwt's clients
+        // expect "no active account" rather than "invalid token" then.
+        match self.store.user_by_id(user_id).await? {
+            Some(User {
+                is_active: true, ..
+            }) => {}
+            _ => return Err(AuthError::NoActiveAccountForToken),
+        }
         let hash = token_hash(token);
         let stored = self
             .store
@@ -316,10 +363,6 @@ impl AuthService {
             .await?
             .filter(|s| s.record.session_id == sid)
             .ok_or(AuthError::Token(TokenProblem::Invalid))?;
-        match self.store.user_by_id(user_id).await? {
-            Some(User { is_active: true, .. }) => {}
-            _ => return Err(AuthError::NoActiveAccountForToken),
-        }
         if stored.state != RefreshState::Active {
             return self.refused_refresh(&stored).await;
         }
@@ -352,8 +395,12 @@ impl AuthService {
         if self.config.blacklist_after_rotation {
             match self.store.rotate_refresh(&hash, &record, now).await? {
                 RotateOutcome::Rotated => {}
-                RotateOutcome::NotActive(Some(lost_race)) => return self.refused_refresh(&lost_race).await,
-                RotateOutcome::NotActive(None) => return Err(AuthError::Token(TokenProblem::Invalid)),
+                RotateOutcome::NotActive(Some(lost_race)) => {
+                    return self.refused_refresh(&lost_race).await;
+                }
+                RotateOutcome::NotActive(None) => {
+                    return Err(AuthError::Token(TokenProblem::Invalid));
+                }
             }
         } else {
             self.store.add_refresh(&record, now).await?;
@@ -377,14 +424,16 @@ impl AuthService {
                 return Err(AuthError::Token(TokenProblem::Blacklisted));
             }
             tracing::warn!(session = %stored.record.session_id, "refresh token reuse: revoking session");
-            self.revoke_sessions(std::slice::from_ref(&stored.record.session_id)).await?;
+            self.revoke_sessions(std::slice::from_ref(&stored.record.session_id))
+                .await?;
         }
         Err(AuthError::Token(TokenProblem::Blacklisted))
     }
 
     /// `/api/token/blacklist/`: revokes the refresh token's session, access tokens included.
     pub async fn blacklist(&self, token: &str) -> Result<(), AuthError> {
-        self.decode(token, Some(TokenKind::Refresh)).map_err(AuthError::Token)?;
+        self.decode(token, Some(TokenKind::Refresh))
+            .map_err(AuthError::Token)?;
         let stored = self
             .store
             .refresh_token(&token_hash(token))
@@ -393,7 +442,8 @@ impl AuthService {
         if stored.state != RefreshState::Active {
             return Err(AuthError::Token(TokenProblem::Blacklisted));
         }
-        self.revoke_sessions(std::slice::from_ref(&stored.record.session_id)).await
+        self.revoke_sessions(std::slice::from_ref(&stored.record.session_id))
+            .await
     }
 
     /// Ends the caller's session; a token without `sid` revokes every token of its user.
@@ -405,10 +455,16 @@ impl AuthService {
     }
 
     /// Revokes every session of `user` except `keep`, and every token of theirs without `sid`.
-    pub async fn logout_all(&self, user: UserId, keep: Option<&SessionId>) -> Result<(), AuthError> {
+    pub async fn logout_all(
+        &self,
+        user: UserId,
+        keep: Option<&SessionId>,
+    ) -> Result<(), AuthError> {
         let now = self.now();
         let until = now.saturating_add(self.config.longest_token_lifetime());
-        self.store.revoke_user_sessions(user, keep, now, until).await?;
+        self.store
+            .revoke_user_sessions(user, keep, now, until)
+            .await?;
         self.revocations.catch_up(self.store.as_ref(), now).await?;
         Ok(())
     }
@@ -471,20 +527,36 @@ impl std::fmt::Debug for UserAdmin {
 impl UserAdmin {
     /// Administration over `store`.
     pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher, config: AuthConfig) -> UserAdmin {
-        UserAdmin { store, hasher, config }
+        UserAdmin {
+            store,
+            hasher,
+            config,
+        }
     }
 
     async fn find(&self, username: &str) -> Result<User, AuthError> {
-        self.store.user_by_name(username).await?.ok_or(AuthError::NotFound)
+        self.store
+            .user_by_name(username)
+            .await?
+            .ok_or(AuthError::NotFound)
     }
 
     /// Creates a user.
-    pub async fn add(&self, username: &str, password: Zeroizing<String>, now: i64) -> Result<User, AuthError> {
+    pub async fn add(
+        &self,
+        username: &str,
+        password: Zeroizing<String>,
+        now: i64,
+    ) -> Result<User, AuthError> {
         if username.trim().is_empty() || username.len() > 150 {
-            return Err(AuthError::InvalidInput("a username is 1 to 150 characters".into()));
+            return Err(AuthError::InvalidInput(
+                "a username is 1 to 150 characters".into(),
+            ));
         }
         if password.is_empty() {
-            return Err(AuthError::InvalidInput("the password must not be empty".into()));
+            return Err(AuthError::InvalidInput(
+                "the password must not be empty".into(),
+            ));
         }
         let hash = self.hasher.hash(password).await?;
         Ok(self.store.create_user(username, &hash, now).await?)
@@ -500,7 +572,9 @@ impl UserAdmin {
         let user = self.find(username).await?;
         let until = now.saturating_add(self.config.longest_token_lifetime());
         self.store.set_user_active(user.id, false, until).await?;
-        self.store.revoke_user_sessions(user.id, None, now, until).await?;
+        self.store
+            .revoke_user_sessions(user.id, None, now, until)
+            .await?;
         Ok(())
     }
 
@@ -521,15 +595,24 @@ impl UserAdmin {
     }
 
     /// Sets a new password and revokes every session of the user.
-    pub async fn set_password(&self, username: &str, password: Zeroizing<String>, now: i64) -> Result<(), AuthError> {
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: Zeroizing<String>,
+        now: i64,
+    ) -> Result<(), AuthError> {
         if password.is_empty() {
-            return Err(AuthError::InvalidInput("the password must not be empty".into()));
+            return Err(AuthError::InvalidInput(
+                "the password must not be empty".into(),
+            ));
         }
         let user = self.find(username).await?;
         let hash = self.hasher.hash(password).await?;
         self.store.set_password_hash(user.id, &hash).await?;
         let until = now.saturating_add(self.config.longest_token_lifetime());
-        self.store.revoke_user_sessions(user.id, None, now, until).await?;
+        self.store
+            .revoke_user_sessions(user.id, None, now, until)
+            .await?;
         Ok(())
     }
 }

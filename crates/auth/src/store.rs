@@ -173,7 +173,12 @@ pub struct FlushStats {
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Creates a user with the next id; [`StoreError::Conflict`] if the name is taken.
-    async fn create_user(&self, username: &str, password_hash: &str, now: i64) -> Result<User, StoreError>;
+    async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<User, StoreError>;
     /// Looks a user up by name.
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// Looks a user up by id.
@@ -184,7 +189,12 @@ pub trait UserStore: Send + Sync {
     async fn inactive_user_ids(&self) -> Result<Vec<UserId>, StoreError>;
     /// Enables or disables; logs `UserDisabled`/`UserEnabled` (kept until `log_expires_at`) in the
     /// same transaction. False if there is no such user.
-    async fn set_user_active(&self, id: UserId, active: bool, log_expires_at: i64) -> Result<bool, StoreError>;
+    async fn set_user_active(
+        &self,
+        id: UserId,
+        active: bool,
+        log_expires_at: i64,
+    ) -> Result<bool, StoreError>;
     /// Replaces the password hash. False if there is no such user.
     async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<bool, StoreError>;
     /// Deletes the user with its sessions and refresh tokens, logging `UserDeleted` in the same
@@ -196,27 +206,54 @@ pub trait UserStore: Send + Sync {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Stores a new session with its first refresh token.
-    async fn create_session(&self, session: &Session, first: &RefreshRecord) -> Result<(), StoreError>;
+    async fn create_session(
+        &self,
+        session: &Session,
+        first: &RefreshRecord,
+    ) -> Result<(), StoreError>;
     /// One session (revoked ones included).
     async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
     /// The user's sessions that are neither revoked nor past their absolute expiry at `now`.
     async fn active_sessions(&self, user: UserId, now: i64) -> Result<Vec<Session>, StoreError>;
     /// A refresh token by the hash of the token.
-    async fn refresh_token(&self, token_hash: &[u8; 32]) -> Result<Option<StoredRefresh>, StoreError>;
+    async fn refresh_token(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<StoredRefresh>, StoreError>;
     /// Atomically: if `old_hash` is active, mark it rotated at `now`, store `new` as the session's
     /// current token and set the session's `last_used_at`. Of concurrent calls with one `old_hash`,
     /// exactly one sees [`RotateOutcome::Rotated`].
-    async fn rotate_refresh(&self, old_hash: &[u8; 32], new: &RefreshRecord, now: i64) -> Result<RotateOutcome, StoreError>;
+    async fn rotate_refresh(
+        &self,
+        old_hash: &[u8; 32],
+        new: &RefreshRecord,
+        now: i64,
+    ) -> Result<RotateOutcome, StoreError>;
     /// Adds `new` to the session without retiring any other token (rotation without blacklisting).
     async fn add_refresh(&self, new: &RefreshRecord, now: i64) -> Result<(), StoreError>;
     /// Revokes sessions and their refresh tokens, and logs a `Session` revocation for each (kept
     /// until `log_expires_at`), in one transaction. Returns the sessions that were active.
-    async fn revoke_sessions(&self, ids: &[SessionId], now: i64, log_expires_at: i64) -> Result<Vec<SessionId>, StoreError>;
+    async fn revoke_sessions(
+        &self,
+        ids: &[SessionId],
+        now: i64,
+        log_expires_at: i64,
+    ) -> Result<Vec<SessionId>, StoreError>;
     /// Revokes every active session of `user` except `keep`, and logs a `UserTokensBefore { before:
     /// now }` entry for tokens without `sid`, in one transaction. Returns the revoked sessions.
-    async fn revoke_user_sessions(&self, user: UserId, keep: Option<&SessionId>, now: i64, log_expires_at: i64) -> Result<Vec<SessionId>, StoreError>;
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<&SessionId>,
+        now: i64,
+        log_expires_at: i64,
+    ) -> Result<Vec<SessionId>, StoreError>;
     /// Log entries after `after_id` that have not expired at `now`, in order.
-    async fn revocations_since(&self, after_id: i64, now: i64) -> Result<Vec<Revocation>, StoreError>;
+    async fn revocations_since(
+        &self,
+        after_id: i64,
+        now: i64,
+    ) -> Result<Vec<Revocation>, StoreError>;
     /// Deletes what expired before `now`: refresh tokens, sessions past their absolute expiry (or
     /// revoked and past every token), log entries, and keys that left the verification set.
     async fn flush_expired(&self, now: i64) -> Result<FlushStats, StoreError>;
@@ -229,7 +266,11 @@ pub trait KeyStore: Send + Sync {
     async fn keys(&self) -> Result<Vec<StoredKey>, StoreError>;
     /// Stores `key` as the new signing key and retires every other unretired key at `key.created_at`
     /// with `expires_at = retired_keys_expire_at`, in one transaction.
-    async fn rotate_in(&self, key: &StoredKey, retired_keys_expire_at: i64) -> Result<(), StoreError>;
+    async fn rotate_in(
+        &self,
+        key: &StoredKey,
+        retired_keys_expire_at: i64,
+    ) -> Result<(), StoreError>;
 }
 
 /// Everything the domain needs from storage.

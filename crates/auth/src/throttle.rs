@@ -50,14 +50,21 @@ impl LoginThrottle {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let mut check = |key: &str, limit: usize| -> Option<u64> {
             let times = failures.get_mut(key)?;
-            while times.front().is_some_and(|t| *t <= now - self.config.window) {
+            while times
+                .front()
+                .is_some_and(|t| *t <= now - self.config.window)
+            {
                 times.pop_front();
             }
             if times.len() < limit {
                 return None;
             }
             let oldest_relevant = times[times.len() - limit];
-            Some(u64::try_from(oldest_relevant + self.config.window - now).unwrap_or(0).max(1))
+            Some(
+                u64::try_from(oldest_relevant + self.config.window - now)
+                    .unwrap_or(0)
+                    .max(1),
+            )
         };
         let by_user = check(&user_key, self.config.per_username);
         let by_ip = ip_key.and_then(|key| check(&key, self.config.per_ip));
@@ -91,12 +98,22 @@ mod tests {
     fn sixth_attempt_for_a_username_is_refused_whatever_the_ip() {
         let throttle = LoginThrottle::new(ThrottleConfig::default());
         for i in 0..5 {
-            assert_eq!(throttle.retry_after("ann", Some(&format!("10.0.0.{i}")), 100), None);
+            assert_eq!(
+                throttle.retry_after("ann", Some(&format!("10.0.0.{i}")), 100),
+                None
+            );
             throttle.record_failure("ann", Some(&format!("10.0.0.{i}")), 100);
         }
-        assert_eq!(throttle.retry_after("ann", Some("10.9.9.9"), 160), Some(900 - 60));
+        assert_eq!(
+            throttle.retry_after("ann", Some("10.9.9.9"), 160),
+            Some(900 - 60)
+        );
         assert_eq!(throttle.retry_after("bob", Some("10.0.0.1"), 160), None);
-        assert_eq!(throttle.retry_after("ann", None, 100 + 900), None, "window passed");
+        assert_eq!(
+            throttle.retry_after("ann", None, 100 + 900),
+            None,
+            "window passed"
+        );
     }
 
     #[test]

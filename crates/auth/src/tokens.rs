@@ -147,15 +147,39 @@ mod tests {
 
     #[test]
     fn kinds_cannot_be_confused() {
-        assert_eq!(TokenKind::of(&header(Some("at+jwt")), "access"), Ok(TokenKind::Access));
-        assert_eq!(TokenKind::of(&header(Some("refresh+jwt")), "refresh"), Ok(TokenKind::Refresh));
-        assert_eq!(TokenKind::of(&header(Some("at+jwt")), "refresh"), Err(TokenProblem::WrongType));
-        assert_eq!(TokenKind::of(&header(Some("refresh+jwt")), "access"), Err(TokenProblem::WrongType));
+        assert_eq!(
+            TokenKind::of(&header(Some("at+jwt")), "access"),
+            Ok(TokenKind::Access)
+        );
+        assert_eq!(
+            TokenKind::of(&header(Some("refresh+jwt")), "refresh"),
+            Ok(TokenKind::Refresh)
+        );
+        assert_eq!(
+            TokenKind::of(&header(Some("at+jwt")), "refresh"),
+            Err(TokenProblem::WrongType)
+        );
+        assert_eq!(
+            TokenKind::of(&header(Some("refresh+jwt")), "access"),
+            Err(TokenProblem::WrongType)
+        );
         // simplejwt's tokens: the claim decides.
-        assert_eq!(TokenKind::of(&header(Some("JWT")), "refresh"), Ok(TokenKind::Refresh));
-        assert_eq!(TokenKind::of(&header(None), "access"), Ok(TokenKind::Access));
-        assert_eq!(TokenKind::of(&header(None), "sliding"), Err(TokenProblem::WrongType));
-        assert_eq!(TokenKind::of(&header(Some("id+jwt")), "access"), Err(TokenProblem::Invalid));
+        assert_eq!(
+            TokenKind::of(&header(Some("JWT")), "refresh"),
+            Ok(TokenKind::Refresh)
+        );
+        assert_eq!(
+            TokenKind::of(&header(None), "access"),
+            Ok(TokenKind::Access)
+        );
+        assert_eq!(
+            TokenKind::of(&header(None), "sliding"),
+            Err(TokenProblem::WrongType)
+        );
+        assert_eq!(
+            TokenKind::of(&header(Some("id+jwt")), "access"),
+            Err(TokenProblem::Invalid)
+        );
     }
 
     #[test]

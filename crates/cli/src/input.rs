@@ -48,7 +48,7 @@ pub(crate) fn json_object(
 
 /// What a key file holds.
 pub(crate) enum KeyFile {
-    Jwk(Jwk),
+    Jwk(Box<Jwk>),
     Set(JwkSet),
     Pem(String),
 }
@@ -63,7 +63,9 @@ pub(crate) fn read_key_file(path: &str) -> Result<KeyFile, Failure> {
         if value.get("keys").is_some() {
             Ok(KeyFile::Set(JwkSet::from_json(trimmed).map_err(bad)?))
         } else {
-            Ok(KeyFile::Jwk(Jwk::from_json(trimmed).map_err(bad)?))
+            Ok(KeyFile::Jwk(Box::new(
+                Jwk::from_json(trimmed).map_err(bad)?,
+            )))
         }
     } else if trimmed.starts_with("-----BEGIN") {
         Ok(KeyFile::Pem(text))

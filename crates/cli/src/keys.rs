@@ -14,6 +14,10 @@ pub(crate) enum Format {
 
 #[derive(Subcommand)]
 pub(crate) enum KeysCommand {
+    /// Make a new signing key for the server; the old one verifies until its tokens expire.
+    Rotate(crate::admin::DataArgs),
+    /// List the server's keys.
+    List(crate::admin::DataArgs),
     /// Print a new private key (a JWK with `alg` and `kid` by default; HS* keys are JWKs of kty `oct`).
     Generate {
         /// Algorithm the key is for: HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, EdDSA.
@@ -46,6 +50,8 @@ pub(crate) fn parse_alg(name: &str) -> Result<Algorithm, String> {
 
 pub(crate) fn run(command: KeysCommand) -> Result<(), Failure> {
     match command {
+        KeysCommand::Rotate(data) => crate::admin::keys_rotate(data),
+        KeysCommand::List(data) => crate::admin::keys_list(data),
         KeysCommand::Generate { alg, kid, format } => {
             let mut key = tessera_jwt::SigningKey::generate(alg).map_err(Failure::Invalid)?;
             if let Some(kid) = kid {

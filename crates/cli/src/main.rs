@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 a token failed verification, 2 bad arguments or unreadable input.
 
+mod admin;
 mod input;
 mod keys;
 mod token;
@@ -20,12 +21,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate keys and derive public keys.
+    /// Run the authentication server (embedded SQLite by default).
+    Serve(admin::ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    Users(admin::UsersCommand),
+    /// Generate, derive, rotate and list keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Encode, verify and decode tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Delete expired refresh tokens, sessions, revocation entries and keys.
+    FlushExpired(admin::DataArgs),
 }
 
 /// How a command failed, which decides the exit code.
@@ -46,6 +54,9 @@ impl Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Serve(args) => admin::serve(args),
+        Command::Users(command) => admin::users(command),
+        Command::FlushExpired(data) => admin::flush_expired(data),
         Command::Keys(command) => keys::run(command),
         Command::Token(command) => token::run(command),
     };

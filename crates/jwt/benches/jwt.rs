@@ -1,7 +1,13 @@
 //! Sign and verify+validate a typical access token with every algorithm, side by side with
 //! `jsonwebtoken` (aws-lc-rs backend) and `jwt-simple` (pure-Rust backend), and with the raw
 //! aws-lc-rs signature operation as the floor. Run: `cargo bench -p tessera-jwt --bench jwt`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs, reason = "bench")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs,
+    reason = "bench"
+)]
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -73,7 +79,10 @@ fn jsonwebtoken_keys(
     use jsonwebtoken::{DecodingKey, EncodingKey};
     let alg = key.algorithm();
     if alg.is_symmetric() {
-        return (EncodingKey::from_secret(secret), DecodingKey::from_secret(secret));
+        return (
+            EncodingKey::from_secret(secret),
+            DecodingKey::from_secret(secret),
+        );
     }
     let private = key.to_pem().unwrap();
     let public = key.verifying_key().unwrap().to_pem().unwrap();
@@ -105,7 +114,9 @@ fn floor(alg: Algorithm, key: &SigningKey, secret: &[u8], token: &str) -> Box<dy
             _ => aws_lc_rs::hmac::HMAC_SHA256,
         };
         let hkey = aws_lc_rs::hmac::Key::new(h, secret);
-        return Box::new(move || aws_lc_rs::hmac::verify(&hkey, &signing_input, &signature).is_ok());
+        return Box::new(move || {
+            aws_lc_rs::hmac::verify(&hkey, &signing_input, &signature).is_ok()
+        });
     }
     let verification: &'static dyn signature::VerificationAlgorithm = match alg {
         Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
@@ -212,7 +223,9 @@ fn bench(c: &mut Criterion) {
         if let (Some(jalg), Some((enc, _))) = (jwt_alg, &jwt_keys) {
             let header = jsonwebtoken::Header::new(jalg);
             group.bench_function("jsonwebtoken", |b| {
-                b.iter(|| jsonwebtoken::encode(&header, black_box(&claims(1_800_000_000)), enc).unwrap())
+                b.iter(|| {
+                    jsonwebtoken::encode(&header, black_box(&claims(1_800_000_000)), enc).unwrap()
+                })
             });
         }
         if let Some((sign, _)) = &simple {
@@ -223,12 +236,14 @@ fn bench(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("verify/{alg}"));
         group.bench_function("tessera", |b| {
             b.iter(|| {
-                verify::<AccessClaims>(black_box(&token), &verifying, &policy, &SystemClock).unwrap()
+                verify::<AccessClaims>(black_box(&token), &verifying, &policy, &SystemClock)
+                    .unwrap()
             })
         });
         if let (Some(jalg), Some((enc, dec))) = (jwt_alg, &jwt_keys) {
             let jtoken =
-                jsonwebtoken::encode(&jsonwebtoken::Header::new(jalg), &claims(now()), enc).unwrap();
+                jsonwebtoken::encode(&jsonwebtoken::Header::new(jalg), &claims(now()), enc)
+                    .unwrap();
             let validation = jsonwebtoken::Validation::new(jalg);
             group.bench_function("jsonwebtoken", |b| {
                 b.iter(|| {

@@ -1,0 +1,323 @@
+//! Commands that work on the server's data: `serve`, `users`, `keys rotate|list`, `flush-expired`.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use tessera_auth::{AuthError, KeyRing, PasswordHasher, Store, SystemClock, UserAdmin};
+use tessera_jwt::Clock as _;
+use tessera_server::Config;
+use tessera_server::config::SETTINGS;
+use zeroize::Zeroizing;
+
+use crate::Failure;
+
+/// Where the data lives; shared by every command that opens the database.
+#[derive(Args, Clone, Debug, Default)]
+pub(crate) struct DataArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "TESSERA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory of the embedded SQLite database [default: ./tessera-data].
+    #[arg(long)]
+    data_dir: Option<String>,
+    /// Database URL (sqlite://PATH) [default: DATA_DIR/tessera.db].
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+/// `tessera serve` flags; every other setting comes from the file or the environment.
+#[derive(Args, Clone, Debug)]
+#[command(after_long_help = settings_help(), after_help = settings_help())]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Address to listen on [default: 127.0.0.1:8000].
+    #[arg(long)]
+    listen: Option<String>,
+    /// Private JWK or PEM key to sign with instead of generated keys.
+    #[arg(long)]
+    signing_key: Option<String>,
+}
+
+fn settings_help() -> String {
+    let mut text = String::from(
+        "Settings (TOML file keys; environment TESSERA_<KEY uppercased>; flags win over the \
+         environment, which wins over the file):\n",
+    );
+    for (name, default, what) in SETTINGS {
+        text.push_str(&format!("  {name:<30} {what} [default: {default}]\n"));
+    }
+    text
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Create a user; the password is read from standard input.
+    Add {
+        /// Username.
+        name: String,
+        /// Read the password from standard input (one trailing newline is stripped).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Disable a user and revoke their sessions.
+    Disable {
+        /// Username.
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Username.
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Delete a user with their sessions.
+    Delete {
+        /// Username.
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Set a user's password (read from standard input) and revoke their sessions.
+    SetPassword {
+        /// Username.
+        name: String,
+        /// Read the password from standard input (one trailing newline is stripped).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+fn load_config(data: &DataArgs, extra: &[(&str, Option<String>)]) -> Result<Config, Failure> {
+    let mut flags: Vec<(&str, String)> = Vec::new();
+    for (name, value) in [
+        ("data_dir", &data.data_dir),
+        ("database_url", &data.database_url),
+    ]
+    .into_iter()
+    .chain(extra.iter().map(|(n, v)| (*n, v)))
+    {
+        if let Some(value) = value {
+            flags.push((name, value.clone()));
+        }
+    }
+    Config::load(data.config.as_deref(), std::env::vars(), &flags)
+        .map_err(|e| Failure::usage(e.to_string()))
+}
+
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>, Failure> {
+    let path = config.sqlite_path().ok_or_else(|| {
+        Failure::usage(
+            "database_url: PostgreSQL is not supported by this build yet; use sqlite://PATH",
+        )
+    })?;
+    let store = tessera_store::SqliteStore::open(&path)
+        .await
+        .map_err(|e| Failure::usage(format!("cannot open database {}: {e}", path.display())))?;
+    Ok(Arc::new(store))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))
+}
+
+fn domain(error: AuthError) -> Failure {
+    Failure::usage(error.to_string())
+}
+
+fn read_password() -> Result<Zeroizing<String>, Failure> {
+    let mut text = Zeroizing::new(String::new());
+    std::io::stdin().read_to_string(&mut text).map_err(|e| {
+        Failure::usage(format!("cannot read the password from standard input: {e}"))
+    })?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Ok(text)
+}
+
+pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let config = load_config(
+        &args.data,
+        &[
+            ("listen", args.listen.clone()),
+            ("signing_key", args.signing_key.clone()),
+        ],
+    )?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .map_err(|e| Failure::usage(format!("invalid configuration: log: {e}")))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    runtime()?.block_on(async {
+        let store = open_store(&config).await?;
+        tessera_server::run(config, store)
+            .await
+            .map_err(|e| Failure::usage(e.to_string()))
+    })
+}
+
+fn admin(config: &Config, store: Arc<dyn Store>) -> Result<UserAdmin, Failure> {
+    let hasher = PasswordHasher::new(
+        config.password_policy(),
+        PasswordHasher::default_concurrency(),
+    )
+    .map_err(domain)?;
+    Ok(UserAdmin::new(store, hasher, config.auth()))
+}
+
+pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
+    let data = match &command {
+        UsersCommand::Add { data, .. }
+        | UsersCommand::List { data }
+        | UsersCommand::Disable { data, .. }
+        | UsersCommand::Enable { data, .. }
+        | UsersCommand::Delete { data, .. }
+        | UsersCommand::SetPassword { data, .. } => data.clone(),
+    };
+    let config = load_config(&data, &[])?;
+    runtime()?.block_on(async {
+        let store = open_store(&config).await?;
+        let admin = admin(&config, store)?;
+        let now = SystemClock.now();
+        let missing = |name: String| {
+            move |e: AuthError| match e {
+                AuthError::NotFound => Failure::usage(format!("no user named {name:?}")),
+                other => domain(other),
+            }
+        };
+        match command {
+            UsersCommand::Add { name, .. } => {
+                let user = admin
+                    .add(&name, read_password()?, now)
+                    .await
+                    .map_err(|e| match e {
+                        AuthError::UsernameTaken => {
+                            Failure::usage(format!("a user named {name:?} already exists"))
+                        }
+                        other => domain(other),
+                    })?;
+                println!("created user {} with id {}", user.username, user.id);
+            }
+            UsersCommand::List { .. } => {
+                println!("{:>6}  {:<8}  username", "id", "active");
+                for user in admin.list().await.map_err(domain)? {
+                    println!(
+                        "{:>6}  {:<8}  {}",
+                        user.id.0,
+                        if user.is_active { "yes" } else { "no" },
+                        user.username
+                    );
+                }
+            }
+            UsersCommand::Disable { name, .. } => {
+                admin
+                    .disable(&name, now)
+                    .await
+                    .map_err(missing(name.clone()))?;
+                println!("disabled {name}; their sessions are revoked");
+            }
+            UsersCommand::Enable { name, .. } => {
+                admin
+                    .enable(&name, now)
+                    .await
+                    .map_err(missing(name.clone()))?;
+                println!("enabled {name}");
+            }
+            UsersCommand::Delete { name, .. } => {
+                admin
+                    .delete(&name, now)
+                    .await
+                    .map_err(missing(name.clone()))?;
+                println!("deleted {name}");
+            }
+            UsersCommand::SetPassword { name, .. } => {
+                admin
+                    .set_password(&name, read_password()?, now)
+                    .await
+                    .map_err(missing(name.clone()))?;
+                println!("password of {name} changed; their sessions are revoked");
+            }
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn keys_rotate(data: DataArgs) -> Result<(), Failure> {
+    let config = load_config(&data, &[])?;
+    runtime()?.block_on(async {
+        let store = open_store(&config).await?;
+        let key = KeyRing::rotate(store.as_ref(), &config.auth(), SystemClock.now())
+            .await
+            .map_err(domain)?;
+        println!("new signing key {} ({})", key.kid, key.alg);
+        Ok(())
+    })
+}
+
+pub(crate) fn keys_list(data: DataArgs) -> Result<(), Failure> {
+    let config = load_config(&data, &[])?;
+    runtime()?.block_on(async {
+        let store = open_store(&config).await?;
+        let now = SystemClock.now();
+        println!("{:<44}  {:<6}  {:<20}  status", "kid", "alg", "created");
+        for key in store.keys().await.map_err(|e| domain(e.into()))? {
+            let status = match (key.retired_at, key.expires_at) {
+                (None, _) => "signing".to_owned(),
+                (Some(_), Some(until)) if until <= now => "expired".to_owned(),
+                (Some(_), Some(until)) => format!("verifying until {}", rfc3339(until)),
+                (Some(_), None) => "verifying".to_owned(),
+            };
+            println!(
+                "{:<44}  {:<6}  {:<20}  {status}",
+                key.kid,
+                key.alg,
+                rfc3339(key.created_at)
+            );
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn flush_expired(data: DataArgs) -> Result<(), Failure> {
+    let config = load_config(&data, &[])?;
+    runtime()?.block_on(async {
+        let store = open_store(&config).await?;
+        let stats = store
+            .flush_expired(SystemClock.now())
+            .await
+            .map_err(|e| domain(e.into()))?;
+        println!(
+            "removed {} refresh tokens, {} sessions, {} revocation entries, {} keys",
+            stats.refresh_tokens, stats.sessions, stats.revocations, stats.keys
+        );
+        Ok(())
+    })
+}
+
+fn rfc3339(unix: i64) -> String {
+    let time =
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(unix).unwrap_or(0));
+    humantime::format_rfc3339_seconds(time).to_string()
+}

@@ -1,0 +1,355 @@
+//! The one place where errors become HTTP responses: status, body and `WWW-Authenticate`.
+//!
+//! Bodies match djangorestframework-simplejwt 5.5 (and DRF) byte for byte where a client can see
+//! them; a 500 never shows its cause, which goes to the log instead.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tessera_auth::{AuthError, TokenProblem};
+
+/// `WWW-Authenticate` on every 401, as simplejwt's views send it.
+pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"api\"";
+
+/// Every failure the HTTP layer reports.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A failure of the auth domain.
+    Auth(AuthError),
+    /// An access token refused on a protected route (simplejwt's `messages` shape).
+    AccessToken(TokenProblem),
+    /// No usable `Authorization` header.
+    NotAuthenticated,
+    /// `Authorization: Bearer` with other than exactly one value.
+    BadAuthorizationHeader,
+    /// DRF field errors: `{"field": ["message", ...]}`.
+    Fields(Vec<(String, Vec<String>)>),
+    /// A body that is not parseable.
+    ParseError(String),
+    /// A JSON body that is not an object; carries DRF's name for what it was.
+    NotAnObject(&'static str),
+    /// An unsupported `Content-Type`.
+    UnsupportedMediaType(String),
+    /// The body is over the limit.
+    PayloadTooLarge,
+    /// No such route or resource.
+    NotFound,
+    /// The route exists but not for this method.
+    MethodNotAllowed(String),
+    /// A cookie-authenticated request without the CSRF header or a matching `Origin`.
+    CsrfFailed,
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        ApiError::Auth(error)
+    }
+}
+
+impl ApiError {
+    /// A single field error.
+    pub fn field(name: &str, message: &str) -> ApiError {
+        ApiError::Fields(vec![(name.to_owned(), vec![message.to_owned()])])
+    }
+
+    fn parts(&self) -> (StatusCode, Value) {
+        let detail = |status, text: &str| (status, json!({ "detail": text }));
+        let token_endpoint = |text: &str, code: &str| {
+            (
+                StatusCode::UNAUTHORIZED,
+                json!({ "detail": text, "code": code }),
+            )
+        };
+        match self {
+            ApiError::Auth(error) => match error {
+                AuthError::InvalidCredentials => detail(
+                    StatusCode::UNAUTHORIZED,
+                    "No active account found with the given credentials",
+                ),
+                AuthError::NoActiveAccountForToken => detail(
+                    StatusCode::UNAUTHORIZED,
+                    "No active account found for the given token.",
+                ),
+                AuthError::Token(problem) => token_endpoint(problem.message(), "token_not_valid"),
+                AuthError::UserInactive => token_endpoint("User is inactive", "user_inactive"),
+                AuthError::UserNotFound => token_endpoint("User not found", "user_not_found"),
+                AuthError::Throttled { retry_after } => detail(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &format!("Request was throttled. Expected available in {retry_after} seconds."),
+                ),
+                AuthError::WrongPassword => (
+                    StatusCode::BAD_REQUEST,
+                    json!({ "old_password": ["Wrong password."] }),
+                ),
+                AuthError::UsernameTaken => (
+                    StatusCode::BAD_REQUEST,
+                    json!({ "username": ["A user with that username already exists."] }),
+                ),
+                AuthError::NotFound => detail(StatusCode::NOT_FOUND, "Not found."),
+                AuthError::InvalidInput(reason) => detail(StatusCode::BAD_REQUEST, reason),
+                AuthError::Unavailable(cause) => {
+                    tracing::warn!(%cause, "storage unavailable");
+                    detail(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Service temporarily unavailable, try again later.",
+                    )
+                }
+                AuthError::Internal(cause) => {
+                    tracing::error!(%cause, "internal error");
+                    detail(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "A server error occurred.",
+                    )
+                }
+            },
+            ApiError::AccessToken(TokenProblem::NoUserId) => {
+                token_endpoint(TokenProblem::NoUserId.message(), "token_not_valid")
+            }
+            ApiError::AccessToken(problem) => (
+                StatusCode::UNAUTHORIZED,
+                json!({
+                    "detail": "Given token not valid for any token type",
+                    "code": "token_not_valid",
+                    "messages": [{
+                        "token_class": "AccessToken",
+                        "token_type": "access",
+                        "message": problem.message(),
+                    }],
+                }),
+            ),
+            ApiError::NotAuthenticated => detail(
+                StatusCode::UNAUTHORIZED,
+                "Authentication credentials were not provided.",
+            ),
+            ApiError::BadAuthorizationHeader => token_endpoint(
+                "Authorization header must contain two space-delimited values",
+                "bad_authorization_header",
+            ),
+            ApiError::Fields(errors) => (
+                StatusCode::BAD_REQUEST,
+                Value::Object(
+                    errors
+                        .iter()
+                        .map(|(field, messages)| (field.clone(), json!(messages)))
+                        .collect(),
+                ),
+            ),
+            ApiError::ParseError(reason) => detail(
+                StatusCode::BAD_REQUEST,
+                &format!("JSON parse error - {reason}"),
+            ),
+            ApiError::NotAnObject(kind) => (
+                StatusCode::BAD_REQUEST,
+                json!({ "non_field_errors": [format!("Invalid data. Expected a dictionary, but got {kind}.")] }),
+            ),
+            ApiError::UnsupportedMediaType(media) => detail(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                &format!("Unsupported media type \"{media}\" in request."),
+            ),
+            ApiError::PayloadTooLarge => detail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body is larger than 65536 bytes.",
+            ),
+            ApiError::NotFound => detail(StatusCode::NOT_FOUND, "Not found."),
+            ApiError::MethodNotAllowed(method) => detail(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("Method \"{method}\" not allowed."),
+            ),
+            ApiError::CsrfFailed => detail(
+                StatusCode::FORBIDDEN,
+                "CSRF Failed: cookie-authenticated requests need the X-Requested-With header or a trusted Origin.",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.parts();
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(WWW_AUTHENTICATE),
+            );
+        }
+        if let ApiError::Auth(AuthError::Throttled { retry_after }) = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(error: ApiError) -> (StatusCode, Value, Option<String>, Option<String>) {
+        let (status, body) = error.parts();
+        let response = error.into_response();
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|v: &HeaderValue| v.to_str().unwrap().to_owned())
+        };
+        (
+            status,
+            body,
+            header(header::WWW_AUTHENTICATE),
+            header(header::RETRY_AFTER),
+        )
+    }
+
+    #[test]
+    fn every_row_of_the_mapping() {
+        let bearer = Some(WWW_AUTHENTICATE.to_owned());
+        let rows: Vec<(ApiError, u16, Value, Option<String>)> = vec![
+            (
+                AuthError::InvalidCredentials.into(),
+                401,
+                json!({"detail":"No active account found with the given credentials"}),
+                bearer.clone(),
+            ),
+            (
+                AuthError::NoActiveAccountForToken.into(),
+                401,
+                json!({"detail":"No active account found for the given token."}),
+                bearer.clone(),
+            ),
+            (
+                AuthError::Token(TokenProblem::Invalid).into(),
+                401,
+                json!({"detail":"Token is invalid","code":"token_not_valid"}),
+                bearer.clone(),
+            ),
+            (
+                AuthError::Token(TokenProblem::Expired).into(),
+                401,
+                json!({"detail":"Token is expired","code":"token_not_valid"}),
+                bearer.clone(),
+            ),
+            (
+                AuthError::Token(TokenProblem::Blacklisted).into(),
+                401,
+                json!({"detail":"Token is blacklisted","code":"token_not_valid"}),
+                bearer.clone(),
+            ),
+            (
+                AuthError::Token(TokenProblem::WrongType).into(),
+                401,
+                json!({"detail":"Token has wrong type","code":"token_not_valid"}),
+                bearer.clone(),
+            ),
+            (
+                AuthError::UserInactive.into(),
+                401,
+                json!({"detail":"User is inactive","code":"user_inactive"}),
+                bearer.clone(),
+            ),
+            (
+                AuthError::UserNotFound.into(),
+                401,
+                json!({"detail":"User not found","code":"user_not_found"}),
+                bearer.clone(),
+            ),
+            (
+                AuthError::WrongPassword.into(),
+                400,
+                json!({"old_password":["Wrong password."]}),
+                None,
+            ),
+            (
+                AuthError::UsernameTaken.into(),
+                400,
+                json!({"username":["A user with that username already exists."]}),
+                None,
+            ),
+            (
+                AuthError::NotFound.into(),
+                404,
+                json!({"detail":"Not found."}),
+                None,
+            ),
+            (
+                AuthError::Unavailable("db".into()).into(),
+                503,
+                json!({"detail":"Service temporarily unavailable, try again later."}),
+                None,
+            ),
+            (
+                AuthError::Internal("secret cause".into()).into(),
+                500,
+                json!({"detail":"A server error occurred."}),
+                None,
+            ),
+            (
+                ApiError::AccessToken(TokenProblem::Invalid),
+                401,
+                json!({"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is invalid"}]}),
+                bearer.clone(),
+            ),
+            (
+                ApiError::NotAuthenticated,
+                401,
+                json!({"detail":"Authentication credentials were not provided."}),
+                bearer.clone(),
+            ),
+            (
+                ApiError::BadAuthorizationHeader,
+                401,
+                json!({"detail":"Authorization header must contain two space-delimited values","code":"bad_authorization_header"}),
+                bearer.clone(),
+            ),
+            (
+                ApiError::field("password", "This field is required."),
+                400,
+                json!({"password":["This field is required."]}),
+                None,
+            ),
+            (
+                ApiError::NotAnObject("list"),
+                400,
+                json!({"non_field_errors":["Invalid data. Expected a dictionary, but got list."]}),
+                None,
+            ),
+            (
+                ApiError::NotFound,
+                404,
+                json!({"detail":"Not found."}),
+                None,
+            ),
+            (
+                ApiError::MethodNotAllowed("GET".into()),
+                405,
+                json!({"detail":"Method \"GET\" not allowed."}),
+                None,
+            ),
+            (
+                ApiError::PayloadTooLarge,
+                413,
+                json!({"detail":"Request body is larger than 65536 bytes."}),
+                None,
+            ),
+        ];
+        for (error, status, body, www) in rows {
+            let label = format!("{error:?}");
+            let (got_status, got_body, got_www, _) = render(error);
+            assert_eq!(got_status.as_u16(), status, "{label}");
+            assert_eq!(got_body, body, "{label}");
+            assert_eq!(got_www, www, "{label}");
+        }
+    }
+
+    #[test]
+    fn throttling_says_when_to_retry() {
+        let (status, body, _, retry) = render(AuthError::Throttled { retry_after: 840 }.into());
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            body,
+            json!({"detail":"Request was throttled. Expected available in 840 seconds."})
+        );
+        assert_eq!(retry.as_deref(), Some("840"));
+    }
+}

@@ -1,0 +1,267 @@
+//! Request extractors: DRF-style bodies (JSON or form), the `Bearer` access token, and the client.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde_json::{Map, Value};
+use tessera_auth::{AuthError, LoginContext, VerifiedAccess};
+use zeroize::Zeroizing;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A request body as DRF's parsers see it: a JSON object or form fields.
+#[derive(Debug, Default)]
+pub struct Body {
+    fields: Map<String, Value>,
+    /// Field errors in the order the fields were read, as DRF reports them.
+    errors: Vec<(String, Vec<String>)>,
+}
+
+fn drf_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+        let declared_length = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared_length.is_some_and(|len| len > MAX_BODY_BYTES) {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge)?;
+        let fields = match content_type.as_deref() {
+            Some("application/json") => json_object(&bytes)?,
+            Some(ct) if ct.starts_with("application/") && ct.ends_with("+json") => {
+                json_object(&bytes)?
+            }
+            Some("application/x-www-form-urlencoded") => {
+                let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+                    .map_err(|e| ApiError::ParseError(e.to_string()))?;
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect()
+            }
+            None if bytes.is_empty() => Map::new(),
+            Some(other) => return Err(ApiError::UnsupportedMediaType(other.to_owned())),
+            None => return Err(ApiError::UnsupportedMediaType(String::new())),
+        };
+        Ok(Body {
+            fields,
+            errors: Vec::new(),
+        })
+    }
+}
+
+fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if bytes.is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(ApiError::NotAnObject(drf_type_name(&other))),
+        Err(e) => Err(ApiError::ParseError(e.to_string())),
+    }
+}
+
+impl Body {
+    /// A DRF `CharField`: required, not null, not blank; numbers are taken as their text. Errors
+    /// are collected; call [`Body::finish`] after reading every field.
+    pub fn char_field(&mut self, name: &str, trim: bool) -> Zeroizing<String> {
+        let outcome = match self.fields.get(name) {
+            None => Err("This field is required."),
+            Some(Value::Null) => Err("This field may not be null."),
+            Some(Value::String(text)) => Ok(text.clone()),
+            Some(Value::Number(n)) => Ok(n.to_string()),
+            Some(_) => Err("Not a valid string."),
+        };
+        match outcome.map(|text| if trim { text.trim().to_owned() } else { text }) {
+            Ok(text) if text.is_empty() => self.error(name, "This field may not be blank."),
+            Ok(text) => return Zeroizing::new(text),
+            Err(message) => self.error(name, message),
+        }
+        Zeroizing::new(String::new())
+    }
+
+    /// An optional field that, when present, must be a non-blank string.
+    pub fn optional_char_field(&mut self, name: &str) -> Option<Zeroizing<String>> {
+        self.fields.get(name)?;
+        Some(self.char_field(name, true))
+    }
+
+    fn error(&mut self, name: &str, message: &str) {
+        match self.errors.iter_mut().find(|(field, _)| field == name) {
+            Some((_, messages)) => messages.push(message.to_owned()),
+            None => self
+                .errors
+                .push((name.to_owned(), vec![message.to_owned()])),
+        }
+    }
+
+    /// Fails with every collected field error, DRF style.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Fields(self.errors))
+        }
+    }
+}
+
+/// A request authenticated by a valid, unrevoked `Bearer` access token.
+#[derive(Clone, Debug)]
+pub struct Authenticated(pub VerifiedAccess);
+
+/// The raw token of `Authorization: Bearer <token>`, with simplejwt's rules: another scheme or no
+/// header is "not provided"; `Bearer` with other than one value is a bad header.
+pub(crate) fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::NotAuthenticated)?;
+    let text = value.to_str().map_err(|_| ApiError::NotAuthenticated)?;
+    let mut words = text.split_ascii_whitespace();
+    if words.next() != Some("Bearer") {
+        return Err(ApiError::NotAuthenticated);
+    }
+    match (words.next(), words.next()) {
+        (Some(token), None) => Ok(token),
+        _ => Err(ApiError::BadAuthorizationHeader),
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts)?;
+        state
+            .auth
+            .verify_access(token)
+            .map(Authenticated)
+            .map_err(|error| match error {
+                AuthError::Token(problem) => ApiError::AccessToken(problem),
+                other => ApiError::Auth(other),
+            })
+    }
+}
+
+/// Who is calling: the client IP (trusting `X-Forwarded-For` only from configured proxies) and
+/// the `User-Agent`.
+#[derive(Clone, Debug, Default)]
+pub struct Client(pub LoginContext);
+
+impl FromRequestParts<Arc<AppState>> for Client {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        let ip = client_ip(peer, forwarded, &state.trusted_proxies);
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect());
+        Ok(Client(LoginContext {
+            ip: ip.map(|ip| ip.to_string()),
+            user_agent,
+        }))
+    }
+}
+
+/// The client address: the peer, unless the peer is a trusted proxy, in which case the right-most
+/// address in `X-Forwarded-For` that is not itself a trusted proxy.
+pub(crate) fn client_ip(
+    peer: Option<IpAddr>,
+    forwarded: Option<&str>,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let Some(forwarded) = forwarded else {
+        return Some(peer);
+    };
+    let mut candidate = peer;
+    for hop in forwarded.rsplit(',') {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                candidate = ip;
+                if !trusted.contains(&ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    Some(candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_trusted_only_from_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
+        let spoofed = Some("1.1.1.1, 203.0.113.9");
+        assert_eq!(
+            client_ip(Some(client), Some("1.1.1.1"), &[proxy]),
+            Some(client)
+        );
+        assert_eq!(client_ip(Some(proxy), spoofed, &[proxy]), Some(client));
+        assert_eq!(client_ip(Some(proxy), None, &[proxy]), Some(proxy));
+        assert_eq!(
+            client_ip(Some(proxy), Some("garbage"), &[proxy]),
+            Some(proxy)
+        );
+    }
+}

@@ -1,0 +1,264 @@
+//! The routes: simplejwt's token API, and what it lacks (logout, sessions, password change, JWKS).
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tessera_auth::{AuthError, SessionId};
+use zeroize::Zeroizing;
+
+use crate::error::ApiError;
+use crate::extract::{Authenticated, Body, Client};
+use crate::state::{AppState, BrowserMode};
+
+/// All routes, with JSON 404 and 405 fallbacks.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/token/", post(login))
+        .route("/api/token/refresh/", post(refresh))
+        .route("/api/token/verify/", post(verify))
+        .route("/api/token/blacklist/", post(blacklist))
+        .route("/api/me/", get(me))
+        .route("/api/logout/", post(logout))
+        .route("/api/logout-all/", post(logout_all))
+        .route("/api/sessions/", get(sessions))
+        .route("/api/sessions/{id}/", delete(delete_session))
+        .route("/api/password/", post(change_password))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|method: Method| async move {
+            ApiError::MethodNotAllowed(method.to_string())
+        })
+        .with_state(state)
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn empty_ok() -> ApiResult {
+    Ok(Json(json!({})).into_response())
+}
+
+fn refresh_cookie(mode: &BrowserMode, token: &str, max_age: i64) -> Option<HeaderValue> {
+    let secure = if mode.secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{}={token}; HttpOnly{secure}; SameSite=Strict; Path=/api/token/; Max-Age={max_age}",
+        mode.cookie_name
+    ))
+    .ok()
+}
+
+/// The refresh token from the body, or in browser mode from the cookie (with the CSRF check).
+fn refresh_from(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &mut Body,
+) -> Result<Zeroizing<String>, ApiError> {
+    if let Some(token) = body.optional_char_field("refresh") {
+        return Ok(token);
+    }
+    if let Some(mode) = &state.browser
+        && let Some(token) = cookie(headers, &mode.cookie_name)
+    {
+        let header_ok = headers.contains_key("x-requested-with");
+        let origin_ok = headers
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .is_some_and(|o| mode.allowed_origins.iter().any(|a| a == o));
+        if !(header_ok || origin_ok) {
+            return Err(ApiError::CsrfFailed);
+        }
+        return Ok(Zeroizing::new(token));
+    }
+    Ok(body.char_field("refresh", true))
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+async fn login(
+    State(state): State<Arc<AppState>>,
+    Client(client): Client,
+    mut body: Body,
+) -> ApiResult {
+    let username = body.char_field("username", true);
+    let password = body.char_field("password", false);
+    body.finish()?;
+    let pair = state.auth.login(&username, password, &client).await?;
+    let now = state.auth.now();
+    let mut response = match &state.browser {
+        None => Json(json!({ "refresh": pair.refresh, "access": pair.access })).into_response(),
+        Some(_) => Json(json!({ "access": pair.access })).into_response(),
+    };
+    if let Some(cookie) = state
+        .browser
+        .as_ref()
+        .and_then(|mode| refresh_cookie(mode, &pair.refresh, pair.refresh_expires_at - now))
+    {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+async fn refresh(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    mut body: Body,
+) -> ApiResult {
+    let token = refresh_from(&state, &headers, &mut body)?;
+    body.finish()?;
+    let outcome = state.auth.refresh(&token).await?;
+    let now = state.auth.now();
+    let mut payload = json!({ "access": outcome.access });
+    let mut cookie_header = None;
+    if let Some((refresh, exp)) = &outcome.refresh {
+        match &state.browser {
+            None => payload["refresh"] = Value::String(refresh.clone()),
+            Some(mode) => cookie_header = refresh_cookie(mode, refresh, exp - now),
+        }
+    }
+    let mut response = Json(payload).into_response();
+    if let Some(cookie) = cookie_header {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+async fn verify(State(state): State<Arc<AppState>>, mut body: Body) -> ApiResult {
+    let token = body.char_field("token", true);
+    body.finish()?;
+    state.auth.verify_any(&token).await?;
+    empty_ok()
+}
+
+async fn blacklist(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    mut body: Body,
+) -> ApiResult {
+    let token = refresh_from(&state, &headers, &mut body)?;
+    body.finish()?;
+    state.auth.blacklist(&token).await?;
+    let mut response = Json(json!({})).into_response();
+    if let Some(cookie) = state
+        .browser
+        .as_ref()
+        .and_then(|mode| refresh_cookie(mode, "", 0))
+    {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+async fn me(State(state): State<Arc<AppState>>, Authenticated(access): Authenticated) -> ApiResult {
+    let user = state
+        .auth
+        .user(access.user_id)
+        .await?
+        .ok_or(AuthError::UserNotFound)?;
+    if !user.is_active {
+        return Err(AuthError::UserInactive.into());
+    }
+    Ok(Json(json!({ "id": user.id.0, "username": user.username })).into_response())
+}
+
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    Authenticated(access): Authenticated,
+) -> ApiResult {
+    state.auth.logout(&access).await?;
+    empty_ok()
+}
+
+async fn logout_all(
+    State(state): State<Arc<AppState>>,
+    Authenticated(access): Authenticated,
+) -> ApiResult {
+    state.auth.logout_all(access.user_id, None).await?;
+    empty_ok()
+}
+
+fn rfc3339(unix: i64) -> String {
+    let time = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0));
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+async fn sessions(
+    State(state): State<Arc<AppState>>,
+    Authenticated(access): Authenticated,
+) -> ApiResult {
+    let list: Vec<Value> = state
+        .auth
+        .sessions(access.user_id)
+        .await?
+        .into_iter()
+        .map(|s| {
+            json!({
+                "id": s.id.0,
+                "created_at": rfc3339(s.created_at),
+                "last_used_at": rfc3339(s.last_used_at),
+                "user_agent": s.user_agent,
+                "ip": s.ip,
+                "current": access.session_id.as_ref() == Some(&s.id),
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(list)).into_response())
+}
+
+async fn delete_session(
+    State(state): State<Arc<AppState>>,
+    Authenticated(access): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult {
+    state
+        .auth
+        .delete_session(access.user_id, &SessionId(id))
+        .await?;
+    empty_ok()
+}
+
+async fn change_password(
+    State(state): State<Arc<AppState>>,
+    Authenticated(access): Authenticated,
+    mut body: Body,
+) -> ApiResult {
+    let old = body.char_field("old_password", false);
+    let new = body.char_field("new_password", false);
+    body.finish()?;
+    state.auth.change_password(&access, old, new).await?;
+    empty_ok()
+}
+
+async fn jwks(State(state): State<Arc<AppState>>) -> ApiResult {
+    Ok(Json(state.auth.keys().public_jwks()).into_response())
+}
+
+async fn healthz() -> ApiResult {
+    Ok(Json(json!({ "status": "ok" })).into_response())
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult {
+    Ok(match state.auth.store().ping().await {
+        Ok(()) => Json(json!({ "status": "ok", "checks": { "database": "ok" } })).into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "checks": { "database": format!("down: {error}") } })),
+        )
+            .into_response(),
+    })
+}

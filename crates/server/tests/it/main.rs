@@ -1,0 +1,208 @@
+//! HTTP tests of the server, in process (`tower::ServiceExt::oneshot`) over a real SQLite store.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs,
+    reason = "tests"
+)]
+
+mod protected;
+mod sessions;
+mod token_api;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use tessera_auth::{PasswordHasher, UserAdmin};
+use tessera_jwt::{Clock as _, Jwk, SigningKey, SystemClock};
+use tessera_server::{AppState, Config};
+use tower::ServiceExt as _;
+use zeroize::Zeroizing;
+
+/// A server over a fresh database in a temporary directory.
+pub struct TestServer {
+    pub app: Router,
+    pub state: Arc<AppState>,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+}
+
+/// A response, decoded.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+pub fn cheap_config(dir: &std::path::Path) -> Config {
+    let mut config = Config::load(None, Vec::new(), &[]).unwrap();
+    config.data_dir = dir.to_owned();
+    config.password_hash_memory_kib = 64;
+    config.password_hash_iterations = 1;
+    config
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = cheap_config(dir.path());
+        tweak(&mut config);
+        TestServer::open(config, dir).await
+    }
+
+    /// Starts a server over an existing directory (a restart).
+    pub async fn open(config: Config, dir: tempfile::TempDir) -> TestServer {
+        let store = tessera_store::SqliteStore::open(&config.sqlite_path().unwrap())
+            .await
+            .unwrap();
+        let state = tessera_server::build(&config, Arc::new(store))
+            .await
+            .unwrap();
+        TestServer {
+            app: tessera_server::routes::router(Arc::clone(&state)),
+            state,
+            config,
+            dir,
+        }
+    }
+
+    pub async fn restart(self) -> TestServer {
+        let TestServer { config, dir, .. } = self;
+        TestServer::open(config, dir).await
+    }
+
+    pub fn admin(&self) -> UserAdmin {
+        let hasher = PasswordHasher::new(self.config.password_policy(), 2).unwrap();
+        UserAdmin::new(
+            Arc::clone(self.state.auth.store()),
+            hasher,
+            self.config.auth(),
+        )
+    }
+
+    pub async fn add_user(&self, name: &str, password: &str) {
+        self.admin()
+            .add(name, Zeroizing::new(password.into()), SystemClock.now())
+            .await
+            .unwrap();
+    }
+
+    /// Picks up changes made through the store directly (as the CLI does), as the poller would.
+    pub async fn sync(&self) {
+        self.state.auth.sync().await.unwrap();
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(json_request(Method::POST, path, &body, None))
+            .await
+    }
+
+    pub async fn get_with(&self, path: &str, bearer: &str) -> Reply {
+        let request = Request::get(path)
+            .header(header::AUTHORIZATION, format!("Bearer {bearer}"))
+            .body(Body::empty())
+            .unwrap();
+        self.send(request).await
+    }
+
+    pub async fn post_with(&self, path: &str, bearer: &str, body: Value) -> Reply {
+        self.send(json_request(Method::POST, path, &body, Some(bearer)))
+            .await
+    }
+
+    /// Logs in and returns (access, refresh).
+    pub async fn login(&self, name: &str, password: &str) -> (String, String) {
+        let reply = self
+            .post(
+                "/api/token/",
+                serde_json::json!({"username": name, "password": password}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        (
+            reply.body["access"].as_str().unwrap().to_owned(),
+            reply.body["refresh"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// The server's current signing key, read from the store, to mint tokens the way an attacker
+    /// with the key, or simplejwt sharing it, would.
+    pub async fn signing_key(&self) -> SigningKey {
+        let keys = self.state.auth.store().keys().await.unwrap();
+        let current = keys.iter().rev().find(|k| k.retired_at.is_none()).unwrap();
+        let jwk = Jwk::from_json(&current.private_jwk).unwrap();
+        SigningKey::from_jwk(&jwk, None)
+            .unwrap()
+            .with_kid(current.kid.clone())
+    }
+}
+
+pub fn json_request(
+    method: Method,
+    path: &str,
+    body: &Value,
+    bearer: Option<&str>,
+) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(token) = bearer {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    builder.body(Body::from(body.to_string())).unwrap()
+}
+
+/// Signs `claims` under exactly `header` (raw JSON), the way simplejwt or a key holder would.
+pub fn mint(key: &SigningKey, header: &Value, claims: &Value) -> String {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let input = format!(
+        "{}.{}",
+        engine.encode(header.to_string()),
+        engine.encode(claims.to_string())
+    );
+    let signature = key.sign(input.as_bytes()).unwrap();
+    format!("{input}.{}", engine.encode(signature))
+}
+
+pub fn decode_part(token: &str, index: usize) -> Value {
+    use base64::Engine as _;
+    let part = token.split('.').nth(index).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+pub fn now() -> i64 {
+    SystemClock.now()
+}

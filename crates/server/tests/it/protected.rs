@@ -1,0 +1,256 @@
+//! Protected routes: the Bearer rules, user status, revocation, simplejwt-issued tokens, keys.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::json;
+use tessera_auth::KeyRing;
+
+use crate::{TestServer, decode_part, mint, now};
+
+#[tokio::test]
+async fn me_and_every_bearer_failure() {
+    let server = TestServer::start().await;
+    server.add_user("ann", "pw").await;
+    let (access, refresh) = server.login("ann", "pw").await;
+    let reply = server.get_with("/api/me/", &access).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (StatusCode::OK, json!({"id": 1, "username": "ann"}))
+    );
+
+    let not_provided = json!({"detail": "Authentication credentials were not provided."});
+    let reply = server
+        .send(Request::get("/api/me/").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(
+        (reply.status, &reply.body),
+        (StatusCode::UNAUTHORIZED, &not_provided)
+    );
+    assert_eq!(
+        reply.headers[header::WWW_AUTHENTICATE],
+        "Bearer realm=\"api\""
+    );
+    let basic = Request::get("/api/me/")
+        .header(header::AUTHORIZATION, "Basic YW5uOnB3")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(server.send(basic).await.body, not_provided);
+
+    let two = Request::get("/api/me/")
+        .header(header::AUTHORIZATION, "Bearer a b")
+        .body(Body::empty())
+        .unwrap();
+    let reply = server.send(two).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.body["code"], "bad_authorization_header");
+
+    let reply = server.get_with("/api/me/", "garbage").await;
+    assert_eq!(
+        reply.body,
+        json!({"detail": "Given token not valid for any token type", "code": "token_not_valid",
+               "messages": [{"token_class": "AccessToken", "token_type": "access", "message": "Token is invalid"}]})
+    );
+    let reply = server.get_with("/api/me/", &refresh).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.body["messages"][0]["message"], "Token has wrong type");
+}
+
+#[tokio::test]
+async fn disabled_and_deleted_users_are_refused_with_their_codes() {
+    let server = TestServer::start().await;
+    server.add_user("ann", "pw").await;
+    server.add_user("bob", "pw").await;
+    let (ann, _) = server.login("ann", "pw").await;
+    let (bob, _) = server.login("bob", "pw").await;
+    // Changed through the store, as the CLI does; the server picks it up on its next sync.
+    server.admin().disable("ann", now()).await.unwrap();
+    server.admin().delete("bob", now()).await.unwrap();
+    server.sync().await;
+    let reply = server.get_with("/api/me/", &ann).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"detail": "User is inactive", "code": "user_inactive"})
+        )
+    );
+    let reply = server.get_with("/api/me/", &bob).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"detail": "User not found", "code": "user_not_found"})
+        )
+    );
+}
+
+#[tokio::test]
+async fn logout_is_immediate_and_logout_all_reaches_every_session() {
+    let server = TestServer::start().await;
+    server.add_user("ann", "pw").await;
+    let (first, _) = server.login("ann", "pw").await;
+    let (second, second_refresh) = server.login("ann", "pw").await;
+    let reply = server.post_with("/api/logout/", &first, json!({})).await;
+    assert_eq!((reply.status, reply.body), (StatusCode::OK, json!({})));
+    assert_eq!(
+        server.get_with("/api/me/", &first).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server.get_with("/api/me/", &second).await.status,
+        StatusCode::OK
+    );
+
+    let (third, _) = server.login("ann", "pw").await;
+    let reply = server
+        .post_with("/api/logout-all/", &third, json!({}))
+        .await;
+    assert_eq!((reply.status, reply.body), (StatusCode::OK, json!({})));
+    for token in [&second, &third] {
+        assert_eq!(
+            server.get_with("/api/me/", token).await.body["messages"][0]["message"],
+            "Token is blacklisted"
+        );
+    }
+    let reply = server
+        .post("/api/token/refresh/", json!({"refresh": second_refresh}))
+        .await;
+    assert_eq!(reply.body["detail"], "Token is blacklisted");
+    // A login right after is not caught: revocation is by session id.
+    let (fresh, _) = server.login("ann", "pw").await;
+    assert_eq!(
+        server.get_with("/api/me/", &fresh).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn simplejwt_tokens_on_a_shared_hs256_key_verify_and_are_revocable_by_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("hs256.jwk");
+    std::fs::write(
+        &key_path,
+        r#"{"kty":"oct","alg":"HS256","k":"c2hhcmVkLXNlY3JldC1vZi1hdC1sZWFzdC0zMi1ieXRlcyE"}"#,
+    )
+    .unwrap();
+    let server = TestServer::start_with(|c| c.signing_key = Some(key_path.clone())).await;
+    server.add_user("ann", "pw").await;
+
+    let jwks = server
+        .send(
+            Request::get("/.well-known/jwks.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        jwks.body,
+        json!({"keys": []}),
+        "a symmetric key is never published"
+    );
+    let (ours, _) = server.login("ann", "pw").await;
+    assert_eq!(decode_part(&ours, 0)["alg"], "HS256");
+
+    // As simplejwt issues them: typ JWT, no kid, no sid, integer user_id in older versions.
+    let key = server.signing_key_for_operator();
+    let theirs = mint(
+        &key,
+        &json!({"alg": "HS256", "typ": "JWT"}),
+        &json!({"token_type": "access", "exp": now() + 300, "iat": now() - 1, "jti": "0123456789abcdef0123456789abcdef", "user_id": 1}),
+    );
+    assert_eq!(
+        server.get_with("/api/me/", &theirs).await.status,
+        StatusCode::OK
+    );
+    let their_refresh = mint(
+        &key,
+        &json!({"alg": "HS256", "typ": "JWT"}),
+        &json!({"token_type": "refresh", "exp": now() + 300, "iat": now(), "jti": "1123456789abcdef0123456789abcdef", "user_id": 1}),
+    );
+    let reply = server.get_with("/api/me/", &their_refresh).await;
+    assert_eq!(reply.body["messages"][0]["message"], "Token has wrong type");
+
+    let reply = server.post_with("/api/logout-all/", &ours, json!({})).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = server.get_with("/api/me/", &theirs).await;
+    assert_eq!(reply.body["messages"][0]["message"], "Token is blacklisted");
+}
+
+#[tokio::test]
+async fn jwks_publishes_keys_and_rotation_keeps_old_tokens_valid() {
+    let server = TestServer::start().await;
+    server.add_user("ann", "pw").await;
+    let (old_token, _) = server.login("ann", "pw").await;
+    let jwks = server
+        .send(
+            Request::get("/.well-known/jwks.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(jwks.headers[header::CONTENT_TYPE], "application/json");
+    let keys = jwks.body["keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kty"], "EC");
+    assert!(keys[0].get("d").is_none());
+
+    let old_kid = server.state.auth.keys().signing_kid();
+    KeyRing::rotate(
+        server.state.auth.store().as_ref(),
+        &server.config.auth(),
+        now(),
+    )
+    .await
+    .unwrap();
+    server.sync().await;
+    let new_kid = server.state.auth.keys().signing_kid();
+    assert_ne!(old_kid, new_kid);
+    let (new_token, _) = server.login("ann", "pw").await;
+    assert_eq!(decode_part(&new_token, 0)["kid"], new_kid);
+    assert_eq!(
+        server.get_with("/api/me/", &old_token).await.status,
+        StatusCode::OK
+    );
+    let jwks = server
+        .send(
+            Request::get("/.well-known/jwks.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(jwks.body["keys"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn revocations_sessions_and_keys_survive_a_restart() {
+    let server = TestServer::start().await;
+    server.add_user("ann", "pw").await;
+    let (revoked, _) = server.login("ann", "pw").await;
+    let (kept, kept_refresh) = server.login("ann", "pw").await;
+    server.post_with("/api/logout/", &revoked, json!({})).await;
+    let kid = server.state.auth.keys().signing_kid();
+
+    let server = server.restart().await;
+    assert_eq!(server.state.auth.keys().signing_kid(), kid);
+    assert_eq!(
+        server.get_with("/api/me/", &revoked).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server.get_with("/api/me/", &kept).await.status,
+        StatusCode::OK
+    );
+    let reply = server.get_with("/api/sessions/", &kept).await;
+    assert_eq!(reply.body.as_array().unwrap().len(), 1);
+    let reply = server
+        .post("/api/token/refresh/", json!({"refresh": kept_refresh}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+impl TestServer {
+    /// The operator's HS256 key as configured (the test wrote it).
+    fn signing_key_for_operator(&self) -> tessera_jwt::SigningKey {
+        tessera_server::load_signing_key(self.config.signing_key.as_deref().unwrap()).unwrap()
+    }
+}
