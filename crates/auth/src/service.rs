@@ -364,11 +364,37 @@ impl AuthService {
             .filter(|s| s.record.session_id == sid)
             .ok_or(AuthError::Token(TokenProblem::Invalid))?;
         if stored.state != RefreshState::Active {
-            return self.refused_refresh(&stored).await;
+            return match self.grace_successor(&stored) {
+                Some(current) => self.rotate(user_id, &sid, &current).await,
+                None => self.refused_refresh(&stored).await,
+            };
         }
+        self.rotate(user_id, &sid, &hash).await
+    }
+
+    /// The session's current token, when `stored` is its immediate predecessor presented again
+    /// inside the grace window (a retry after a lost response, not an attack).
+    fn grace_successor(&self, stored: &StoredRefresh) -> Option<[u8; 32]> {
+        let RefreshState::Rotated { at } = stored.state else {
+            return None;
+        };
+        let in_grace = self.config.reuse_grace > 0
+            && stored.successor_is_current
+            && self.now().saturating_sub(at) <= self.config.reuse_grace;
+        in_grace.then_some(stored.replaced_by).flatten()
+    }
+
+    /// Issues a new access token, and (with rotation on) a new refresh token replacing the one
+    /// whose hash is `presented`.
+    async fn rotate(
+        &self,
+        user_id: UserId,
+        sid: &SessionId,
+        presented: &[u8; 32],
+    ) -> Result<RefreshOutcome, AuthError> {
         let session = self
             .store
-            .session(&sid)
+            .session(sid)
             .await?
             .ok_or(AuthError::Token(TokenProblem::Invalid))?;
         let now = self.now();
@@ -379,7 +405,7 @@ impl AuthService {
             return Err(AuthError::Token(TokenProblem::Expired));
         }
         let access_exp = now.saturating_add(self.config.access_lifetime);
-        let (access, _) = self.issue(TokenKind::Access, user_id, &sid, now, access_exp)?;
+        let (access, _) = self.issue(TokenKind::Access, user_id, sid, now, access_exp)?;
         if !self.config.rotate_refresh_tokens {
             return Ok(RefreshOutcome {
                 access,
@@ -390,11 +416,17 @@ impl AuthService {
         let refresh_exp = now
             .saturating_add(self.config.refresh_lifetime)
             .min(session.expires_at);
-        let (refresh, jti) = self.issue(TokenKind::Refresh, user_id, &sid, now, refresh_exp)?;
-        let record = new_record(&refresh, &jti, &sid, now, refresh_exp);
+        let (refresh, jti) = self.issue(TokenKind::Refresh, user_id, sid, now, refresh_exp)?;
+        let record = new_record(&refresh, &jti, sid, now, refresh_exp);
         if self.config.blacklist_after_rotation {
-            match self.store.rotate_refresh(&hash, &record, now).await? {
+            match self.store.rotate_refresh(presented, &record, now).await? {
                 RotateOutcome::Rotated => {}
+                // A concurrent retry inside the grace window lost the race: refuse, do not revoke.
+                RotateOutcome::NotActive(Some(lost_race))
+                    if self.grace_successor(&lost_race).is_some() =>
+                {
+                    return Err(AuthError::Token(TokenProblem::Blacklisted));
+                }
                 RotateOutcome::NotActive(Some(lost_race)) => {
                     return self.refused_refresh(&lost_race).await;
                 }
@@ -412,17 +444,10 @@ impl AuthService {
         })
     }
 
-    /// A refresh token that is not active: revoked stays refused; rotated is reuse, which revokes
-    /// the session, unless it is the immediate predecessor inside the grace window.
+    /// A refresh token that is not active: revoked stays refused; rotated outside the grace window
+    /// is reuse, which revokes the whole session.
     async fn refused_refresh(&self, stored: &StoredRefresh) -> Result<RefreshOutcome, AuthError> {
-        if let RefreshState::Rotated { at } = stored.state {
-            let in_grace = self.config.reuse_grace > 0
-                && stored.successor_is_current
-                && self.now().saturating_sub(at) <= self.config.reuse_grace;
-            if in_grace {
-                // Benign retry (e.g. a lost response): refuse without revoking.
-                return Err(AuthError::Token(TokenProblem::Blacklisted));
-            }
+        if let RefreshState::Rotated { .. } = stored.state {
             tracing::warn!(session = %stored.record.session_id, "refresh token reuse: revoking session");
             self.revoke_sessions(std::slice::from_ref(&stored.record.session_id))
                 .await?;

@@ -97,6 +97,8 @@ pub struct StoredRefresh {
     /// For a rotated token: whether its successor is the session's current token (the token is the
     /// immediate predecessor).
     pub successor_is_current: bool,
+    /// For a rotated token: the hash of the token that replaced it.
+    pub replaced_by: Option<[u8; 32]>,
 }
 
 /// Result of an atomic rotation attempt.

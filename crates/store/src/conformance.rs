@@ -231,6 +231,7 @@ pub async fn rotation_and_reuse_states(store: Arc<dyn Store>) {
     let predecessor = store.refresh_token(&hash(2)).await.unwrap().unwrap();
     assert_eq!(predecessor.state, RefreshState::Rotated { at: NOW + 6 });
     assert!(predecessor.successor_is_current);
+    assert_eq!(predecessor.replaced_by, Some(hash(3)));
     let older = store.refresh_token(&hash(1)).await.unwrap().unwrap();
     assert_eq!(older.state, RefreshState::Rotated { at: NOW + 5 });
     assert!(!older.successor_is_current);

@@ -468,6 +468,7 @@ impl SessionStore for SqliteStore {
             successor_is_current: matches!(state, RefreshState::Rotated { .. })
                 && replaced_by.is_some()
                 && replaced_by == current,
+            replaced_by: replaced_by.map(hash_of).transpose()?,
             state,
         }))
     }

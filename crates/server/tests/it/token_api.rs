@@ -343,6 +343,40 @@ async fn refresh_refuses_gone_users_and_tokens_never_issued() {
 }
 
 #[tokio::test]
+async fn grace_window_lets_only_the_immediate_predecessor_retry() {
+    let server = TestServer::start_with(|c| {
+        c.reuse_grace = tessera_server::config::Span(std::time::Duration::from_secs(30))
+    })
+    .await;
+    server.add_user("ann", "pw").await;
+    let (_, first) = server.login("ann", "pw").await;
+    let second = server
+        .post("/api/token/refresh/", json!({"refresh": first}))
+        .await
+        .body["refresh"]
+        .clone();
+    // The response carrying `second` was lost; the client retries with `first`.
+    let retry = server
+        .post("/api/token/refresh/", json!({"refresh": first}))
+        .await;
+    assert_eq!(retry.status, StatusCode::OK, "{:?}", retry.body);
+    let third = retry.body["refresh"].as_str().unwrap().to_owned();
+    assert_ne!(json!(third), second);
+    // `first` again: its successor is no longer the current token, so this is reuse.
+    let reply = server
+        .post("/api/token/refresh/", json!({"refresh": first}))
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let reply = server
+        .post("/api/token/refresh/", json!({"refresh": third}))
+        .await;
+    assert_eq!(
+        reply.body["detail"], "Token is blacklisted",
+        "the session was revoked"
+    );
+}
+
+#[tokio::test]
 async fn rotation_off_returns_only_an_access_token() {
     let server = TestServer::start_with(|c| c.rotate_refresh_tokens = false).await;
     server.add_user("ann", "pw").await;
