@@ -182,7 +182,47 @@ fn check_rsa_size(modulus: &[u8]) -> Result<(), Error> {
     if bits < 2048 {
         return Err(KeyRejection::RsaTooSmall(bits).into());
     }
+    if has_roca_fingerprint(modulus) {
+        return Err(invalid(
+            "RSA modulus has the ROCA fingerprint (CVE-2017-15361): the private key can be computed",
+        ));
+    }
     Ok(())
+}
+
+/// Refuses exponents the crypto library might tolerate but that break RSA (e = 1, even e).
+fn check_rsa_exponent(exponent: &[u8]) -> Result<(), Error> {
+    let trimmed: Vec<u8> = exponent.iter().copied().skip_while(|b| *b == 0).collect();
+    if (trimmed.len() <= 1 && trimmed.first().is_none_or(|e| *e < 3))
+        || trimmed.last().is_some_and(|e| e % 2 == 0)
+    {
+        return Err(invalid("RSA public exponent must be odd and at least 3"));
+    }
+    Ok(())
+}
+
+/// The ROCA test (Nemec et al., CCS 2017): moduli made by the vulnerable Infineon library are, modulo
+/// each of these small primes, a power of 65537. A random modulus passes all of them with
+/// negligible probability. This is a fingerprint check on public data, not a cryptographic primitive.
+fn has_roca_fingerprint(modulus: &[u8]) -> bool {
+    const PRIMES: [u32; 38] = [
+        3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
+        97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167,
+    ];
+    PRIMES.iter().all(|&p| {
+        let residue = modulus
+            .iter()
+            .fold(0u32, |acc, &byte| (acc * 256 + u32::from(byte)) % p);
+        let generator = 65_537 % p;
+        let mut power = 1 % p;
+        for _ in 0..p {
+            if power == residue {
+                return true;
+            }
+            power = power * generator % p;
+        }
+        false
+    })
 }
 
 fn check_family(alg: Algorithm, kty: &str, crv: Option<&str>) -> Result<(), Error> {
@@ -708,6 +748,7 @@ impl VerifyingKey {
         let (parsed, signature_len) = match (parts, alg.family()) {
             (PublicParts::Rsa { n, e }, KeyFamily::Rsa) => {
                 check_rsa_size(n)?;
+                check_rsa_exponent(e)?;
                 let parsed = PublicKeyComponents { n: *n, e: *e }
                     .to_parsed_public_key(rsa_verification(alg))
                     .map_err(rejected)?;
@@ -1103,6 +1144,25 @@ mod tests {
             let pem = SigningKey::generate(alg).unwrap().to_pem().unwrap();
             assert_eq!(SigningKey::from_pem_detect(&pem).unwrap().algorithm(), alg);
         }
+    }
+
+    #[test]
+    fn roca_and_bad_exponents_are_refused() {
+        let key = SigningKey::generate(Algorithm::RS256)
+            .unwrap()
+            .to_jwk()
+            .unwrap();
+        let n = b64::decode(key.n.as_deref().unwrap().as_bytes()).unwrap();
+        assert!(!has_roca_fingerprint(&n), "a fresh key is not ROCA");
+        assert!(
+            has_roca_fingerprint(&[1]),
+            "1 is 65537^0 modulo every prime"
+        );
+        assert!(check_rsa_exponent(&[1]).is_err());
+        assert!(check_rsa_exponent(&[0, 1]).is_err());
+        assert!(check_rsa_exponent(&[1, 0]).is_err(), "even");
+        assert!(check_rsa_exponent(&[3]).is_ok());
+        assert!(check_rsa_exponent(&[1, 0, 1]).is_ok());
     }
 
     #[test]
