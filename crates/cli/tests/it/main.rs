@@ -7,6 +7,7 @@
 )]
 
 mod keys_and_tokens;
+mod serve;
 
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,238 @@
+//! `tessera serve` and `tessera users` end to end: real processes, real TCP on 127.0.0.1.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::{stderr, stdout, tessera};
+
+/// A running server, killed on drop.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cheap_hashing() -> [(&'static str, &'static str); 2] {
+    [
+        ("TESSERA_PASSWORD_HASH_MEMORY_KIB", "64"),
+        ("TESSERA_PASSWORD_HASH_ITERATIONS", "1"),
+    ]
+}
+
+/// Starts `tessera serve` on an ephemeral port and waits for its "listening" line.
+fn serve(data_dir: &str) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir])
+        .envs(cheap_hashing())
+        .env("TESSERA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("Tessera listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    Server { child, addr }
+}
+
+/// One HTTP/1.1 request; returns the status and the JSON body.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, payload) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(payload).unwrap_or(Value::Null))
+}
+
+fn add_user(dir: &str, name: &str, password_line: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["users", "add", name, "--password-stdin", "--data-dir", dir])
+        .envs(cheap_hashing())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password_line.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn login_me_cli_disable_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    // `users add` on a fresh data dir creates the database; one trailing newline is stripped.
+    add_user(data, "ann", "pw with spaces \n");
+    add_user(data, "bob", "bob-pw\n");
+    let listing = stdout(&tessera(&["users", "list", "--data-dir", data], ""));
+    assert!(
+        listing.contains("ann") && listing.contains("bob"),
+        "{listing}"
+    );
+
+    let server = serve(data);
+    let (status, pair) = http(
+        &server.addr,
+        "POST",
+        "/api/token/",
+        None,
+        Some(&json!({"username": "ann", "password": "pw with spaces "})),
+    );
+    assert_eq!(status, 200, "{pair}");
+    let access = pair["access"].as_str().unwrap().to_owned();
+    assert_eq!(
+        http(&server.addr, "GET", "/api/me/", Some(&access), None),
+        (200, json!({"id": 1, "username": "ann"}))
+    );
+    let (status, jwks) = http(&server.addr, "GET", "/.well-known/jwks.json", None, None);
+    assert_eq!(status, 200);
+    let kid = jwks["keys"][0]["kid"].clone();
+
+    // A CLI change while the server runs takes effect within 2 seconds.
+    stdout(&tessera(
+        &["users", "disable", "ann", "--data-dir", data],
+        "",
+    ));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let (status, body) = http(&server.addr, "GET", "/api/me/", Some(&access), None);
+        if status == 401 {
+            assert_eq!(
+                body,
+                json!({"detail": "User is inactive", "code": "user_inactive"})
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not see the CLI change within 2 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, pair) = http(
+        &server.addr,
+        "POST",
+        "/api/token/",
+        None,
+        Some(&json!({"username": "bob", "password": "bob-pw"})),
+    );
+    let bob_refresh = pair["refresh"].as_str().unwrap().to_owned();
+    drop(server);
+
+    // Restarting keeps users, keys, sessions and revocations.
+    let server = serve(data);
+    let (_, jwks) = http(&server.addr, "GET", "/.well-known/jwks.json", None, None);
+    assert_eq!(jwks["keys"][0]["kid"], kid);
+    assert_eq!(
+        http(&server.addr, "GET", "/api/me/", Some(&access), None).0,
+        401
+    );
+    let (status, _) = http(
+        &server.addr,
+        "POST",
+        "/api/token/refresh/",
+        None,
+        Some(&json!({"refresh": bob_refresh})),
+    );
+    assert_eq!(status, 200);
+
+    // Key rotation from the CLI reaches the running server.
+    stdout(&tessera(&["keys", "rotate", "--data-dir", data], ""));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while http(&server.addr, "GET", "/.well-known/jwks.json", None, None).1["keys"]
+        .as_array()
+        .unwrap()
+        .len()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "rotation not picked up within 2 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let keys = stdout(&tessera(&["keys", "list", "--data-dir", data], ""));
+    assert!(
+        keys.contains("signing") && keys.contains("verifying until"),
+        "{keys}"
+    );
+}
+
+#[test]
+fn invalid_settings_stop_the_start_naming_the_setting() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--data-dir", "/nonexistent-unused"])
+        .env("TESSERA_ACCESS_TOKEN_LIFETIME", "soon")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("access_token_lifetime"), "{message}");
+
+    let help = stdout(&tessera(&["serve", "--help"], ""));
+    for line in [
+        "access_token_lifetime",
+        "[default: 5m]",
+        "refresh_token_lifetime",
+        "[default: 1d]",
+        "[default: 127.0.0.1:8000]",
+    ] {
+        assert!(help.contains(line), "help lacks {line}");
+    }
+    let duplicate = tessera(
+        &[
+            "users",
+            "add",
+            "x",
+            "--data-dir",
+            "/proc/forbidden/dir",
+            "--password-stdin",
+        ],
+        "pw\n",
+    );
+    assert_eq!(duplicate.status.code(), Some(2), "{}", stderr(&duplicate));
+}
