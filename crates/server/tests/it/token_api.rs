@@ -452,3 +452,65 @@ async fn unknown_paths_and_methods_answer_in_json() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["checks"]["database"], "ok");
 }
+
+#[tokio::test]
+async fn issuer_and_audience_are_written_and_required() {
+    let server = TestServer::start_with(|c| {
+        c.issuer = Some("https://auth.example".into());
+        c.audience = Some("api".into());
+    })
+    .await;
+    server.add_user("ann", "pw").await;
+    let (access, _) = server.login("ann", "pw").await;
+    let claims = decode_part(&access, 1);
+    assert_eq!(
+        (claims["iss"].clone(), claims["aud"].clone()),
+        (json!("https://auth.example"), json!("api"))
+    );
+    assert_eq!(
+        server.get_with("/api/me/", &access).await.status,
+        StatusCode::OK
+    );
+
+    let key = server.signing_key().await;
+    let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": key.kid().as_str()});
+    let base = json!({"token_type": "access", "exp": now() + 60, "iat": now(), "jti": "ab", "user_id": "1", "iss": "https://auth.example", "aud": "api"});
+    for (name, value) in [
+        ("aud", json!("other")),
+        ("iss", json!("https://evil.example")),
+    ] {
+        let mut claims = base.clone();
+        claims[name] = value;
+        let reply = server
+            .get_with("/api/me/", &mint(&key, &header, &claims))
+            .await;
+        assert_eq!(
+            reply.body["messages"][0]["message"], "Token is invalid",
+            "{name}"
+        );
+    }
+    assert_eq!(
+        server
+            .get_with("/api/me/", &mint(&key, &header, &base))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn rotation_never_extends_a_session_past_its_absolute_lifetime() {
+    let server = TestServer::start_with(|c| {
+        c.session_lifetime = tessera_server::config::Span(std::time::Duration::from_secs(3_600));
+    })
+    .await;
+    server.add_user("ann", "pw").await;
+    let (_, refresh) = server.login("ann", "pw").await;
+    let first = decode_part(&refresh, 1);
+    assert!(first["exp"].as_i64().unwrap() - first["iat"].as_i64().unwrap() <= 3_600);
+    let reply = server
+        .post("/api/token/refresh/", json!({"refresh": refresh}))
+        .await;
+    let second = decode_part(reply.body["refresh"].as_str().unwrap(), 1);
+    assert!(second["exp"].as_i64().unwrap() <= first["iat"].as_i64().unwrap() + 3_600);
+}
