@@ -69,6 +69,17 @@ pub enum AuthError {
     /// Invalid input the caller should fix (e.g. an empty username).
     #[error("{0}")]
     InvalidInput(String),
+    /// Roles or claims refused; `field` is `roles` or `claims`.
+    #[error("{field}: {message}")]
+    InvalidProfile {
+        /// Which input.
+        field: &'static str,
+        /// Why, naming the offending role or claim.
+        message: String,
+    },
+    /// The caller is authenticated but lacks the role the route requires.
+    #[error("permission denied")]
+    Forbidden,
     /// Storage is down: answer 503 and let the client retry.
     #[error("service unavailable: {0}")]
     Unavailable(String),

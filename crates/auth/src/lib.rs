@@ -16,6 +16,7 @@
 //! refresh token it never issued is refused. Access and refresh tokens carry different `typ` headers
 //! and are checked by separate validators, so one can never pass as the other.
 
+pub mod claims;
 pub mod config;
 mod error;
 pub mod ids;
@@ -34,7 +35,7 @@ pub use keyring::KeyRing;
 pub use password::{PasswordHasher, PasswordPolicy};
 pub use revocation::RevocationState;
 pub use service::{
-    AuthService, LoginContext, RefreshOutcome, TokenPair, UserAdmin, VerifiedAccess,
+    AuthService, LoginContext, RefreshOutcome, TokenPair, UserAdmin, UserChange, VerifiedAccess,
 };
 pub use store::{Store, StoreError};
 pub use tessera_jwt::{Clock, FixedClock, SystemClock};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tessera_jwt::{Clock, Header, UntrustedToken, encode_with_header};
 use zeroize::Zeroizing;
 
+use crate::claims::{access_claims, check_profile};
 use crate::config::AuthConfig;
 use crate::error::{AuthError, TokenProblem};
 use crate::ids::{SessionId, UserId, random_hex, token_hash};
@@ -13,7 +14,7 @@ use crate::keyring::KeyRing;
 use crate::password::PasswordHasher;
 use crate::revocation::RevocationState;
 use crate::store::{
-    RefreshRecord, RefreshState, RotateOutcome, Session, Store, StoredRefresh, User,
+    NewUser, RefreshRecord, RefreshState, RotateOutcome, Session, Store, StoredRefresh, User,
 };
 use crate::throttle::LoginThrottle;
 use crate::tokens::{TokenClaims, TokenKind, UserIdClaim, Validators, problem};
@@ -62,6 +63,15 @@ pub struct VerifiedAccess {
     pub issued_at: i64,
     /// `exp`.
     pub expires_at: i64,
+    /// The `roles` claim (empty when absent, e.g. in simplejwt's tokens).
+    pub roles: Vec<String>,
+}
+
+impl VerifiedAccess {
+    /// Whether the token grants any of `roles`.
+    pub fn has_any_role(&self, roles: &[&str]) -> bool {
+        self.roles.iter().any(|held| roles.contains(&held.as_str()))
+    }
 }
 
 /// The domain service. Cheap to share behind an `Arc`.
@@ -164,26 +174,45 @@ impl AuthService {
     fn issue(
         &self,
         kind: TokenKind,
-        user: UserId,
+        user: &User,
         sid: &SessionId,
         now: i64,
         exp: i64,
     ) -> Result<(String, String), AuthError> {
+        let internal = |e: String| AuthError::Internal(format!("signing failed: {e}"));
         let jti = random_hex();
-        let claims = TokenClaims {
+        let registered = TokenClaims {
             token_type: kind.claim().to_owned(),
             exp,
             iat: now,
             jti: Some(jti.clone()),
-            user_id: Some(UserIdClaim::Text(user.0.to_string())),
+            user_id: Some(UserIdClaim::Text(user.id.0.to_string())),
             sid: Some(sid.0.clone()),
             iss: self.config.issuer.clone(),
             aud: self.config.audience.clone().map(serde_json::Value::String),
+            roles: None,
         };
+        let mut claims =
+            match serde_json::to_value(&registered).map_err(|e| internal(e.to_string()))? {
+                serde_json::Value::Object(map) => map,
+                _ => return Err(internal("claims are not an object".into())),
+            };
+        if kind == TokenKind::Access {
+            // Access tokens tell downstream services who the user is; refresh tokens only what
+            // refreshing needs. Registered claims were written first and are never replaced.
+            let extra = access_claims(
+                &user.roles,
+                &user.claims,
+                self.config.access_token_claims.as_deref(),
+            );
+            for (name, value) in extra {
+                claims.entry(name).or_insert(value);
+            }
+        }
         let material = self.keys.material();
         let header = Header::for_key(&material.signing).with_type(kind.typ());
         let token = encode_with_header(&header, &claims, &material.signing)
-            .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))?;
+            .map_err(|e| internal(e.to_string()))?;
         Ok((token, jti))
     }
 
@@ -231,9 +260,9 @@ impl AuthService {
         let refresh_exp = now
             .saturating_add(self.config.refresh_lifetime)
             .min(session.expires_at);
-        let (access, _) = self.issue(TokenKind::Access, user.id, &session.id, now, access_exp)?;
+        let (access, _) = self.issue(TokenKind::Access, &user, &session.id, now, access_exp)?;
         let (refresh, jti) =
-            self.issue(TokenKind::Refresh, user.id, &session.id, now, refresh_exp)?;
+            self.issue(TokenKind::Refresh, &user, &session.id, now, refresh_exp)?;
         self.store
             .create_session(
                 &session,
@@ -301,6 +330,7 @@ impl AuthService {
             session_id: claims.sid.map(SessionId),
             issued_at: claims.iat,
             expires_at: claims.exp,
+            roles: claims.roles.unwrap_or_default(),
         })
     }
 
@@ -350,12 +380,10 @@ impl AuthService {
             .ok_or(AuthError::Token(TokenProblem::Invalid))?;
         // The account first: deleting a user also deletes their tokens, and simplejwt's clients
         // expect "no active account" rather than "invalid token" then.
-        match self.store.user_by_id(user_id).await? {
-            Some(User {
-                is_active: true, ..
-            }) => {}
+        let user = match self.store.user_by_id(user_id).await? {
+            Some(user) if user.is_active => user,
             _ => return Err(AuthError::NoActiveAccountForToken),
-        }
+        };
         let hash = token_hash(token);
         let stored = self
             .store
@@ -365,11 +393,11 @@ impl AuthService {
             .ok_or(AuthError::Token(TokenProblem::Invalid))?;
         if stored.state != RefreshState::Active {
             return match self.grace_successor(&stored) {
-                Some(current) => self.rotate(user_id, &sid, &current).await,
+                Some(current) => self.rotate(&user, &sid, &current).await,
                 None => self.refused_refresh(&stored).await,
             };
         }
-        self.rotate(user_id, &sid, &hash).await
+        self.rotate(&user, &sid, &hash).await
     }
 
     /// The session's current token, when `stored` is its immediate predecessor presented again
@@ -388,7 +416,7 @@ impl AuthService {
     /// whose hash is `presented`.
     async fn rotate(
         &self,
-        user_id: UserId,
+        user: &User,
         sid: &SessionId,
         presented: &[u8; 32],
     ) -> Result<RefreshOutcome, AuthError> {
@@ -405,7 +433,7 @@ impl AuthService {
             return Err(AuthError::Token(TokenProblem::Expired));
         }
         let access_exp = now.saturating_add(self.config.access_lifetime);
-        let (access, _) = self.issue(TokenKind::Access, user_id, sid, now, access_exp)?;
+        let (access, _) = self.issue(TokenKind::Access, user, sid, now, access_exp)?;
         if !self.config.rotate_refresh_tokens {
             return Ok(RefreshOutcome {
                 access,
@@ -416,7 +444,7 @@ impl AuthService {
         let refresh_exp = now
             .saturating_add(self.config.refresh_lifetime)
             .min(session.expires_at);
-        let (refresh, jti) = self.issue(TokenKind::Refresh, user_id, sid, now, refresh_exp)?;
+        let (refresh, jti) = self.issue(TokenKind::Refresh, user, sid, now, refresh_exp)?;
         let record = new_record(&refresh, &jti, sid, now, refresh_exp);
         if self.config.blacklist_after_rotation {
             match self.store.rotate_refresh(presented, &record, now).await? {
@@ -534,8 +562,21 @@ impl AuthService {
     }
 }
 
-/// User administration, shared by the CLI and the server (no HTTP, no revocation state needed:
-/// changes reach running servers through the revocation log).
+/// A change to a user made by an administrator; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChange {
+    /// New roles.
+    pub roles: Option<Vec<String>>,
+    /// New custom claims (replacing all of them).
+    pub claims: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Enable or disable (disabling revokes every session).
+    pub is_active: Option<bool>,
+    /// Revoke the user's sessions at once, so the change reaches tokens now rather than at refresh.
+    pub revoke_sessions: bool,
+}
+
+/// User administration, shared by the CLI and the admin API. Changes reach running servers through
+/// the revocation log; a server that made the change itself should `sync` right after.
 #[derive(Clone)]
 pub struct UserAdmin {
     store: Arc<dyn Store>,
@@ -559,18 +600,31 @@ impl UserAdmin {
         }
     }
 
-    async fn find(&self, username: &str) -> Result<User, AuthError> {
+    fn log_until(&self, now: i64) -> i64 {
+        now.saturating_add(self.config.longest_token_lifetime())
+    }
+
+    /// A user by name.
+    pub async fn find(&self, username: &str) -> Result<User, AuthError> {
         self.store
             .user_by_name(username)
             .await?
             .ok_or(AuthError::NotFound)
     }
 
-    /// Creates a user.
+    /// A user by id.
+    pub async fn get(&self, id: UserId) -> Result<User, AuthError> {
+        self.store.user_by_id(id).await?.ok_or(AuthError::NotFound)
+    }
+
+    /// Creates a user with roles and custom claims (checked against the reserved names and the
+    /// token size limit).
     pub async fn add(
         &self,
         username: &str,
         password: Zeroizing<String>,
+        roles: Vec<String>,
+        claims: serde_json::Map<String, serde_json::Value>,
         now: i64,
     ) -> Result<User, AuthError> {
         if username.trim().is_empty() || username.len() > 150 {
@@ -583,8 +637,15 @@ impl UserAdmin {
                 "the password must not be empty".into(),
             ));
         }
-        let hash = self.hasher.hash(password).await?;
-        Ok(self.store.create_user(username, &hash, now).await?)
+        check_profile(&roles, &claims, self.config.max_token_bytes)?;
+        let user = NewUser {
+            username: username.to_owned(),
+            password_hash: self.hasher.hash(password).await?,
+            is_active: true,
+            roles,
+            claims,
+        };
+        Ok(self.store.create_user(&user, now).await?)
     }
 
     /// All users.
@@ -592,30 +653,67 @@ impl UserAdmin {
         Ok(self.store.list_users().await?)
     }
 
+    /// A page of users and the total count.
+    pub async fn page(&self, limit: u64, offset: u64) -> Result<(u64, Vec<User>), AuthError> {
+        Ok(self.store.users_page(limit, offset).await?)
+    }
+
+    /// Applies `change`: roles and claims are checked first; disabling revokes every session.
+    pub async fn update(
+        &self,
+        id: UserId,
+        change: &UserChange,
+        now: i64,
+    ) -> Result<User, AuthError> {
+        let current = self.get(id).await?;
+        let roles = change.roles.as_ref().unwrap_or(&current.roles);
+        let claims = change.claims.as_ref().unwrap_or(&current.claims);
+        check_profile(roles, claims, self.config.max_token_bytes)?;
+        if change.roles.is_some() || change.claims.is_some() {
+            self.store
+                .set_roles_and_claims(id, change.roles.as_deref(), change.claims.as_ref())
+                .await?;
+        }
+        if let Some(active) = change.is_active
+            && active != current.is_active
+        {
+            self.store
+                .set_user_active(id, active, self.log_until(now))
+                .await?;
+        }
+        if change.revoke_sessions || change.is_active == Some(false) {
+            self.store
+                .revoke_user_sessions(id, None, now, self.log_until(now))
+                .await?;
+        }
+        self.get(id).await
+    }
+
     /// Disables a user and revokes their sessions.
     pub async fn disable(&self, username: &str, now: i64) -> Result<(), AuthError> {
         let user = self.find(username).await?;
-        let until = now.saturating_add(self.config.longest_token_lifetime());
-        self.store.set_user_active(user.id, false, until).await?;
-        self.store
-            .revoke_user_sessions(user.id, None, now, until)
-            .await?;
-        Ok(())
+        let change = UserChange {
+            is_active: Some(false),
+            ..UserChange::default()
+        };
+        self.update(user.id, &change, now).await.map(drop)
     }
 
     /// Enables a disabled user.
     pub async fn enable(&self, username: &str, now: i64) -> Result<(), AuthError> {
         let user = self.find(username).await?;
-        let until = now.saturating_add(self.config.longest_token_lifetime());
-        self.store.set_user_active(user.id, true, until).await?;
-        Ok(())
+        let change = UserChange {
+            is_active: Some(true),
+            ..UserChange::default()
+        };
+        self.update(user.id, &change, now).await.map(drop)
     }
 
     /// Deletes a user (sessions and refresh tokens go with them).
-    pub async fn delete(&self, username: &str, now: i64) -> Result<(), AuthError> {
-        let user = self.find(username).await?;
-        let until = now.saturating_add(self.config.longest_token_lifetime());
-        self.store.delete_user(user.id, until).await?;
+    pub async fn delete(&self, id: UserId, now: i64) -> Result<(), AuthError> {
+        if !self.store.delete_user(id, self.log_until(now)).await? {
+            return Err(AuthError::NotFound);
+        }
         Ok(())
     }
 
@@ -634,9 +732,23 @@ impl UserAdmin {
         let user = self.find(username).await?;
         let hash = self.hasher.hash(password).await?;
         self.store.set_password_hash(user.id, &hash).await?;
-        let until = now.saturating_add(self.config.longest_token_lifetime());
         self.store
-            .revoke_user_sessions(user.id, None, now, until)
+            .revoke_user_sessions(user.id, None, now, self.log_until(now))
+            .await?;
+        Ok(())
+    }
+
+    /// The user's active sessions.
+    pub async fn sessions(&self, id: UserId, now: i64) -> Result<Vec<Session>, AuthError> {
+        self.get(id).await?;
+        Ok(self.store.active_sessions(id, now).await?)
+    }
+
+    /// Revokes every session of the user.
+    pub async fn logout_all(&self, id: UserId, now: i64) -> Result<(), AuthError> {
+        self.get(id).await?;
+        self.store
+            .revoke_user_sessions(id, None, now, self.log_until(now))
             .await?;
         Ok(())
     }

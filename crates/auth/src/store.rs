@@ -35,6 +35,25 @@ pub struct User {
     pub is_active: bool,
     /// Creation time.
     pub created_at: i64,
+    /// Role names, carried in access tokens as `roles` (and `role` when there is one).
+    pub roles: Vec<String>,
+    /// Custom claims (profile data such as `name` or `email`) carried in access tokens.
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What it takes to create a user.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewUser {
+    /// Unique login name.
+    pub username: String,
+    /// PHC-format argon2id hash.
+    pub password_hash: String,
+    /// Whether the user may log in.
+    pub is_active: bool,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Custom claims.
+    pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A login session: the chain of refresh tokens started by one login.
@@ -175,18 +194,22 @@ pub struct FlushStats {
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Creates a user with the next id; [`StoreError::Conflict`] if the name is taken.
-    async fn create_user(
-        &self,
-        username: &str,
-        password_hash: &str,
-        now: i64,
-    ) -> Result<User, StoreError>;
+    async fn create_user(&self, user: &NewUser, now: i64) -> Result<User, StoreError>;
     /// Looks a user up by name.
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// Looks a user up by id.
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
     /// All users, by id.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// A page of users by id, and the total count.
+    async fn users_page(&self, limit: u64, offset: u64) -> Result<(u64, Vec<User>), StoreError>;
+    /// Replaces the roles and/or the custom claims (those given). False if there is no such user.
+    async fn set_roles_and_claims(
+        &self,
+        id: UserId,
+        roles: Option<&[String]>,
+        claims: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<bool, StoreError>;
     /// Ids of disabled users.
     async fn inactive_user_ids(&self) -> Result<Vec<UserId>, StoreError>;
     /// Enables or disables; logs `UserDisabled`/`UserEnabled` (kept until `log_expires_at`) in the

@@ -93,6 +93,8 @@ pub(crate) struct TokenClaims {
     pub(crate) iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) aud: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) roles: Option<Vec<String>>,
 }
 
 /// Validators: one per kind, and one that accepts either (for `/api/token/verify/`).

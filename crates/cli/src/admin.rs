@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use tessera_auth::{AuthError, KeyRing, PasswordHasher, Store, SystemClock, UserAdmin};
+use tessera_auth::{AuthError, KeyRing, PasswordHasher, Store, SystemClock, UserAdmin, UserChange};
 use tessera_jwt::Clock as _;
 use tessera_server::Config;
 use tessera_server::config::SETTINGS;
@@ -61,6 +61,12 @@ pub(crate) enum UsersCommand {
         /// Read the password from standard input (one trailing newline is stripped).
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// A role (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Custom claims as a JSON object, e.g. '{"name":"Joker"}'.
+        #[arg(long)]
+        claims: Option<String>,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -87,6 +93,30 @@ pub(crate) enum UsersCommand {
     Delete {
         /// Username.
         name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Replace a user's roles (none given: no roles). Reaches their next access token at refresh.
+    SetRoles {
+        /// Username.
+        name: String,
+        /// The roles.
+        roles: Vec<String>,
+        /// Revoke the user's sessions now instead of waiting for their next refresh.
+        #[arg(long)]
+        revoke_sessions: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Replace a user's custom claims with a JSON object. Reaches their next access token at refresh.
+    SetClaims {
+        /// Username.
+        name: String,
+        /// The claims, as a JSON object.
+        claims: String,
+        /// Revoke the user's sessions now instead of waiting for their next refresh.
+        #[arg(long)]
+        revoke_sessions: bool,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -142,6 +172,14 @@ fn domain(error: AuthError) -> Failure {
     Failure::usage(error.to_string())
 }
 
+fn claims_object(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Failure::usage("claims must be a JSON object")),
+        Err(e) => Err(Failure::usage(format!("claims are not valid JSON: {e}"))),
+    }
+}
+
 fn read_password() -> Result<Zeroizing<String>, Failure> {
     let mut text = Zeroizing::new(String::new());
     std::io::stdin().read_to_string(&mut text).map_err(|e| {
@@ -194,6 +232,8 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
         | UsersCommand::Disable { data, .. }
         | UsersCommand::Enable { data, .. }
         | UsersCommand::Delete { data, .. }
+        | UsersCommand::SetRoles { data, .. }
+        | UsersCommand::SetClaims { data, .. }
         | UsersCommand::SetPassword { data, .. } => data.clone(),
     };
     let config = load_config(&data, &[])?;
@@ -208,9 +248,15 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
             }
         };
         match command {
-            UsersCommand::Add { name, .. } => {
+            UsersCommand::Add {
+                name,
+                roles,
+                claims,
+                ..
+            } => {
+                let claims = claims_object(claims.as_deref().unwrap_or("{}"))?;
                 let user = admin
-                    .add(&name, read_password()?, now)
+                    .add(&name, read_password()?, roles, claims, now)
                     .await
                     .map_err(|e| match e {
                         AuthError::UsernameTaken => {
@@ -220,14 +266,52 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
                     })?;
                 println!("created user {} with id {}", user.username, user.id);
             }
+            UsersCommand::SetRoles {
+                name,
+                roles,
+                revoke_sessions,
+                ..
+            } => {
+                let user = admin.find(&name).await.map_err(missing(name.clone()))?;
+                let change = UserChange {
+                    roles: Some(roles),
+                    revoke_sessions,
+                    ..UserChange::default()
+                };
+                let user = admin.update(user.id, &change, now).await.map_err(domain)?;
+                println!("roles of {name}: {}", user.roles.join(", "));
+            }
+            UsersCommand::SetClaims {
+                name,
+                claims,
+                revoke_sessions,
+                ..
+            } => {
+                let user = admin.find(&name).await.map_err(missing(name.clone()))?;
+                let change = UserChange {
+                    claims: Some(claims_object(&claims)?),
+                    revoke_sessions,
+                    ..UserChange::default()
+                };
+                let user = admin.update(user.id, &change, now).await.map_err(domain)?;
+                println!(
+                    "claims of {name}: {}",
+                    serde_json::Value::Object(user.claims)
+                );
+            }
             UsersCommand::List { .. } => {
-                println!("{:>6}  {:<8}  username", "id", "active");
+                println!(
+                    "{:>6}  {:<6}  {:<20}  {:<24}  claims",
+                    "id", "active", "username", "roles"
+                );
                 for user in admin.list().await.map_err(domain)? {
                     println!(
-                        "{:>6}  {:<8}  {}",
+                        "{:>6}  {:<6}  {:<20}  {:<24}  {}",
                         user.id.0,
                         if user.is_active { "yes" } else { "no" },
-                        user.username
+                        user.username,
+                        user.roles.join(","),
+                        serde_json::Value::Object(user.claims),
                     );
                 }
             }
@@ -246,8 +330,9 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
                 println!("enabled {name}");
             }
             UsersCommand::Delete { name, .. } => {
+                let user = admin.find(&name).await.map_err(missing(name.clone()))?;
                 admin
-                    .delete(&name, now)
+                    .delete(user.id, now)
                     .await
                     .map_err(missing(name.clone()))?;
                 println!("deleted {name}");

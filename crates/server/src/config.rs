@@ -127,6 +127,9 @@ pub struct Config {
     /// Origins trusted for cookie-authenticated requests (comma-separated). Default: none.
     #[serde(deserialize_with = "list")]
     pub allowed_origins: Vec<String>,
+    /// Custom claims copied into access tokens (comma-separated); empty means all. Default: all.
+    #[serde(deserialize_with = "list")]
+    pub access_token_claims: Vec<String>,
     /// Log filter (tracing `EnvFilter` syntax). Default `info`.
     pub log: String,
 }
@@ -164,6 +167,7 @@ impl Default for Config {
             browser_mode: false,
             cookie_secure: true,
             allowed_origins: Vec::new(),
+            access_token_claims: Vec::new(),
             log: "info".into(),
         }
     }
@@ -248,6 +252,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "allowed_origins",
         "(none)",
         "comma-separated origins trusted for cookie requests",
+    ),
+    (
+        "access_token_claims",
+        "(all)",
+        "custom claims copied into access tokens (comma-separated)",
     ),
     ("log", "info", "log filter"),
 ];
@@ -356,6 +365,9 @@ impl Config {
             audience: self.audience.clone(),
             leeway: self.leeway,
             signing_algorithm: self.signing_algorithm,
+            access_token_claims: (!self.access_token_claims.is_empty())
+                .then(|| self.access_token_claims.clone()),
+            max_token_bytes: tessera_jwt::DEFAULT_MAX_TOKEN_BYTES,
         }
     }
 
@@ -479,7 +491,7 @@ mod tests {
     #[test]
     fn every_documented_setting_exists_with_its_default() {
         for (name, default, _) in SETTINGS {
-            if *default == "(none)" {
+            if default.starts_with('(') {
                 continue;
             }
             let loaded = Config::load(None, env(&[]), &[(name, (*default).to_owned())]);

@@ -87,6 +87,13 @@ impl ApiError {
                 ),
                 AuthError::NotFound => detail(StatusCode::NOT_FOUND, "Not found."),
                 AuthError::InvalidInput(reason) => detail(StatusCode::BAD_REQUEST, reason),
+                AuthError::InvalidProfile { field, message } => {
+                    (StatusCode::BAD_REQUEST, json!({ *field: [message] }))
+                }
+                AuthError::Forbidden => detail(
+                    StatusCode::FORBIDDEN,
+                    "You do not have permission to perform this action.",
+                ),
                 AuthError::Unavailable(cause) => {
                     tracing::warn!(%cause, "storage unavailable");
                     detail(

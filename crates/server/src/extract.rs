@@ -122,6 +122,61 @@ impl Body {
         Some(self.char_field(name, true))
     }
 
+    /// An optional DRF `ListField(child=CharField())`.
+    pub fn optional_string_list(&mut self, name: &str) -> Option<Vec<String>> {
+        match self.fields.get(name)? {
+            Value::Array(items) => match items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect()
+            {
+                Some(list) => return Some(list),
+                None => self.error(name, "Not a valid string."),
+            },
+            Value::Null => self.error(name, "This field may not be null."),
+            other => {
+                let message = format!(
+                    "Expected a list of items but got type \"{}\".",
+                    drf_type_name(other)
+                );
+                self.error(name, &message);
+            }
+        }
+        None
+    }
+
+    /// An optional DRF `DictField`.
+    pub fn optional_object(&mut self, name: &str) -> Option<Map<String, Value>> {
+        match self.fields.get(name)? {
+            Value::Object(map) => return Some(map.clone()),
+            Value::Null => self.error(name, "This field may not be null."),
+            other => {
+                let message = format!(
+                    "Expected a dictionary of items but got type \"{}\".",
+                    drf_type_name(other)
+                );
+                self.error(name, &message);
+            }
+        }
+        None
+    }
+
+    /// An optional DRF `BooleanField`.
+    pub fn optional_bool(&mut self, name: &str) -> Option<bool> {
+        match self.fields.get(name)? {
+            Value::Bool(b) => return Some(*b),
+            Value::String(text) => match text.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => return Some(true),
+                "false" | "0" | "no" | "off" => return Some(false),
+                _ => self.error(name, "Must be a valid boolean."),
+            },
+            Value::Number(n) if n.as_i64() == Some(1) => return Some(true),
+            Value::Number(n) if n.as_i64() == Some(0) => return Some(false),
+            _ => self.error(name, "Must be a valid boolean."),
+        }
+        None
+    }
+
     fn error(&mut self, name: &str, message: &str) {
         match self.errors.iter_mut().find(|(field, _)| field == name) {
             Some((_, messages)) => messages.push(message.to_owned()),
@@ -160,6 +215,55 @@ pub(crate) fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     match (words.next(), words.next()) {
         (Some(token), None) => Ok(token),
         _ => Err(ApiError::BadAuthorizationHeader),
+    }
+}
+
+/// Roles a guarded route accepts: a request passes with any one of them.
+///
+/// ```
+/// use tessera_server::extract::{RequireRole, RoleRequirement};
+///
+/// /// Staff or admins.
+/// pub struct Staff;
+/// impl RoleRequirement for Staff {
+///     const ANY_OF: &'static [&'static str] = &["staff", "admin"];
+/// }
+///
+/// // A handler that only staff reach; others get 403, callers without a valid token 401.
+/// async fn report(RequireRole(access, ..): RequireRole<Staff>) -> String {
+///     format!("hello user {}", access.user_id)
+/// }
+/// # let _ = report;
+/// ```
+pub trait RoleRequirement {
+    /// Accepted role names.
+    const ANY_OF: &'static [&'static str];
+}
+
+/// The `admin` role, which guards the admin API.
+#[derive(Debug)]
+pub struct AdminRole;
+
+impl RoleRequirement for AdminRole {
+    const ANY_OF: &'static [&'static str] = &["admin"];
+}
+
+/// A request whose access token carries one of `R`'s roles. Decided from the token alone.
+#[derive(Debug)]
+pub struct RequireRole<R>(pub VerifiedAccess, pub std::marker::PhantomData<R>);
+
+impl<R: RoleRequirement + Send> FromRequestParts<Arc<AppState>> for RequireRole<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Authenticated(access) = Authenticated::from_request_parts(parts, state).await?;
+        if !access.has_any_role(R::ANY_OF) {
+            return Err(ApiError::Auth(AuthError::Forbidden));
+        }
+        Ok(RequireRole(access, std::marker::PhantomData))
     }
 }
 

@@ -10,12 +10,16 @@
 //!
 //! ## Guarding your own routes
 //! Add an [`extract::Authenticated`] argument to a handler: it only runs for a valid, unrevoked
-//! `Bearer` access token, and every other request gets simplejwt's 401 bodies.
+//! `Bearer` access token, and every other request gets simplejwt's 401 bodies. To require a role,
+//! take [`extract::RequireRole`] with a [`extract::RoleRequirement`] instead: callers with a valid
+//! token but none of the roles get DRF's 403 `{"detail":"You do not have permission to perform
+//! this action."}`.
 //!
 //! ## Security considerations
 //! Bodies are limited to 64 KiB; tokens and passwords are never logged; `X-Forwarded-For` is only
 //! believed from configured proxies.
 
+pub mod admin;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -26,7 +30,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_auth::{AuthError, AuthService, LoginThrottle, PasswordHasher, Store, SystemClock};
+use tessera_auth::{
+    AuthError, AuthService, LoginThrottle, PasswordHasher, Store, SystemClock, UserAdmin,
+};
 use tessera_jwt::{Jwk, SigningKey};
 
 pub use config::Config;
@@ -77,6 +83,7 @@ pub async fn build(config: &Config, store: Arc<dyn Store>) -> Result<Arc<AppStat
         n => n,
     };
     let hasher = PasswordHasher::new(config.password_policy(), workers)?;
+    let admin = UserAdmin::new(Arc::clone(&store), hasher.clone(), config.auth());
     let auth = AuthService::start(
         store,
         config.auth(),
@@ -88,6 +95,7 @@ pub async fn build(config: &Config, store: Arc<dyn Store>) -> Result<Arc<AppStat
     .await?;
     Ok(Arc::new(AppState {
         auth: Arc::new(auth),
+        admin,
         trusted_proxies: config.trusted_proxies.clone(),
         browser: config.browser_mode.then(|| BrowserMode {
             cookie_name: "refresh_token".into(),

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use tessera_auth::store::Session;
 use tessera_auth::{AuthError, SessionId};
 use zeroize::Zeroizing;
 
@@ -32,6 +33,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(crate::admin::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::MethodNotAllowed(method.to_string())
@@ -173,7 +175,14 @@ async fn me(State(state): State<Arc<AppState>>, Authenticated(access): Authentic
     if !user.is_active {
         return Err(AuthError::UserInactive.into());
     }
-    Ok(Json(json!({ "id": user.id.0, "username": user.username })).into_response())
+    // simplejwt's two fields first; then what Tessera adds.
+    Ok(Json(json!({
+        "id": user.id.0,
+        "username": user.username,
+        "roles": user.roles,
+        "claims": user.claims,
+    }))
+    .into_response())
 }
 
 async fn logout(
@@ -192,9 +201,22 @@ async fn logout_all(
     empty_ok()
 }
 
-fn rfc3339(unix: i64) -> String {
+/// Unix seconds as an RFC 3339 UTC timestamp.
+pub(crate) fn rfc3339(unix: i64) -> String {
     let time = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0));
     humantime::format_rfc3339_seconds(time).to_string()
+}
+
+/// A session as `/api/sessions/` shows it; `current` marks the caller's own.
+pub(crate) fn session_json(session: &Session, current: Option<&SessionId>) -> Value {
+    json!({
+        "id": session.id.0,
+        "created_at": rfc3339(session.created_at),
+        "last_used_at": rfc3339(session.last_used_at),
+        "user_agent": session.user_agent,
+        "ip": session.ip,
+        "current": current == Some(&session.id),
+    })
 }
 
 async fn sessions(
@@ -205,17 +227,8 @@ async fn sessions(
         .auth
         .sessions(access.user_id)
         .await?
-        .into_iter()
-        .map(|s| {
-            json!({
-                "id": s.id.0,
-                "created_at": rfc3339(s.created_at),
-                "last_used_at": rfc3339(s.last_used_at),
-                "user_agent": s.user_agent,
-                "ip": s.ip,
-                "current": access.session_id.as_ref() == Some(&s.id),
-            })
-        })
+        .iter()
+        .map(|s| session_json(s, access.session_id.as_ref()))
         .collect();
     Ok(Json(Value::Array(list)).into_response())
 }

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use tessera_auth::AuthService;
+use tessera_auth::{AuthService, UserAdmin};
 
 /// Opt-in browser mode: the refresh token travels in an `HttpOnly` cookie.
 #[derive(Clone, Debug)]
@@ -21,6 +21,8 @@ pub struct BrowserMode {
 pub struct AppState {
     /// The domain service.
     pub auth: Arc<AuthService>,
+    /// User administration (the admin API).
+    pub admin: UserAdmin,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
     /// Browser mode, when enabled.

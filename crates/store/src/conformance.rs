@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    RefreshRecord, RefreshState, RevocationKind, RotateOutcome, Session, Store, StoreError,
-    StoredKey,
+    NewUser, RefreshRecord, RefreshState, RevocationKind, RotateOutcome, Session, Store,
+    StoreError, StoredKey,
 };
 
 const NOW: i64 = 1_700_000_000;
@@ -48,8 +48,17 @@ fn record(n: u8, sid: &str) -> RefreshRecord {
     }
 }
 
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        username: name.into(),
+        password_hash: "hash".into(),
+        is_active: true,
+        ..NewUser::default()
+    }
+}
+
 async fn user(store: &dyn Store, name: &str) -> UserId {
-    store.create_user(name, "hash", NOW).await.unwrap().id
+    store.create_user(&new_user(name), NOW).await.unwrap().id
 }
 
 /// Ids start at 1 and follow creation order; names are unique.
@@ -57,7 +66,7 @@ pub async fn users_get_ids_in_order_and_unique_names(store: Arc<dyn Store>) {
     assert_eq!(user(store.as_ref(), "ann").await, UserId(1));
     assert_eq!(user(store.as_ref(), "bob").await, UserId(2));
     assert!(matches!(
-        store.create_user("ann", "h", NOW).await,
+        store.create_user(&new_user("ann"), NOW).await,
         Err(StoreError::Conflict(_))
     ));
     let names: Vec<_> = store
@@ -82,6 +91,67 @@ pub async fn users_get_ids_in_order_and_unique_names(store: Arc<dyn Store>) {
         "new"
     );
     assert!(!store.set_password_hash(UserId(99), "x").await.unwrap());
+}
+
+/// Roles and claims are stored as given, replaced independently, and paged.
+pub async fn roles_claims_and_pages(store: Arc<dyn Store>) {
+    let claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(r#"{"name":"Joker","email":"j@example.com","n":[1,{"a":null}]}"#)
+            .unwrap();
+    let created = store
+        .create_user(
+            &NewUser {
+                roles: vec!["joker".into(), "admin".into()],
+                claims: claims.clone(),
+                ..new_user("ann")
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.roles, ["joker", "admin"]);
+    assert_eq!(created.claims, claims);
+    assert!(
+        store
+            .set_roles_and_claims(created.id, Some(&["staff".into()]), None)
+            .await
+            .unwrap()
+    );
+    let ann = store.user_by_id(created.id).await.unwrap().unwrap();
+    assert_eq!(
+        (ann.roles.as_slice(), &ann.claims),
+        (&["staff".to_owned()][..], &claims)
+    );
+    let empty = serde_json::Map::new();
+    assert!(
+        store
+            .set_roles_and_claims(created.id, None, Some(&empty))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .user_by_id(created.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .claims
+            .is_empty()
+    );
+    assert!(
+        !store
+            .set_roles_and_claims(UserId(99), None, None)
+            .await
+            .unwrap()
+    );
+    for name in ["b", "c", "d", "e"] {
+        user(store.as_ref(), name).await;
+    }
+    let (count, page) = store.users_page(2, 1).await.unwrap();
+    assert_eq!(count, 5);
+    let names: Vec<_> = page.into_iter().map(|u| u.username).collect();
+    assert_eq!(names, ["b", "c"]);
+    assert!(store.users_page(10, 10).await.unwrap().1.is_empty());
 }
 
 /// Disabling, enabling and deleting are logged in the revocation log.
@@ -480,6 +550,7 @@ macro_rules! conformance_tests {
     ($store:expr) => {
         $crate::conformance_tests!(@cases $store;
             users_get_ids_in_order_and_unique_names,
+            roles_claims_and_pages,
             user_status_changes_are_logged,
             sessions_list_and_revoke,
             rotation_and_reuse_states,

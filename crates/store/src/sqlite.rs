@@ -12,8 +12,9 @@ use sqlx::sqlite::{
 use sqlx::{Row as _, Sqlite};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    FlushStats, KeyStore, RefreshRecord, RefreshState, Revocation, RevocationKind, RotateOutcome,
-    Session, SessionStore, Store, StoreError, StoredKey, StoredRefresh, User, UserStore,
+    FlushStats, KeyStore, NewUser, RefreshRecord, RefreshState, Revocation, RevocationKind,
+    RotateOutcome, Session, SessionStore, Store, StoreError, StoredKey, StoredRefresh, User,
+    UserStore,
 };
 
 /// Tunables of the SQLite backend.
@@ -101,8 +102,24 @@ fn row_kind(
     })
 }
 
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &SqliteRow,
+    column: &str,
+) -> Result<T, StoreError> {
+    let text: String = row.try_get(column).map_err(db_error)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Internal(format!("column {column}: {e}")))
+}
+
+fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+const USER_COLUMNS: &str = "id, username, password_hash, is_active, created_at, roles, claims";
+
 fn user_row(row: &SqliteRow) -> Result<User, StoreError> {
     Ok(User {
+        roles: json_column(row, "roles")?,
+        claims: json_column(row, "claims")?,
         id: UserId(row.try_get("id").map_err(db_error)?),
         username: row.try_get("username").map_err(db_error)?,
         password_hash: row.try_get("password_hash").map_err(db_error)?,
@@ -251,19 +268,17 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
 
 #[async_trait]
 impl UserStore for SqliteStore {
-    async fn create_user(
-        &self,
-        username: &str,
-        password_hash: &str,
-        now: i64,
-    ) -> Result<User, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO users (username, password_hash, is_active, created_at) VALUES (?, ?, 1, ?) \
-             RETURNING id, username, password_hash, is_active, created_at",
-        )
-        .bind(username)
-        .bind(password_hash)
+    async fn create_user(&self, user: &NewUser, now: i64) -> Result<User, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO users (username, password_hash, is_active, created_at, roles, claims) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}"
+        ))
+        .bind(&user.username)
+        .bind(&user.password_hash)
+        .bind(user.is_active)
         .bind(now)
+        .bind(json_text(&user.roles)?)
+        .bind(json_text(&user.claims)?)
         .fetch_one(&self.pool)
         .await
         .map_err(db_error)?;
@@ -271,21 +286,10 @@ impl UserStore for SqliteStore {
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
-        sqlx::query("SELECT id, username, password_hash, is_active, created_at FROM users WHERE username = ?")
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-            .as_ref()
-            .map(user_row)
-            .transpose()
-    }
-
-    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        sqlx::query(
-            "SELECT id, username, password_hash, is_active, created_at FROM users WHERE id = ?",
-        )
-        .bind(id.0)
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username = ?"
+        ))
+        .bind(username)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?
@@ -294,16 +298,68 @@ impl UserStore for SqliteStore {
         .transpose()
     }
 
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .as_ref()
+            .map(user_row)
+            .transpose()
+    }
+
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        sqlx::query(
-            "SELECT id, username, password_hash, is_active, created_at FROM users ORDER BY id",
-        )
+        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(user_row)
+            .collect()
+    }
+
+    async fn users_page(&self, limit: u64, offset: u64) -> Result<(u64, Vec<User>), StoreError> {
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?
+            .try_get("n")
+            .map_err(db_error)?;
+        let users = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT ? OFFSET ?"
+        ))
+        .bind(as_i64(limit))
+        .bind(as_i64(offset))
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?
         .iter()
         .map(user_row)
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok((u64::try_from(count).unwrap_or(0), users))
+    }
+
+    async fn set_roles_and_claims(
+        &self,
+        id: UserId,
+        roles: Option<&[String]>,
+        claims: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<bool, StoreError> {
+        let roles = roles.map(json_text).transpose()?;
+        let claims = claims.map(json_text).transpose()?;
+        let changed = sqlx::query(
+            "UPDATE users SET roles = COALESCE(?, roles), claims = COALESCE(?, claims) WHERE id = ?",
+        )
+        .bind(roles)
+        .bind(claims)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(changed == 1)
     }
 
     async fn inactive_user_ids(&self) -> Result<Vec<UserId>, StoreError> {

@@ -126,7 +126,10 @@ fn login_me_cli_disable_and_restart() {
     let access = pair["access"].as_str().unwrap().to_owned();
     assert_eq!(
         http(&server.addr, "GET", "/api/me/", Some(&access), None),
-        (200, json!({"id": 1, "username": "ann"}))
+        (
+            200,
+            json!({"id": 1, "username": "ann", "roles": [], "claims": {}})
+        )
     );
     let (status, jwks) = http(&server.addr, "GET", "/.well-known/jwks.json", None, None);
     assert_eq!(status, 200);
@@ -200,6 +203,104 @@ fn login_me_cli_disable_and_restart() {
         keys.contains("signing") && keys.contains("verifying until"),
         "{keys}"
     );
+}
+
+#[test]
+fn roles_and_claims_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let add = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "users",
+            "add",
+            "joker",
+            "--password-stdin",
+            "--role",
+            "joker",
+            "--role",
+            "staff",
+            "--claims",
+            r#"{"name":"Joker"}"#,
+            "--data-dir",
+            data,
+        ])
+        .envs(cheap_hashing())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin.as_ref().unwrap().write_all(b"pw\n").unwrap();
+    assert!(add.wait_with_output().unwrap().status.success());
+    let listing = stdout(&tessera(&["users", "list", "--data-dir", data], ""));
+    assert!(
+        listing.contains("joker,staff") && listing.contains(r#"{"name":"Joker"}"#),
+        "{listing}"
+    );
+
+    let refused = tessera(
+        &[
+            "users",
+            "set-claims",
+            "joker",
+            r#"{"exp":1}"#,
+            "--data-dir",
+            data,
+        ],
+        "",
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("\"exp\""), "{}", stderr(&refused));
+    let refused = tessera(
+        &["users", "set-claims", "joker", "[]", "--data-dir", data],
+        "",
+    );
+    assert_eq!(refused.status.code(), Some(2));
+
+    stdout(&tessera(
+        &[
+            "users",
+            "set-roles",
+            "joker",
+            "admin",
+            "--revoke-sessions",
+            "--data-dir",
+            data,
+        ],
+        "",
+    ));
+    stdout(&tessera(
+        &[
+            "users",
+            "set-claims",
+            "joker",
+            r#"{"email":"j@example.com"}"#,
+            "--data-dir",
+            data,
+        ],
+        "",
+    ));
+    let listing = stdout(&tessera(&["users", "list", "--data-dir", data], ""));
+    assert!(
+        listing.contains("admin")
+            && !listing.contains("staff")
+            && listing.contains("j@example.com"),
+        "{listing}"
+    );
+
+    let server = serve(data);
+    let (status, pair) = http(
+        &server.addr,
+        "POST",
+        "/api/token/",
+        None,
+        Some(&json!({"username": "joker", "password": "pw"})),
+    );
+    assert_eq!(status, 200, "{pair}");
+    let access = pair["access"].as_str().unwrap();
+    let (_, me) = http(&server.addr, "GET", "/api/me/", Some(access), None);
+    assert_eq!(me["roles"], json!(["admin"]));
+    let (status, users) = http(&server.addr, "GET", "/api/admin/users/", Some(access), None);
+    assert_eq!((status, users["count"].clone()), (200, json!(1)));
 }
 
 #[test]

@@ -8,6 +8,7 @@
 )]
 
 mod protected;
+mod roles;
 mod sessions;
 mod token_api;
 
@@ -92,9 +93,38 @@ impl TestServer {
 
     pub async fn add_user(&self, name: &str, password: &str) {
         self.admin()
-            .add(name, Zeroizing::new(password.into()), SystemClock.now())
+            .add(
+                name,
+                Zeroizing::new(password.into()),
+                Vec::new(),
+                serde_json::Map::new(),
+                SystemClock.now(),
+            )
             .await
             .unwrap();
+    }
+
+    /// Adds a user with roles and custom claims.
+    pub async fn add_user_with(&self, name: &str, password: &str, roles: &[&str], claims: Value) {
+        let roles = roles.iter().map(|r| (*r).to_owned()).collect();
+        let claims = claims.as_object().unwrap().clone();
+        self.admin()
+            .add(
+                name,
+                Zeroizing::new(password.into()),
+                roles,
+                claims,
+                SystemClock.now(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Deletes a user through the store, as the CLI does.
+    pub async fn delete_user(&self, name: &str) {
+        let admin = self.admin();
+        let user = admin.find(name).await.unwrap();
+        admin.delete(user.id, SystemClock.now()).await.unwrap();
     }
 
     /// Picks up changes made through the store directly (as the CLI does), as the poller would.

@@ -15,7 +15,10 @@ async fn me_and_every_bearer_failure() {
     let reply = server.get_with("/api/me/", &access).await;
     assert_eq!(
         (reply.status, reply.body),
-        (StatusCode::OK, json!({"id": 1, "username": "ann"}))
+        (
+            StatusCode::OK,
+            json!({"id": 1, "username": "ann", "roles": [], "claims": {}})
+        )
     );
 
     let not_provided = json!({"detail": "Authentication credentials were not provided."});
@@ -64,7 +67,7 @@ async fn disabled_and_deleted_users_are_refused_with_their_codes() {
     let (bob, _) = server.login("bob", "pw").await;
     // Changed through the store, as the CLI does; the server picks it up on its next sync.
     server.admin().disable("ann", now()).await.unwrap();
-    server.admin().delete("bob", now()).await.unwrap();
+    server.delete_user("bob").await;
     server.sync().await;
     let reply = server.get_with("/api/me/", &ann).await;
     assert_eq!(

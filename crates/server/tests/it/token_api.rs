@@ -312,7 +312,7 @@ async fn refresh_refuses_gone_users_and_tokens_never_issued() {
     server.add_user("bob", "pw").await;
     let (_, ann_refresh) = server.login("ann", "pw").await;
     let (_, bob_refresh) = server.login("bob", "pw").await;
-    server.admin().delete("ann", now()).await.unwrap();
+    server.delete_user("ann").await;
     server.admin().disable("bob", now()).await.unwrap();
     for token in [ann_refresh, bob_refresh] {
         let reply = server

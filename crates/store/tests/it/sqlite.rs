@@ -18,7 +18,13 @@ async fn data_survives_reopening_and_the_file_is_private() {
     let path = dir.path().join("nested/tessera.db");
     {
         let store = SqliteStore::open(&path).await.unwrap();
-        store.create_user("ann", "hash", 1).await.unwrap();
+        let ann = tessera_auth::store::NewUser {
+            username: "ann".into(),
+            password_hash: "hash".into(),
+            is_active: true,
+            ..Default::default()
+        };
+        store.create_user(&ann, 1).await.unwrap();
     }
     let store = SqliteStore::open(&path).await.unwrap();
     assert_eq!(

@@ -1,0 +1,163 @@
+//! The admin API, guarded by the `admin` role: users (paginated), their roles, claims and status,
+//! their sessions, and logging them out.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tessera_auth::store::User;
+use tessera_auth::{UserChange, UserId};
+
+use crate::error::ApiError;
+use crate::extract::{AdminRole, Body, RequireRole};
+use crate::routes::{rfc3339, session_json};
+use crate::state::AppState;
+
+type Admin = RequireRole<AdminRole>;
+type ApiResult = Result<Response, ApiError>;
+
+/// Default and largest page sizes.
+const DEFAULT_LIMIT: u64 = 100;
+const MAX_LIMIT: u64 = 1_000;
+
+/// The admin routes, to be merged into the main router.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/admin/users/", get(list).post(create))
+        .route(
+            "/api/admin/users/{id}/",
+            get(show).patch(update).delete(remove),
+        )
+        .route("/api/admin/users/{id}/sessions/", get(sessions))
+        .route("/api/admin/users/{id}/logout-all/", post(logout_all))
+}
+
+/// A user as the admin API shows it.
+pub fn user_json(user: &User) -> Value {
+    json!({
+        "id": user.id.0,
+        "username": user.username,
+        "is_active": user.is_active,
+        "roles": user.roles,
+        "claims": user.claims,
+        "created_at": rfc3339(user.created_at),
+    })
+}
+
+/// An id from the path; anything that is not one is simply not found.
+fn user_id(raw: &str) -> Result<UserId, ApiError> {
+    raw.parse::<i64>()
+        .map(UserId)
+        .map_err(|_| ApiError::NotFound)
+}
+
+fn page_param(query: &HashMap<String, String>, name: &str, default: u64) -> u64 {
+    // DRF's LimitOffsetPagination ignores values it cannot read.
+    query
+        .get(name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn list(
+    State(state): State<Arc<AppState>>,
+    _: Admin,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let limit = page_param(&query, "limit", DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let offset = page_param(&query, "offset", 0);
+    let (count, users) = state.admin.page(limit, offset).await?;
+    let results: Vec<Value> = users.iter().map(user_json).collect();
+    Ok(Json(json!({ "count": count, "results": results })).into_response())
+}
+
+async fn create(State(state): State<Arc<AppState>>, _: Admin, mut body: Body) -> ApiResult {
+    let username = body.char_field("username", true);
+    let password = body.char_field("password", false);
+    let roles = body.optional_string_list("roles");
+    let claims = body.optional_object("claims");
+    let active = body.optional_bool("is_active");
+    body.finish()?;
+    let now = state.auth.now();
+    let mut user = state
+        .admin
+        .add(
+            &username,
+            password,
+            roles.unwrap_or_default(),
+            claims.unwrap_or_default(),
+            now,
+        )
+        .await?;
+    if active == Some(false) {
+        let change = UserChange {
+            is_active: Some(false),
+            ..UserChange::default()
+        };
+        user = state.admin.update(user.id, &change, now).await?;
+        state.auth.sync().await?;
+    }
+    Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
+}
+
+async fn show(State(state): State<Arc<AppState>>, _: Admin, Path(id): Path<String>) -> ApiResult {
+    let user = state.admin.get(user_id(&id)?).await?;
+    Ok(Json(user_json(&user)).into_response())
+}
+
+async fn update(
+    State(state): State<Arc<AppState>>,
+    _: Admin,
+    Path(id): Path<String>,
+    mut body: Body,
+) -> ApiResult {
+    let id = user_id(&id)?;
+    let change = UserChange {
+        roles: body.optional_string_list("roles"),
+        claims: body.optional_object("claims"),
+        is_active: body.optional_bool("is_active"),
+        revoke_sessions: body.optional_bool("revoke_sessions").unwrap_or(false),
+    };
+    body.finish()?;
+    let user = state.admin.update(id, &change, state.auth.now()).await?;
+    // Disabling or revoking must hold on this instance's very next request.
+    state.auth.sync().await?;
+    Ok(Json(user_json(&user)).into_response())
+}
+
+async fn remove(State(state): State<Arc<AppState>>, _: Admin, Path(id): Path<String>) -> ApiResult {
+    state.admin.delete(user_id(&id)?, state.auth.now()).await?;
+    state.auth.sync().await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn sessions(
+    State(state): State<Arc<AppState>>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let sessions = state
+        .admin
+        .sessions(user_id(&id)?, state.auth.now())
+        .await?;
+    let list: Vec<Value> = sessions.iter().map(|s| session_json(s, None)).collect();
+    Ok(Json(Value::Array(list)).into_response())
+}
+
+async fn logout_all(
+    State(state): State<Arc<AppState>>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> ApiResult {
+    state
+        .admin
+        .logout_all(user_id(&id)?, state.auth.now())
+        .await?;
+    state.auth.sync().await?;
+    Ok(Json(json!({})).into_response())
+}
