@@ -31,6 +31,8 @@ pub struct AuthConfig {
     pub access_token_claims: Option<Vec<String>>,
     /// The verifier's size limit for tokens; profiles that would exceed it are refused.
     pub max_token_bytes: usize,
+    /// Access tokens (and users) remembered after verification; 0 turns the caches off.
+    pub verified_token_cache: usize,
 }
 
 impl Default for AuthConfig {
@@ -48,6 +50,7 @@ impl Default for AuthConfig {
             signing_algorithm: Algorithm::ES256,
             access_token_claims: None,
             max_token_bytes: tessera_jwt::DEFAULT_MAX_TOKEN_BYTES,
+            verified_token_cache: 10_000,
         }
     }
 }

@@ -16,6 +16,7 @@
 //! refresh token it never issued is refused. Access and refresh tokens carry different `typ` headers
 //! and are checked by separate validators, so one can never pass as the other.
 
+mod cache;
 pub mod claims;
 pub mod config;
 mod error;

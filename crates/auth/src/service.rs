@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tessera_jwt::{Clock, Header, UntrustedToken, encode_with_header};
 use zeroize::Zeroizing;
 
+use crate::cache::BoundedCache;
 use crate::claims::{access_claims, check_profile};
 use crate::config::AuthConfig;
 use crate::error::{AuthError, TokenProblem};
@@ -84,6 +85,12 @@ pub struct AuthService {
     config: AuthConfig,
     validators: Validators,
     clock: Arc<dyn Clock>,
+    /// Access tokens already verified, by their exact text: asymmetric verification costs ~50x an
+    /// HMAC, and a client presents the same token many times. Expiry and revocation are still
+    /// checked on every hit.
+    verified: BoundedCache<Box<str>, VerifiedAccess>,
+    /// Users read in the current second, so `/api/me/` does not query storage on every request.
+    profiles: BoundedCache<i64, (User, i64)>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -125,6 +132,8 @@ impl AuthService {
         let keys = KeyRing::load(store.as_ref(), &config, operator_key, now).await?;
         let revocations = RevocationState::load(store.as_ref(), now).await?;
         Ok(AuthService {
+            verified: BoundedCache::new(config.verified_token_cache),
+            profiles: BoundedCache::new(config.verified_token_cache),
             validators: Validators::new(&config),
             store,
             keys,
@@ -319,19 +328,39 @@ impl AuthService {
     /// Checks a `Bearer` access token: signature, claims, type, user status and revocation, all
     /// without a storage round-trip.
     pub fn verify_access(&self, token: &str) -> Result<VerifiedAccess, AuthError> {
+        let now = self.now();
+        let leeway = i64::try_from(self.config.leeway).unwrap_or(i64::MAX);
+        if let Some(hit) = self
+            .verified
+            .get(token, |a| now < a.expires_at.saturating_add(leeway))
+        {
+            self.revocations.check(
+                hit.user_id,
+                hit.session_id.as_ref().map(SessionId::as_str),
+                hit.issued_at,
+            )?;
+            return Ok(hit);
+        }
         let (_, claims) = self
             .decode(token, Some(TokenKind::Access))
             .map_err(AuthError::Token)?;
         let user_id = Self::user_of(&claims)?;
         self.revocations
             .check(user_id, claims.sid.as_deref(), claims.iat)?;
-        Ok(VerifiedAccess {
+        let access = VerifiedAccess {
             user_id,
             session_id: claims.sid.map(SessionId),
             issued_at: claims.iat,
             expires_at: claims.exp,
             roles: claims.roles.unwrap_or_default(),
-        })
+        };
+        self.verified.insert(token.into(), access.clone());
+        Ok(access)
+    }
+
+    /// Number of access tokens held in the verification cache.
+    pub fn verified_tokens_cached(&self) -> usize {
+        self.verified.len()
     }
 
     /// `/api/token/verify/`: any valid, unrevoked token of ours.
@@ -556,9 +585,18 @@ impl AuthService {
         self.logout_all(user.id, access.session_id.as_ref()).await
     }
 
-    /// A user by id.
+    /// A user by id, read at most once a second (changes show within a second or two).
     pub async fn user(&self, id: UserId) -> Result<Option<User>, AuthError> {
-        Ok(self.store.user_by_id(id).await?)
+        let now = self.now();
+        if let Some((user, _)) = self.profiles.get(&id.0, |(_, read_at)| *read_at == now) {
+            return Ok(Some(user));
+        }
+        let user = self.store.user_by_id(id).await?;
+        match &user {
+            Some(user) => self.profiles.insert(id.0, (user.clone(), now)),
+            None => self.profiles.remove(&id.0),
+        }
+        Ok(user)
     }
 }
 

@@ -127,6 +127,8 @@ pub struct Config {
     /// Origins trusted for cookie-authenticated requests (comma-separated). Default: none.
     #[serde(deserialize_with = "list")]
     pub allowed_origins: Vec<String>,
+    /// Verified access tokens remembered (skips repeat signature checks); 0 = off. Default `10000`.
+    pub verified_token_cache: usize,
     /// Custom claims copied into access tokens (comma-separated); empty means all. Default: all.
     #[serde(deserialize_with = "list")]
     pub access_token_claims: Vec<String>,
@@ -168,6 +170,7 @@ impl Default for Config {
             cookie_secure: true,
             allowed_origins: Vec::new(),
             access_token_claims: Vec::new(),
+            verified_token_cache: 10_000,
             log: "info".into(),
         }
     }
@@ -368,6 +371,7 @@ impl Config {
             access_token_claims: (!self.access_token_claims.is_empty())
                 .then(|| self.access_token_claims.clone()),
             max_token_bytes: tessera_jwt::DEFAULT_MAX_TOKEN_BYTES,
+            verified_token_cache: self.verified_token_cache,
         }
     }
 

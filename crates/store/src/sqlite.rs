@@ -1,4 +1,9 @@
 //! The SQLite backend.
+//!
+//! Every write runs in a `BEGIN IMMEDIATE` transaction: it takes the database's write lock before
+//! reading anything, so two writers never work from the same snapshot (a deferred transaction that
+//! reads first can only fail with `SQLITE_BUSY_SNAPSHOT` when it tries to write), and a writer that
+//! finds the lock taken waits up to `busy_timeout` for it instead of failing at once.
 
 use std::path::Path;
 use std::str::FromStr as _;
@@ -9,7 +14,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row as _, Sqlite};
+use sqlx::{Row as _, Sqlite, SqliteExecutor, Transaction};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
     FlushStats, KeyStore, NewUser, RefreshRecord, RefreshState, Revocation, RevocationKind,
@@ -20,11 +25,15 @@ use tessera_auth::store::{
 /// Tunables of the SQLite backend.
 #[derive(Clone, Debug)]
 pub struct SqliteOptions {
-    /// Connections in the pool (default 8; SQLite serializes writers anyway).
+    /// Connections in the pool (default 8). Readers run in parallel under WAL; writers take turns
+    /// on the file's single write lock whatever the pool size.
     pub max_connections: u32,
-    /// How long a writer waits for another one (another instance or the CLI) (default 5 s).
+    /// How long a writer waits for the write lock held by another writer, in this process or
+    /// another one such as the CLI (default 5 s). Past it, the call fails with
+    /// [`StoreError::Unavailable`].
     pub busy_timeout: Duration,
-    /// How long a caller waits for a pooled connection before getting `Unavailable` (default 5 s).
+    /// How long a call waits for a free pooled connection before failing with
+    /// [`StoreError::Unavailable`] (default 5 s).
     pub acquire_timeout: Duration,
 }
 
@@ -38,10 +47,108 @@ impl Default for SqliteOptions {
     }
 }
 
-/// A store in one SQLite file.
+/// A store in one SQLite file (or, for tests, in memory).
+///
+/// Cloning is cheap and shares the connection pool.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database file at `path` with default [`SqliteOptions`], creating it (and its
+    /// directory) if missing and applying pending migrations.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, &SqliteOptions::default()).await
+    }
+
+    /// Opens a `sqlite://PATH` (or `sqlite:PATH`) URL with default [`SqliteOptions`];
+    /// `sqlite::memory:` opens [`SqliteStore::in_memory`]. Query parameters are refused: this
+    /// backend sets its connection options itself.
+    pub async fn open_url(url: &str) -> Result<SqliteStore, StoreError> {
+        match parse_url(url)? {
+            UrlTarget::Memory => SqliteStore::in_memory().await,
+            UrlTarget::File(path) => SqliteStore::open(Path::new(path)).await,
+        }
+    }
+
+    /// Opens the database file at `path` with explicit options.
+    ///
+    /// The file is created with mode 0600 on Unix (and an existing file is narrowed to it): it
+    /// holds private signing keys and password hashes. The connections use WAL journaling,
+    /// `synchronous = FULL` (a rotation or revocation is on disk before the call returns), foreign
+    /// keys, and the configured busy timeout.
+    pub async fn open_with(
+        path: &Path,
+        options: &SqliteOptions,
+    ) -> Result<SqliteStore, StoreError> {
+        create_private_file(path)?;
+        let connect = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(db_error)?;
+        migrate(&pool).await?;
+        tracing::debug!(path = %path.display(), "opened SQLite store");
+        Ok(SqliteStore { pool })
+    }
+
+    /// A fresh, empty database that lives in memory until the store (and all its clones) is
+    /// dropped. Meant for tests.
+    pub async fn in_memory() -> Result<SqliteStore, StoreError> {
+        let connect = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(db_error)?
+            .foreign_keys(true);
+        // Every connection to `:memory:` opens a database of its own, gone when the connection
+        // closes: so exactly one connection, never recycled. (A shared-cache database would allow
+        // more, but its table locks fail with SQLITE_LOCKED instead of waiting.)
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(SqliteOptions::default().acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(db_error)?;
+        migrate(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Closes every connection, checkpointing the write-ahead log into the database file. Later
+    /// calls on this store (or its clones) fail with [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A write transaction that holds the write lock from its first statement.
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_error)
+    }
+}
+
+/// Runs the embedded migrations.
+async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    sqlx::migrate!("./migrations/sqlite")
+        .run(pool)
+        .await
+        .map_err(|error| match error {
+            sqlx::migrate::MigrateError::Execute(error)
+            | sqlx::migrate::MigrateError::ExecuteMigration(error, _) => db_error(error),
+            // Typically a database written by a newer Tessera than this one.
+            other => StoreError::Internal(format!("migrating the database: {other}")),
+        })
 }
 
 /// The one place where driver errors become [`StoreError`]s.
@@ -50,8 +157,7 @@ fn db_error(error: sqlx::Error) -> StoreError {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict(db.message().to_owned())
         }
-        // SQLITE_BUSY / SQLITE_LOCKED: another writer held the file past the busy timeout.
-        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "6" | "517")) => {
+        sqlx::Error::Database(db) if db.code().as_deref().is_some_and(is_unavailable_code) => {
             StoreError::Unavailable(error.to_string())
         }
         sqlx::Error::PoolTimedOut
@@ -60,6 +166,65 @@ fn db_error(error: sqlx::Error) -> StoreError {
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
         _ => StoreError::Internal(error.to_string()),
     }
+}
+
+/// Whether an SQLite (extended) result code means the file is busy or unusable for now rather
+/// than that we asked for something wrong.
+fn is_unavailable_code(code: &str) -> bool {
+    const BUSY: i32 = 5; // another connection holds the lock past the busy timeout
+    const LOCKED: i32 = 6;
+    const IOERR: i32 = 10;
+    const FULL: i32 = 13; // the disk is full
+    const CANTOPEN: i32 = 14;
+    code.parse::<i32>()
+        .is_ok_and(|code| matches!(code & 0xff, BUSY | LOCKED | IOERR | FULL | CANTOPEN))
+}
+
+/// Where a `sqlite:` URL points.
+#[derive(Debug, PartialEq, Eq)]
+enum UrlTarget<'a> {
+    Memory,
+    File(&'a str),
+}
+
+fn parse_url(url: &str) -> Result<UrlTarget<'_>, StoreError> {
+    let bad = |why: &str| StoreError::Internal(format!("database URL {url:?}: {why}"));
+    let rest = url
+        .strip_prefix("sqlite:")
+        .ok_or_else(|| bad("not a sqlite: URL"))?;
+    if rest == ":memory:" {
+        return Ok(UrlTarget::Memory);
+    }
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    if path.contains('?') {
+        return Err(bad("query parameters are not supported"));
+    }
+    if path.is_empty() {
+        return Err(bad("no file path"));
+    }
+    Ok(UrlTarget::File(path))
+}
+
+/// Creates the database file readable by its owner only, before SQLite opens it: it holds private
+/// keys and password hashes. SQLite gives the `-wal` and `-shm` files the mode of the database.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let io = |e: std::io::Error| StoreError::Unavailable(format!("{}: {e}", path.display()));
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        options.mode(0o600);
+        options.open(path).map_err(io)?;
+        // `mode` only applies to a file this call created; narrow an existing one too.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    #[cfg(not(unix))]
+    options.open(path).map_err(io)?;
+    Ok(())
 }
 
 fn kind_row(kind: &RevocationKind) -> (&'static str, String, Option<i64>) {
@@ -89,7 +254,9 @@ fn row_kind(
         "session" => RevocationKind::Session(SessionId(subject.clone())),
         "user_tokens_before" => RevocationKind::UserTokensBefore {
             user: user()?,
-            before: before.unwrap_or(i64::MIN),
+            before: before.ok_or_else(|| {
+                StoreError::Internal("user_tokens_before entry without before_ts".into())
+            })?,
         },
         "user_disabled" => RevocationKind::UserDisabled(user()?),
         "user_enabled" => RevocationKind::UserEnabled(user()?),
@@ -114,6 +281,12 @@ fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreErr
     serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
+fn hash_of(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Internal("stored token hash is not 32 bytes".into()))
+}
+
 const USER_COLUMNS: &str = "id, username, password_hash, is_active, created_at, roles, claims";
 
 fn user_row(row: &SqliteRow) -> Result<User, StoreError> {
@@ -128,6 +301,9 @@ fn user_row(row: &SqliteRow) -> Result<User, StoreError> {
     })
 }
 
+const SESSION_COLUMNS: &str =
+    "id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at";
+
 fn session_row(row: &SqliteRow) -> Result<Session, StoreError> {
     Ok(Session {
         id: SessionId(row.try_get("id").map_err(db_error)?),
@@ -141,129 +317,168 @@ fn session_row(row: &SqliteRow) -> Result<Session, StoreError> {
     })
 }
 
-fn hash_of(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    bytes
-        .try_into()
-        .map_err(|_| StoreError::Internal("stored token hash is not 32 bytes".into()))
+fn key_row(row: &SqliteRow) -> Result<StoredKey, StoreError> {
+    Ok(StoredKey {
+        kid: row.try_get("kid").map_err(db_error)?,
+        alg: row.try_get("alg").map_err(db_error)?,
+        private_jwk: row.try_get("private_jwk").map_err(db_error)?,
+        created_at: row.try_get("created_at").map_err(db_error)?,
+        retired_at: row.try_get("retired_at").map_err(db_error)?,
+        expires_at: row.try_get("expires_at").map_err(db_error)?,
+    })
 }
 
-const SESSION_COLUMNS: &str =
-    "id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at";
+/// A refresh token with its state as the caller must see it: a token of a revoked session is
+/// `Revoked` whatever its own row says.
+async fn stored_refresh<'e>(
+    executor: impl SqliteExecutor<'e>,
+    token_hash: &[u8; 32],
+) -> Result<Option<StoredRefresh>, StoreError> {
+    let row = sqlx::query(
+        "SELECT r.token_hash, r.jti, r.session_id, r.issued_at, r.expires_at, r.state, \
+                r.rotated_at, r.replaced_by, s.current_refresh_hash, s.revoked_at \
+         FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = ?",
+    )
+    .bind(&token_hash[..])
+    .fetch_optional(executor)
+    .await
+    .map_err(db_error)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let state: String = row.try_get("state").map_err(db_error)?;
+    let session_revoked = row
+        .try_get::<Option<i64>, _>("revoked_at")
+        .map_err(db_error)?
+        .is_some();
+    let state = match state.as_str() {
+        "active" | "rotated" | "revoked" if session_revoked => RefreshState::Revoked,
+        "revoked" => RefreshState::Revoked,
+        "active" => RefreshState::Active,
+        "rotated" => RefreshState::Rotated {
+            at: row
+                .try_get::<Option<i64>, _>("rotated_at")
+                .map_err(db_error)?
+                .ok_or_else(|| StoreError::Internal("rotated token without rotated_at".into()))?,
+        },
+        other => {
+            return Err(StoreError::Internal(format!(
+                "unknown refresh token state {other:?}"
+            )));
+        }
+    };
+    let replaced_by = row
+        .try_get::<Option<Vec<u8>>, _>("replaced_by")
+        .map_err(db_error)?
+        .map(hash_of)
+        .transpose()?;
+    let current = row
+        .try_get::<Option<Vec<u8>>, _>("current_refresh_hash")
+        .map_err(db_error)?
+        .map(hash_of)
+        .transpose()?;
+    Ok(Some(StoredRefresh {
+        record: RefreshRecord {
+            token_hash: hash_of(row.try_get("token_hash").map_err(db_error)?)?,
+            jti: row.try_get("jti").map_err(db_error)?,
+            session_id: SessionId(row.try_get("session_id").map_err(db_error)?),
+            issued_at: row.try_get("issued_at").map_err(db_error)?,
+            expires_at: row.try_get("expires_at").map_err(db_error)?,
+        },
+        successor_is_current: matches!(state, RefreshState::Rotated { .. })
+            && replaced_by.is_some()
+            && replaced_by == current,
+        replaced_by,
+        state,
+    }))
+}
 
-impl SqliteStore {
-    /// Opens (creating and migrating if needed) the database file at `path`.
-    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        SqliteStore::open_with(path, &SqliteOptions::default()).await
-    }
+async fn insert_refresh(
+    tx: &mut Transaction<'_, Sqlite>,
+    record: &RefreshRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, jti, session_id, issued_at, expires_at, state) \
+         VALUES (?, ?, ?, ?, ?, 'active')",
+    )
+    .bind(&record.token_hash[..])
+    .bind(&record.jti)
+    .bind(&record.session_id.0)
+    .bind(record.issued_at)
+    .bind(record.expires_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
 
-    /// Opens a `sqlite://PATH` URL.
-    pub async fn open_url(url: &str) -> Result<SqliteStore, StoreError> {
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .ok_or_else(|| StoreError::Internal(format!("not a sqlite URL: {url}")))?;
-        SqliteStore::open(Path::new(path)).await
-    }
-
-    /// Opens with explicit options.
-    pub async fn open_with(
-        path: &Path,
-        options: &SqliteOptions,
-    ) -> Result<SqliteStore, StoreError> {
-        create_private_file(path)?;
-        let connect = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(db_error)?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(options.busy_timeout);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
-            .await
-            .map_err(db_error)?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))?;
-        Ok(SqliteStore { pool })
-    }
-
-    async fn log(
-        tx: &mut sqlx::Transaction<'_, Sqlite>,
-        kind: &RevocationKind,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        let (kind, subject, before) = kind_row(kind);
-        sqlx::query(
-            "INSERT INTO revocations (kind, subject, before_ts, expires_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(kind)
-        .bind(subject)
-        .bind(before)
-        .bind(expires_at)
+/// Makes `record` its session's current token.
+async fn make_current(
+    tx: &mut Transaction<'_, Sqlite>,
+    record: &RefreshRecord,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE sessions SET current_refresh_hash = ?, last_used_at = ? WHERE id = ?")
+        .bind(&record.token_hash[..])
+        .bind(now)
+        .bind(&record.session_id.0)
         .execute(&mut **tx)
         .await
         .map_err(db_error)?;
-        Ok(())
-    }
+    Ok(())
+}
 
-    /// Marks `ids` revoked (only those still active) with their refresh tokens, and logs each.
-    async fn revoke_in(
-        tx: &mut sqlx::Transaction<'_, Sqlite>,
-        ids: Vec<String>,
-        now: i64,
-        log_expires_at: i64,
-    ) -> Result<Vec<SessionId>, StoreError> {
-        let mut revoked = Vec::new();
-        for id in ids {
-            let changed = sqlx::query(
-                "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-            )
-            .bind(now)
-            .bind(&id)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
-            if changed == 0 {
-                continue;
-            }
-            sqlx::query("UPDATE refresh_tokens SET state = 'revoked' WHERE session_id = ? AND state = 'active'")
+async fn log(
+    tx: &mut Transaction<'_, Sqlite>,
+    kind: &RevocationKind,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    let (kind, subject, before) = kind_row(kind);
+    sqlx::query(
+        "INSERT INTO revocations (kind, subject, before_ts, expires_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(kind)
+    .bind(subject)
+    .bind(before)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Marks `ids` revoked (only those still active) with their refresh tokens, and logs each.
+async fn revoke_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    ids: Vec<String>,
+    now: i64,
+    log_expires_at: i64,
+) -> Result<Vec<SessionId>, StoreError> {
+    let mut revoked = Vec::new();
+    for id in ids {
+        let changed =
+            sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(now)
                 .bind(&id)
                 .execute(&mut **tx)
                 .await
-                .map_err(db_error)?;
-            let sid = SessionId(id);
-            SqliteStore::log(tx, &RevocationKind::Session(sid.clone()), log_expires_at).await?;
-            revoked.push(sid);
+                .map_err(db_error)?
+                .rows_affected();
+        if changed == 0 {
+            continue;
         }
-        Ok(revoked)
+        sqlx::query(
+            "UPDATE refresh_tokens SET state = 'revoked' WHERE session_id = ? AND state = 'active'",
+        )
+        .bind(&id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+        let sid = SessionId(id);
+        log(tx, &RevocationKind::Session(sid.clone()), log_expires_at).await?;
+        revoked.push(sid);
     }
-}
-
-/// Creates the database file readable by its owner only, before SQLite opens it: it holds private
-/// keys and password hashes.
-fn create_private_file(path: &Path) -> Result<(), StoreError> {
-    let io = |e: std::io::Error| StoreError::Unavailable(format!("{}: {e}", path.display()));
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(io)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-        options.mode(0o600);
-        options.open(path).map_err(io)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-    }
-    #[cfg(not(unix))]
-    options.open(path).map_err(io)?;
-    Ok(())
+    Ok(revoked)
 }
 
 #[async_trait]
@@ -321,8 +536,10 @@ impl UserStore for SqliteStore {
 
     async fn users_page(&self, limit: u64, offset: u64) -> Result<(u64, Vec<User>), StoreError> {
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        // One read transaction, so the count and the page come from the same snapshot.
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
         let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await
             .map_err(db_error)?
             .try_get("n")
@@ -332,12 +549,13 @@ impl UserStore for SqliteStore {
         ))
         .bind(as_i64(limit))
         .bind(as_i64(offset))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?
         .iter()
         .map(user_row)
         .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await.map_err(db_error)?;
         Ok((u64::try_from(count).unwrap_or(0), users))
     }
 
@@ -378,7 +596,7 @@ impl UserStore for SqliteStore {
         active: bool,
         log_expires_at: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.write().await?;
         let changed = sqlx::query("UPDATE users SET is_active = ? WHERE id = ?")
             .bind(active)
             .bind(id.0)
@@ -394,7 +612,7 @@ impl UserStore for SqliteStore {
         } else {
             RevocationKind::UserDisabled(id)
         };
-        SqliteStore::log(&mut tx, &kind, log_expires_at).await?;
+        log(&mut tx, &kind, log_expires_at).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(true)
     }
@@ -411,7 +629,8 @@ impl UserStore for SqliteStore {
     }
 
     async fn delete_user(&self, id: UserId, log_expires_at: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.write().await?;
+        // Sessions and their refresh tokens go by ON DELETE CASCADE.
         let changed = sqlx::query("DELETE FROM users WHERE id = ?")
             .bind(id.0)
             .execute(&mut *tx)
@@ -421,7 +640,7 @@ impl UserStore for SqliteStore {
         if changed == 0 {
             return Ok(false);
         }
-        SqliteStore::log(&mut tx, &RevocationKind::UserDeleted(id), log_expires_at).await?;
+        log(&mut tx, &RevocationKind::UserDeleted(id), log_expires_at).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(true)
     }
@@ -434,9 +653,10 @@ impl SessionStore for SqliteStore {
         session: &Session,
         first: &RefreshRecord,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at, current_refresh_hash) \
+            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, \
+                                   ip, revoked_at, current_refresh_hash) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&session.id.0)
@@ -470,7 +690,8 @@ impl SessionStore for SqliteStore {
 
     async fn active_sessions(&self, user: UserId, now: i64) -> Result<Vec<Session>, StoreError> {
         sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? \
+            "SELECT {SESSION_COLUMNS} FROM sessions \
+             WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? \
              ORDER BY created_at, id"
         ))
         .bind(user.0)
@@ -487,61 +708,26 @@ impl SessionStore for SqliteStore {
         &self,
         token_hash: &[u8; 32],
     ) -> Result<Option<StoredRefresh>, StoreError> {
-        let row = sqlx::query(
-            "SELECT r.token_hash, r.jti, r.session_id, r.issued_at, r.expires_at, r.state, r.rotated_at, \
-                    r.replaced_by, s.current_refresh_hash, s.revoked_at \
-             FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = ?",
-        )
-        .bind(&token_hash[..])
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let state: String = row.try_get("state").map_err(db_error)?;
-        let session_revoked: Option<i64> = row.try_get("revoked_at").map_err(db_error)?;
-        let replaced_by: Option<Vec<u8>> = row.try_get("replaced_by").map_err(db_error)?;
-        let current: Option<Vec<u8>> = row.try_get("current_refresh_hash").map_err(db_error)?;
-        let state = match (state.as_str(), session_revoked) {
-            (_, Some(_)) | ("revoked", _) => RefreshState::Revoked,
-            ("rotated", None) => RefreshState::Rotated {
-                at: row
-                    .try_get::<Option<i64>, _>("rotated_at")
-                    .map_err(db_error)?
-                    .unwrap_or(0),
-            },
-            _ => RefreshState::Active,
-        };
-        Ok(Some(StoredRefresh {
-            record: RefreshRecord {
-                token_hash: hash_of(row.try_get("token_hash").map_err(db_error)?)?,
-                jti: row.try_get("jti").map_err(db_error)?,
-                session_id: SessionId(row.try_get("session_id").map_err(db_error)?),
-                issued_at: row.try_get("issued_at").map_err(db_error)?,
-                expires_at: row.try_get("expires_at").map_err(db_error)?,
-            },
-            successor_is_current: matches!(state, RefreshState::Rotated { .. })
-                && replaced_by.is_some()
-                && replaced_by == current,
-            replaced_by: replaced_by.map(hash_of).transpose()?,
-            state,
-        }))
+        stored_refresh(&self.pool, token_hash).await
     }
 
+    /// Also refuses (with the token as stored) when the session is revoked or past its absolute
+    /// expiry, and fails with [`StoreError::Internal`] when `new` belongs to another session than
+    /// the active `old_hash`: that is a bug in the caller.
     async fn rotate_refresh(
         &self,
         old_hash: &[u8; 32],
         new: &RefreshRecord,
         now: i64,
     ) -> Result<RotateOutcome, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // Write first, so the transaction takes the write lock at once and concurrent rotations of
-        // one token serialize on it: only the first finds the row still active.
+        let mut tx = self.write().await?;
+        // Concurrent rotations of one token take the write lock in turn; only the first finds the
+        // row still active.
         let changed = sqlx::query(
             "UPDATE refresh_tokens SET state = 'rotated', rotated_at = ?, replaced_by = ? \
              WHERE token_hash = ? AND state = 'active' AND session_id = ? AND EXISTS \
-             (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL AND s.expires_at > ?)",
+             (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id \
+              AND s.revoked_at IS NULL AND s.expires_at > ?)",
         )
         .bind(now)
         .bind(&new.token_hash[..])
@@ -553,33 +739,29 @@ impl SessionStore for SqliteStore {
         .map_err(db_error)?
         .rows_affected();
         if changed == 0 {
+            // Read inside the transaction, so the answer describes the state that refused us.
+            let stored = stored_refresh(&mut *tx, old_hash).await?;
             tx.rollback().await.map_err(db_error)?;
-            return Ok(RotateOutcome::NotActive(
-                self.refresh_token(old_hash).await?,
-            ));
+            if let Some(old) = &stored
+                && old.state == RefreshState::Active
+                && old.record.session_id != new.session_id
+            {
+                return Err(StoreError::Internal(
+                    "rotate_refresh: the new token belongs to another session".into(),
+                ));
+            }
+            return Ok(RotateOutcome::NotActive(stored));
         }
         insert_refresh(&mut tx, new).await?;
-        sqlx::query("UPDATE sessions SET current_refresh_hash = ?, last_used_at = ? WHERE id = ?")
-            .bind(&new.token_hash[..])
-            .bind(now)
-            .bind(&new.session_id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        make_current(&mut tx, new, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(RotateOutcome::Rotated)
     }
 
     async fn add_refresh(&self, new: &RefreshRecord, now: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.write().await?;
         insert_refresh(&mut tx, new).await?;
-        sqlx::query("UPDATE sessions SET current_refresh_hash = ?, last_used_at = ? WHERE id = ?")
-            .bind(&new.token_hash[..])
-            .bind(now)
-            .bind(&new.session_id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        make_current(&mut tx, new, now).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -589,14 +771,9 @@ impl SessionStore for SqliteStore {
         now: i64,
         log_expires_at: i64,
     ) -> Result<Vec<SessionId>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let revoked = SqliteStore::revoke_in(
-            &mut tx,
-            ids.iter().map(|s| s.0.clone()).collect(),
-            now,
-            log_expires_at,
-        )
-        .await?;
+        let mut tx = self.write().await?;
+        let ids = ids.iter().map(|s| s.0.clone()).collect();
+        let revoked = revoke_in(&mut tx, ids, now, log_expires_at).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(revoked)
     }
@@ -608,19 +785,14 @@ impl SessionStore for SqliteStore {
         now: i64,
         log_expires_at: i64,
     ) -> Result<Vec<SessionId>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // Take the write lock first (see `rotate_refresh`).
-        SqliteStore::log(
-            &mut tx,
-            &RevocationKind::UserTokensBefore { user, before: now },
-            log_expires_at,
-        )
-        .await?;
+        let mut tx = self.write().await?;
         let rows = sqlx::query(
-            "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND id != ?",
+            "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL \
+             AND (? IS NULL OR id != ?) ORDER BY created_at, id",
         )
         .bind(user.0)
-        .bind(keep.map(|k| k.0.as_str()).unwrap_or(""))
+        .bind(keep.map(SessionId::as_str))
+        .bind(keep.map(SessionId::as_str))
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -628,7 +800,13 @@ impl SessionStore for SqliteStore {
             .iter()
             .map(|row| row.try_get::<String, _>("id").map_err(db_error))
             .collect::<Result<Vec<_>, _>>()?;
-        let revoked = SqliteStore::revoke_in(&mut tx, ids, now, log_expires_at).await?;
+        log(
+            &mut tx,
+            &RevocationKind::UserTokensBefore { user, before: now },
+            log_expires_at,
+        )
+        .await?;
+        let revoked = revoke_in(&mut tx, ids, now, log_expires_at).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(revoked)
     }
@@ -639,7 +817,8 @@ impl SessionStore for SqliteStore {
         now: i64,
     ) -> Result<Vec<Revocation>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, kind, subject, before_ts, expires_at FROM revocations WHERE id > ? AND expires_at > ? ORDER BY id",
+            "SELECT id, kind, subject, before_ts, expires_at FROM revocations \
+             WHERE id > ? AND expires_at > ? ORDER BY id",
         )
         .bind(after_id)
         .bind(now)
@@ -662,7 +841,7 @@ impl SessionStore for SqliteStore {
     }
 
     async fn flush_expired(&self, now: i64) -> Result<FlushStats, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.write().await?;
         let mut run = async |sql: &str| -> Result<u64, StoreError> {
             Ok(sqlx::query(sql)
                 .bind(now)
@@ -671,15 +850,14 @@ impl SessionStore for SqliteStore {
                 .map_err(db_error)?
                 .rows_affected())
         };
+        // Tokens first, so a revoked session whose last token just expired goes in the same sweep.
         let refresh_tokens = run("DELETE FROM refresh_tokens WHERE expires_at <= ?").await?;
-        let sessions = run(
-            "DELETE FROM sessions WHERE expires_at <= ?1 OR (revoked_at IS NOT NULL AND revoked_at <= ?1 \
-             AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = sessions.id))",
-        )
+        let sessions = run("DELETE FROM sessions WHERE expires_at <= ?1 \
+             OR (revoked_at IS NOT NULL AND revoked_at <= ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = sessions.id))")
         .await?;
         let revocations = run("DELETE FROM revocations WHERE expires_at <= ?").await?;
-        let keys = run("DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= ?")
-            .await?;
+        let keys = run("DELETE FROM signing_keys WHERE expires_at <= ?").await?;
         tx.commit().await.map_err(db_error)?;
         Ok(FlushStats {
             refresh_tokens,
@@ -690,45 +868,19 @@ impl SessionStore for SqliteStore {
     }
 }
 
-async fn insert_refresh(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
-    record: &RefreshRecord,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, jti, session_id, issued_at, expires_at, state) VALUES (?, ?, ?, ?, ?, 'active')",
-    )
-    .bind(&record.token_hash[..])
-    .bind(&record.jti)
-    .bind(&record.session_id.0)
-    .bind(record.issued_at)
-    .bind(record.expires_at)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
-    Ok(())
-}
-
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn keys(&self) -> Result<Vec<StoredKey>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT kid, alg, private_jwk, created_at, retired_at, expires_at FROM signing_keys ORDER BY created_at, rowid",
+        sqlx::query(
+            "SELECT kid, alg, private_jwk, created_at, retired_at, expires_at FROM signing_keys \
+             ORDER BY created_at, kid",
         )
         .fetch_all(&self.pool)
         .await
-        .map_err(db_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredKey {
-                    kid: row.try_get("kid").map_err(db_error)?,
-                    alg: row.try_get("alg").map_err(db_error)?,
-                    private_jwk: row.try_get("private_jwk").map_err(db_error)?,
-                    created_at: row.try_get("created_at").map_err(db_error)?,
-                    retired_at: row.try_get("retired_at").map_err(db_error)?,
-                    expires_at: row.try_get("expires_at").map_err(db_error)?,
-                })
-            })
-            .collect()
+        .map_err(db_error)?
+        .iter()
+        .map(key_row)
+        .collect()
     }
 
     async fn rotate_in(
@@ -736,7 +888,7 @@ impl KeyStore for SqliteStore {
         key: &StoredKey,
         retired_keys_expire_at: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "UPDATE signing_keys SET retired_at = ?, expires_at = ? WHERE retired_at IS NULL",
         )
@@ -746,7 +898,8 @@ impl KeyStore for SqliteStore {
         .await
         .map_err(db_error)?;
         sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, private_jwk, created_at, retired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO signing_keys (kid, alg, private_jwk, created_at, retired_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&key.kid)
         .bind(&key.alg)
@@ -769,5 +922,220 @@ impl Store for SqliteStore {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds() -> Vec<RevocationKind> {
+        vec![
+            RevocationKind::Session(SessionId("0123abcd".into())),
+            RevocationKind::UserTokensBefore {
+                user: UserId(7),
+                before: 1_700_000_000,
+            },
+            RevocationKind::UserDisabled(UserId(1)),
+            RevocationKind::UserEnabled(UserId(2)),
+            RevocationKind::UserDeleted(UserId(i64::MAX)),
+        ]
+    }
+
+    #[test]
+    fn revocation_kinds_round_trip_through_their_rows() {
+        for kind in kinds() {
+            let (name, subject, before) = kind_row(&kind);
+            assert_eq!(row_kind(name, subject, before).unwrap(), kind);
+        }
+    }
+
+    #[test]
+    fn malformed_revocation_rows_are_internal_errors() {
+        for (kind, subject, before) in [
+            ("user_deleted", "bob", None),
+            ("user_tokens_before", "1", None),
+            ("sessions", "abc", None),
+        ] {
+            assert!(
+                matches!(
+                    row_kind(kind, subject.into(), before),
+                    Err(StoreError::Internal(_))
+                ),
+                "{kind} {subject}"
+            );
+        }
+    }
+
+    #[test]
+    fn driver_errors_map_by_cause() {
+        assert!(matches!(
+            db_error(sqlx::Error::PoolTimedOut),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            db_error(sqlx::Error::PoolClosed),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            db_error(sqlx::Error::Io(std::io::ErrorKind::BrokenPipe.into())),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            db_error(sqlx::Error::RowNotFound),
+            StoreError::Internal(_)
+        ));
+        assert!(matches!(
+            db_error(sqlx::Error::ColumnNotFound("x".into())),
+            StoreError::Internal(_)
+        ));
+    }
+
+    #[test]
+    fn busy_and_io_codes_are_unavailable_and_constraint_codes_are_not() {
+        // SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED, SQLITE_IOERR_FSYNC, SQLITE_FULL.
+        for code in ["5", "517", "6", "1034", "13"] {
+            assert!(is_unavailable_code(code), "{code}");
+        }
+        // SQLITE_ERROR, SQLITE_CORRUPT, SQLITE_CONSTRAINT_FOREIGNKEY, garbage.
+        for code in ["1", "11", "787", "busy"] {
+            assert!(!is_unavailable_code(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn urls_name_a_file_or_memory() {
+        assert_eq!(
+            parse_url("sqlite:///var/lib/t.db").unwrap(),
+            UrlTarget::File("/var/lib/t.db")
+        );
+        assert_eq!(
+            parse_url("sqlite://data/t.db").unwrap(),
+            UrlTarget::File("data/t.db")
+        );
+        assert_eq!(parse_url("sqlite:t.db").unwrap(), UrlTarget::File("t.db"));
+        assert_eq!(parse_url("sqlite::memory:").unwrap(), UrlTarget::Memory);
+        for bad in [
+            "postgres://h/db",
+            "sqlite://",
+            "sqlite://t.db?mode=ro",
+            "t.db",
+        ] {
+            assert!(
+                matches!(parse_url(bad), Err(StoreError::Internal(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    async fn pragma(store: &SqliteStore, name: &str) -> String {
+        let row = sqlx::query(&format!("PRAGMA {name}"))
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        row.try_get::<String, _>(0)
+            .or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn file_connections_are_durable_and_shareable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        assert_eq!(pragma(&store, "journal_mode").await, "wal");
+        assert_eq!(pragma(&store, "synchronous").await, "2", "FULL");
+        assert_eq!(pragma(&store, "foreign_keys").await, "1");
+        assert_eq!(pragma(&store, "busy_timeout").await, "5000");
+    }
+
+    #[tokio::test]
+    async fn in_memory_store_keeps_its_data_and_enforces_foreign_keys() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        assert_eq!(pragma(&store, "foreign_keys").await, "1");
+        let user = NewUser {
+            username: "ann".into(),
+            ..NewUser::default()
+        };
+        store.create_user(&user, 1).await.unwrap();
+        assert_eq!(store.list_users().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_writer_held_past_the_busy_timeout_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let options = SqliteOptions {
+            busy_timeout: Duration::from_millis(50),
+            ..SqliteOptions::default()
+        };
+        let holder = SqliteStore::open_with(&path, &options).await.unwrap();
+        let other = SqliteStore::open_with(&path, &options).await.unwrap();
+        let user = NewUser {
+            username: "ann".into(),
+            ..NewUser::default()
+        };
+        let lock = holder.write().await.unwrap();
+        assert!(matches!(
+            other.create_user(&user, 1).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        lock.rollback().await.unwrap();
+        other.create_user(&user, 1).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_closed_store_is_unavailable() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        store.close().await;
+        assert!(matches!(
+            store.ping().await,
+            Err(StoreError::Unavailable(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn rotating_into_another_session_is_refused_as_a_bug() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let ann = store
+            .create_user(
+                &NewUser {
+                    username: "ann".into(),
+                    ..NewUser::default()
+                },
+                1,
+            )
+            .await
+            .unwrap()
+            .id;
+        let record = |n: u8, sid: &str| RefreshRecord {
+            token_hash: [n; 32],
+            jti: n.to_string(),
+            session_id: SessionId(sid.into()),
+            issued_at: 1,
+            expires_at: 100,
+        };
+        for (sid, n) in [("a", 1), ("b", 2)] {
+            let session = Session {
+                id: SessionId(sid.into()),
+                user_id: ann,
+                created_at: 1,
+                last_used_at: 1,
+                expires_at: 100,
+                user_agent: None,
+                ip: None,
+                revoked_at: None,
+            };
+            store
+                .create_session(&session, &record(n, sid))
+                .await
+                .unwrap();
+        }
+        assert!(matches!(
+            store.rotate_refresh(&[1; 32], &record(3, "b"), 2).await,
+            Err(StoreError::Internal(_))
+        ));
+        let old = store.refresh_token(&[1; 32]).await.unwrap().unwrap();
+        assert_eq!(old.state, RefreshState::Active, "nothing changed");
+        assert!(store.refresh_token(&[3; 32]).await.unwrap().is_none());
     }
 }

@@ -1,0 +1,97 @@
+//! Small bounded caches that keep hot paths off the crypto and the database.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::RwLock;
+
+/// A bounded map that forgets everything when full. Simple, predictable, and good enough for a
+/// working set that turns over with token lifetimes: a full cache is refilled by the next requests.
+#[derive(Debug)]
+pub(crate) struct BoundedCache<K, V> {
+    entries: RwLock<HashMap<K, V>>,
+    capacity: usize,
+}
+
+impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        BoundedCache {
+            entries: RwLock::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// The value for `key` if `fresh` accepts it; a stale entry is dropped.
+    pub(crate) fn get<Q>(&self, key: &Q, fresh: impl Fn(&V) -> bool) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        let value = self
+            .entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()?;
+        if fresh(&value) {
+            return Some(value);
+        }
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        None
+    }
+
+    pub(crate) fn insert(&self, key: K, value: V) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= self.capacity {
+            entries.clear();
+        }
+        entries.insert(key, value);
+    }
+
+    pub(crate) fn remove<Q>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_fresh_and_removable() {
+        let cache = BoundedCache::new(2);
+        cache.insert("a".to_owned(), 1);
+        cache.insert("b".to_owned(), 2);
+        assert_eq!(cache.get("a", |_| true), Some(1));
+        assert_eq!(
+            cache.get("a", |v| *v > 1),
+            None,
+            "stale entries are dropped"
+        );
+        assert_eq!(cache.len(), 1);
+        cache.insert("c".to_owned(), 3);
+        cache.insert("d".to_owned(), 4);
+        assert!(cache.len() <= 2);
+        cache.remove("d");
+        assert_eq!(cache.get("d", |_| true), None);
+        let off = BoundedCache::new(0);
+        off.insert("x".to_owned(), 1);
+        assert_eq!(off.get("x", |_| true), None);
+    }
+}
