@@ -1,48 +1,57 @@
 //! The storage conformance suite: every backend must pass every case.
 //!
-//! Each case takes a fresh, empty store. A backend's tests instantiate them all with
-//! [`conformance_tests!`](crate::conformance_tests), giving it an async expression that builds a
-//! fresh `Arc<dyn Store>`.
+//! Each case is an async function taking a fresh, empty store. A backend's integration tests
+//! instantiate them all as `#[tokio::test]`s with [`conformance_tests!`](crate::conformance_tests),
+//! so a case added here runs on every backend.
+//!
+//! Times are fixed numbers around [`NOW`]: stores never read the clock.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    reason = "test code"
+    reason = "test code: a failed expectation is a failed test"
 )]
 
 use std::sync::Arc;
 
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    NewUser, RefreshRecord, RefreshState, RevocationKind, RotateOutcome, Session, Store,
-    StoreError, StoredKey,
+    NewUser, RefreshRecord, RefreshState, Revocation, RevocationKind, RotateOutcome, Session,
+    Store, StoreError, StoredKey, StoredRefresh,
 };
 
-const NOW: i64 = 1_700_000_000;
+/// The time the cases pretend it is.
+pub const NOW: i64 = 1_700_000_000;
+/// When log entries written by the cases expire, unless a case says otherwise.
 const LOG_UNTIL: i64 = NOW + 86_400;
 
 fn hash(n: u8) -> [u8; 32] {
     [n; 32]
 }
 
-fn session(id: &str, user: UserId, expires_at: i64) -> Session {
+fn sid(id: &str) -> SessionId {
+    SessionId(id.into())
+}
+
+fn session(id: &str, user: UserId, created_at: i64, expires_at: i64) -> Session {
     Session {
-        id: SessionId(id.into()),
+        id: sid(id),
         user_id: user,
-        created_at: NOW,
-        last_used_at: NOW,
+        created_at,
+        last_used_at: created_at,
         expires_at,
-        user_agent: Some("agent".into()),
-        ip: Some("127.0.0.1".into()),
+        user_agent: Some("agent/1.0".into()),
+        ip: Some("192.0.2.7".into()),
         revoked_at: None,
     }
 }
 
-fn record(n: u8, sid: &str) -> RefreshRecord {
+/// Refresh token number `n` of session `id`, valid for an hour from [`NOW`].
+fn record(n: u8, id: &str) -> RefreshRecord {
     RefreshRecord {
         token_hash: hash(n),
         jti: format!("jti-{n}"),
-        session_id: SessionId(sid.into()),
+        session_id: sid(id),
         issued_at: NOW,
         expires_at: NOW + 3_600,
     }
@@ -51,7 +60,7 @@ fn record(n: u8, sid: &str) -> RefreshRecord {
 fn new_user(name: &str) -> NewUser {
     NewUser {
         username: name.into(),
-        password_hash: "hash".into(),
+        password_hash: format!("$argon2id$hash-of-{name}"),
         is_active: true,
         ..NewUser::default()
     }
@@ -61,35 +70,102 @@ async fn user(store: &dyn Store, name: &str) -> UserId {
     store.create_user(&new_user(name), NOW).await.unwrap().id
 }
 
-/// Ids start at 1 and follow creation order; names are unique.
+/// A session `id` of `owner` from [`NOW`] for 100 s, with token `n` as its first.
+async fn login(store: &dyn Store, owner: UserId, id: &str, n: u8) {
+    store
+        .create_session(&session(id, owner, NOW, NOW + 100), &record(n, id))
+        .await
+        .unwrap();
+}
+
+async fn token(store: &dyn Store, n: u8) -> Option<StoredRefresh> {
+    store.refresh_token(&hash(n)).await.unwrap()
+}
+
+async fn state(store: &dyn Store, n: u8) -> RefreshState {
+    token(store, n).await.expect("token is stored").state
+}
+
+async fn active_ids(store: &dyn Store, user: UserId, now: i64) -> Vec<String> {
+    store
+        .active_sessions(user, now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id.0)
+        .collect()
+}
+
+async fn log_kinds(store: &dyn Store) -> Vec<RevocationKind> {
+    store
+        .revocations_since(0, NOW)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.kind)
+        .collect()
+}
+
+fn not_active(outcome: RotateOutcome) -> StoredRefresh {
+    match outcome {
+        RotateOutcome::NotActive(Some(stored)) => stored,
+        other => panic!("expected NotActive with the stored token, got {other:?}"),
+    }
+}
+
+/// Ids start at 1, follow creation order and are never reused; names are unique; a user reads back
+/// as created.
 pub async fn users_get_ids_in_order_and_unique_names(store: Arc<dyn Store>) {
-    assert_eq!(user(store.as_ref(), "ann").await, UserId(1));
-    assert_eq!(user(store.as_ref(), "bob").await, UserId(2));
+    let store = store.as_ref();
+    let ann = store
+        .create_user(
+            &NewUser {
+                is_active: false,
+                ..new_user("ann")
+            },
+            NOW - 5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ann.id, UserId(1));
+    assert_eq!(
+        (
+            ann.username.as_str(),
+            ann.password_hash.as_str(),
+            ann.is_active,
+            ann.created_at
+        ),
+        ("ann", "$argon2id$hash-of-ann", false, NOW - 5)
+    );
+    assert_eq!(user(store, "bob").await, UserId(2));
     assert!(matches!(
         store.create_user(&new_user("ann"), NOW).await,
         Err(StoreError::Conflict(_))
     ));
+    // The highest id is deleted: a store that reused ids would hand out 2 again.
+    assert!(store.delete_user(UserId(2), LOG_UNTIL).await.unwrap());
+    assert_eq!(user(store, "carol").await, UserId(3));
     let names: Vec<_> = store
         .list_users()
         .await
         .unwrap()
         .into_iter()
-        .map(|u| u.username)
+        .map(|u| (u.id, u.username))
         .collect();
-    assert_eq!(names, ["ann", "bob"]);
-    let ann = store.user_by_name("ann").await.unwrap().unwrap();
-    assert_eq!(store.user_by_id(ann.id).await.unwrap().unwrap(), ann);
-    assert!(store.user_by_name("nobody").await.unwrap().is_none());
-    assert!(store.set_password_hash(ann.id, "new").await.unwrap());
     assert_eq!(
-        store
-            .user_by_id(ann.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .password_hash,
-        "new"
+        names,
+        [
+            (UserId(1), "ann".to_owned()),
+            (UserId(3), "carol".to_owned())
+        ]
     );
+    assert_eq!(store.user_by_name("ann").await.unwrap(), Some(ann.clone()));
+    assert_eq!(store.user_by_id(ann.id).await.unwrap(), Some(ann.clone()));
+    assert_eq!(store.user_by_name("bob").await.unwrap(), None);
+    assert_eq!(store.user_by_id(UserId(2)).await.unwrap(), None);
+    assert!(store.set_password_hash(ann.id, "new").await.unwrap());
+    let ann = store.user_by_id(ann.id).await.unwrap().unwrap();
+    assert_eq!(ann.password_hash, "new");
     assert!(!store.set_password_hash(UserId(99), "x").await.unwrap());
 }
 
@@ -129,15 +205,9 @@ pub async fn roles_claims_and_pages(store: Arc<dyn Store>) {
             .await
             .unwrap()
     );
-    assert!(
-        store
-            .user_by_id(created.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .claims
-            .is_empty()
-    );
+    let ann = store.user_by_id(created.id).await.unwrap().unwrap();
+    assert_eq!(ann.roles, ["staff"], "roles untouched when not given");
+    assert!(ann.claims.is_empty());
     assert!(
         !store
             .set_roles_and_claims(UserId(99), None, None)
@@ -151,21 +221,22 @@ pub async fn roles_claims_and_pages(store: Arc<dyn Store>) {
     assert_eq!(count, 5);
     let names: Vec<_> = page.into_iter().map(|u| u.username).collect();
     assert_eq!(names, ["b", "c"]);
-    assert!(store.users_page(10, 10).await.unwrap().1.is_empty());
+    let (count, page) = store.users_page(10, 10).await.unwrap();
+    assert_eq!((count, page.len()), (5, 0));
 }
 
-/// Disabling, enabling and deleting are logged in the revocation log.
+/// Disabling, enabling and deleting are logged; deleting takes the user's sessions and tokens.
 pub async fn user_status_changes_are_logged(store: Arc<dyn Store>) {
-    let ann = user(store.as_ref(), "ann").await;
-    let bob = user(store.as_ref(), "bob").await;
+    let store = store.as_ref();
+    let ann = user(store, "ann").await;
+    let bob = user(store, "bob").await;
     assert!(store.set_user_active(ann, false, LOG_UNTIL).await.unwrap());
+    assert!(!store.user_by_id(ann).await.unwrap().unwrap().is_active);
     assert_eq!(store.inactive_user_ids().await.unwrap(), [ann]);
     assert!(store.set_user_active(ann, true, LOG_UNTIL).await.unwrap());
+    assert!(store.user_by_id(ann).await.unwrap().unwrap().is_active);
     assert!(store.inactive_user_ids().await.unwrap().is_empty());
-    store
-        .create_session(&session("s1", bob, NOW + 100), &record(1, "s1"))
-        .await
-        .unwrap();
+    login(store, bob, "s1", 1).await;
     assert!(store.delete_user(bob, LOG_UNTIL).await.unwrap());
     assert!(!store.delete_user(bob, LOG_UNTIL).await.unwrap());
     assert!(
@@ -174,328 +245,494 @@ pub async fn user_status_changes_are_logged(store: Arc<dyn Store>) {
             .await
             .unwrap()
     );
-    assert!(
-        store
-            .session(&SessionId("s1".into()))
-            .await
-            .unwrap()
-            .is_none(),
+    assert_eq!(store.user_by_id(bob).await.unwrap(), None);
+    assert_eq!(
+        store.session(&sid("s1")).await.unwrap(),
+        None,
         "sessions go with the user"
     );
-    assert!(store.refresh_token(&hash(1)).await.unwrap().is_none());
-    let kinds: Vec<_> = store
-        .revocations_since(0, NOW)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.kind)
-        .collect();
+    assert_eq!(token(store, 1).await, None, "and so do refresh tokens");
+    let log = store.revocations_since(0, NOW).await.unwrap();
+    let kinds: Vec<_> = log.iter().map(|r| r.kind.clone()).collect();
     assert_eq!(
         kinds,
         [
             RevocationKind::UserDisabled(ann),
             RevocationKind::UserEnabled(ann),
             RevocationKind::UserDeleted(bob)
-        ]
+        ],
+        "failed changes are not logged"
     );
+    assert!(log.iter().all(|r| r.expires_at == LOG_UNTIL));
 }
 
-/// Sessions are created with their first token, listed while active, and revoked with their tokens.
+/// Sessions read back as created, are listed while active (oldest first, one user's only), and
+/// are revoked with their tokens.
 pub async fn sessions_list_and_revoke(store: Arc<dyn Store>) {
-    let ann = user(store.as_ref(), "ann").await;
+    let store = store.as_ref();
+    let ann = user(store, "ann").await;
+    let bob = user(store, "bob").await;
+    // Created out of order, to show the listing sorts by creation time.
+    let late = session("late", ann, NOW - 10, NOW + 100);
     store
-        .create_session(&session("s1", ann, NOW + 100), &record(1, "s1"))
+        .create_session(&late, &record(1, "late"))
         .await
         .unwrap();
+    let early = Session {
+        user_agent: None,
+        ip: None,
+        ..session("early", ann, NOW - 20, NOW + 100)
+    };
     store
-        .create_session(&session("s2", ann, NOW + 100), &record(2, "s2"))
+        .create_session(&early, &record(2, "early"))
         .await
         .unwrap();
+    let ended = session("ended", ann, NOW - 30, NOW);
     store
-        .create_session(&session("old", ann, NOW - 1), &record(3, "old"))
+        .create_session(&ended, &record(3, "ended"))
         .await
         .unwrap();
-    let active: Vec<_> = store
-        .active_sessions(ann, NOW)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id.0)
-        .collect();
-    assert_eq!(active, ["s1", "s2"]);
-    let stored = store.refresh_token(&hash(1)).await.unwrap().unwrap();
+    login(store, bob, "bobs", 4).await;
+    assert_eq!(store.session(&sid("late")).await.unwrap(), Some(late));
+    assert_eq!(store.session(&sid("early")).await.unwrap(), Some(early));
+    assert_eq!(store.session(&sid("nope")).await.unwrap(), None);
+    assert_eq!(
+        active_ids(store, ann, NOW).await,
+        ["early", "late"],
+        "not past the absolute expiry"
+    );
+    assert_eq!(
+        active_ids(store, ann, NOW - 1).await,
+        ["ended", "early", "late"]
+    );
+    let stored = token(store, 1).await.unwrap();
     assert_eq!(stored.state, RefreshState::Active);
-    assert_eq!(stored.record, record(1, "s1"));
+    assert_eq!(stored.record, record(1, "late"));
+    assert!(!stored.successor_is_current);
+    assert_eq!(stored.replaced_by, None);
+    assert_eq!(token(store, 99).await, None);
+    // A second token in the session, added without rotation.
+    store
+        .add_refresh(&record(5, "late"), NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(state(store, 5).await, RefreshState::Active);
+    assert_eq!(
+        state(store, 1).await,
+        RefreshState::Active,
+        "adding retires nothing"
+    );
 
     let revoked = store
-        .revoke_sessions(
-            &[SessionId("s1".into()), SessionId("nope".into())],
-            NOW,
-            LOG_UNTIL,
-        )
+        .revoke_sessions(&[sid("late"), sid("nope")], NOW + 2, LOG_UNTIL)
         .await
         .unwrap();
-    assert_eq!(revoked, [SessionId("s1".into())]);
+    assert_eq!(revoked, [sid("late")]);
     let again = store
-        .revoke_sessions(&[SessionId("s1".into())], NOW, LOG_UNTIL)
+        .revoke_sessions(&[sid("late")], NOW + 3, LOG_UNTIL)
         .await
         .unwrap();
-    assert!(
-        again.is_empty(),
-        "already revoked sessions are not reported twice"
-    );
-    assert_eq!(
-        store.refresh_token(&hash(1)).await.unwrap().unwrap().state,
-        RefreshState::Revoked
-    );
+    assert!(again.is_empty(), "revoked sessions are not reported twice");
+    assert_eq!(state(store, 1).await, RefreshState::Revoked);
+    assert_eq!(state(store, 5).await, RefreshState::Revoked);
+    assert_eq!(state(store, 2).await, RefreshState::Active);
     assert_eq!(
         store
-            .session(&SessionId("s1".into()))
+            .session(&sid("late"))
             .await
             .unwrap()
             .unwrap()
             .revoked_at,
-        Some(NOW)
+        Some(NOW + 2),
+        "the first revocation's time stays"
     );
-    let active: Vec<_> = store
-        .active_sessions(ann, NOW)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id.0)
-        .collect();
-    assert_eq!(active, ["s2"]);
-    let log = store.revocations_since(0, NOW).await.unwrap();
-    assert_eq!(log.len(), 1);
-    assert_eq!(log[0].kind, RevocationKind::Session(SessionId("s1".into())));
+    assert_eq!(active_ids(store, ann, NOW).await, ["early"]);
+    assert_eq!(active_ids(store, bob, NOW).await, ["bobs"]);
+    assert_eq!(
+        log_kinds(store).await,
+        [RevocationKind::Session(sid("late"))]
+    );
 }
 
-/// Rotation moves the session to the new token; older tokens report how they stand.
-pub async fn rotation_and_reuse_states(store: Arc<dyn Store>) {
-    let ann = user(store.as_ref(), "ann").await;
-    store
-        .create_session(&session("s", ann, NOW + 100), &record(1, "s"))
-        .await
-        .unwrap();
+/// Rotation retires the presented token, stores its successor as the session's current token and
+/// marks the session used.
+pub async fn rotation_happy_path(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let ann = user(store, "ann").await;
+    login(store, ann, "s", 1).await;
+    let second = RefreshRecord {
+        issued_at: NOW + 5,
+        expires_at: NOW + 90,
+        ..record(2, "s")
+    };
     assert_eq!(
         store
-            .rotate_refresh(&hash(1), &record(2, "s"), NOW + 5)
+            .rotate_refresh(&hash(1), &second, NOW + 5)
             .await
             .unwrap(),
         RotateOutcome::Rotated
     );
+    let stored = token(store, 2).await.unwrap();
+    assert_eq!(
+        (stored.record, stored.state),
+        (second, RefreshState::Active)
+    );
+    let old = token(store, 1).await.unwrap();
+    assert_eq!(old.state, RefreshState::Rotated { at: NOW + 5 });
+    assert_eq!(old.replaced_by, Some(hash(2)));
+    assert!(old.successor_is_current);
+    assert_eq!(old.record, record(1, "s"), "the record itself is unchanged");
+    let session = store.session(&sid("s")).await.unwrap().unwrap();
+    assert_eq!((session.created_at, session.last_used_at), (NOW, NOW + 5));
     assert_eq!(
         store
             .rotate_refresh(&hash(2), &record(3, "s"), NOW + 6)
             .await
             .unwrap(),
-        RotateOutcome::Rotated
+        RotateOutcome::Rotated,
+        "the successor rotates in turn"
     );
-    let current = store
-        .session(&SessionId("s".into()))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(current.last_used_at, NOW + 6);
+    assert_eq!(state(store, 3).await, RefreshState::Active);
+}
 
-    let predecessor = store.refresh_token(&hash(2)).await.unwrap().unwrap();
+/// A rotated token does not rotate again; it reports when it was rotated, and whether it is the
+/// immediate predecessor of the session's current token.
+pub async fn rotating_a_rotated_token_is_refused(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let ann = user(store, "ann").await;
+    login(store, ann, "s", 1).await;
+    store
+        .rotate_refresh(&hash(1), &record(2, "s"), NOW + 5)
+        .await
+        .unwrap();
+    store
+        .rotate_refresh(&hash(2), &record(3, "s"), NOW + 6)
+        .await
+        .unwrap();
+
+    let predecessor = not_active(
+        store
+            .rotate_refresh(&hash(2), &record(8, "s"), NOW + 7)
+            .await
+            .unwrap(),
+    );
     assert_eq!(predecessor.state, RefreshState::Rotated { at: NOW + 6 });
     assert!(predecessor.successor_is_current);
     assert_eq!(predecessor.replaced_by, Some(hash(3)));
-    let older = store.refresh_token(&hash(1)).await.unwrap().unwrap();
+    assert_eq!(predecessor.record, record(2, "s"));
+
+    let older = not_active(
+        store
+            .rotate_refresh(&hash(1), &record(9, "s"), NOW + 7)
+            .await
+            .unwrap(),
+    );
     assert_eq!(older.state, RefreshState::Rotated { at: NOW + 5 });
     assert!(!older.successor_is_current);
+    assert_eq!(older.replaced_by, Some(hash(2)));
 
-    match store
-        .rotate_refresh(&hash(1), &record(9, "s"), NOW + 7)
-        .await
-        .unwrap()
-    {
-        RotateOutcome::NotActive(Some(stored)) => {
-            assert_eq!(stored.state, RefreshState::Rotated { at: NOW + 5 })
-        }
-        other => panic!("reuse must not rotate: {other:?}"),
-    }
+    assert_eq!(token(store, 8).await, None, "nothing stored on a refusal");
+    assert_eq!(token(store, 9).await, None);
+    assert_eq!(state(store, 3).await, RefreshState::Active);
     assert!(
-        store.refresh_token(&hash(9)).await.unwrap().is_none(),
-        "nothing stored on a failed rotation"
+        token(store, 2).await.unwrap().successor_is_current,
+        "a refusal leaves the current token alone"
+    );
+    assert_eq!(
+        store
+            .session(&sid("s"))
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        NOW + 6
     );
     assert_eq!(
         store
             .rotate_refresh(&hash(42), &record(10, "s"), NOW)
             .await
             .unwrap(),
-        RotateOutcome::NotActive(None)
+        RotateOutcome::NotActive(None),
+        "unknown tokens are reported as such"
     );
-    store
-        .revoke_sessions(&[SessionId("s".into())], NOW + 8, LOG_UNTIL)
-        .await
-        .unwrap();
-    match store
-        .rotate_refresh(&hash(3), &record(11, "s"), NOW + 9)
-        .await
-        .unwrap()
-    {
-        RotateOutcome::NotActive(Some(stored)) => assert_eq!(stored.state, RefreshState::Revoked),
-        other => panic!("a revoked session must not rotate: {other:?}"),
-    }
-    // Past the session's absolute expiry, no rotation either.
-    store
-        .create_session(&session("t", ann, NOW + 10), &record(20, "t"))
-        .await
-        .unwrap();
-    assert!(matches!(
-        store
-            .rotate_refresh(&hash(20), &record(21, "t"), NOW + 10)
-            .await
-            .unwrap(),
-        RotateOutcome::NotActive(_)
-    ));
 }
 
-/// Of many concurrent rotations of one token, exactly one succeeds.
-pub async fn concurrent_rotation_has_one_winner(store: Arc<dyn Store>) {
-    let ann = user(store.as_ref(), "ann").await;
+/// A revoked session, or one past its absolute expiry, refuses rotation of any of its tokens.
+pub async fn revoked_or_ended_session_blocks_rotation(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let ann = user(store, "ann").await;
+    login(store, ann, "s", 1).await;
     store
-        .create_session(&session("s", ann, NOW + 100), &record(1, "s"))
+        .rotate_refresh(&hash(1), &record(2, "s"), NOW + 1)
         .await
         .unwrap();
+    store
+        .revoke_sessions(&[sid("s")], NOW + 2, LOG_UNTIL)
+        .await
+        .unwrap();
+    let current = not_active(
+        store
+            .rotate_refresh(&hash(2), &record(3, "s"), NOW + 3)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(current.state, RefreshState::Revoked);
+    let previous = token(store, 1).await.unwrap();
+    assert_eq!(
+        (previous.state, previous.successor_is_current),
+        (RefreshState::Revoked, false),
+        "a rotated token of a revoked session reads as revoked"
+    );
+    assert_eq!(token(store, 3).await, None);
+
+    // The session ends at NOW + 100: rotating at that second is refused and changes nothing.
+    login(store, ann, "t", 20).await;
+    let ended = not_active(
+        store
+            .rotate_refresh(&hash(20), &record(21, "t"), NOW + 100)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(ended.record, record(20, "t"));
+    assert_eq!(token(store, 21).await, None);
+    assert_eq!(
+        store
+            .session(&sid("t"))
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        NOW
+    );
+    assert_eq!(
+        store
+            .rotate_refresh(&hash(20), &record(22, "t"), NOW + 99)
+            .await
+            .unwrap(),
+        RotateOutcome::Rotated,
+        "one second earlier it rotates"
+    );
+}
+
+/// Of many concurrent rotations of one token exactly one succeeds, and the session ends up on the
+/// winner's token.
+pub async fn concurrent_rotation_has_one_winner(store: Arc<dyn Store>) {
+    const RACERS: u8 = 16;
+    let ann = user(store.as_ref(), "ann").await;
+    login(store.as_ref(), ann, "s", 1).await;
+    // Every task waits at the barrier, so the calls really overlap.
+    let start = Arc::new(tokio::sync::Barrier::new(usize::from(RACERS)));
     let mut tasks = Vec::new();
-    for n in 0..16u8 {
+    for n in 0..RACERS {
         let store = Arc::clone(&store);
+        let start = Arc::clone(&start);
         tasks.push(tokio::spawn(async move {
-            store
+            start.wait().await;
+            let outcome = store
                 .rotate_refresh(&hash(1), &record(100 + n, "s"), NOW + 1)
-                .await
+                .await;
+            (100 + n, outcome)
         }));
     }
-    let mut winners = 0;
+    let mut winners = Vec::new();
     for task in tasks {
-        match task.await.unwrap().unwrap() {
-            RotateOutcome::Rotated => winners += 1,
+        let (n, outcome) = task.await.unwrap();
+        match outcome.unwrap() {
+            RotateOutcome::Rotated => winners.push(n),
             RotateOutcome::NotActive(stored) => {
-                assert!(matches!(
-                    stored.unwrap().state,
-                    RefreshState::Rotated { .. }
-                ));
+                let stored = stored.expect("the raced token exists");
+                assert_eq!(stored.state, RefreshState::Rotated { at: NOW + 1 });
             }
         }
     }
-    assert_eq!(winners, 1);
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+    let winner = winners[0];
+    let old = token(store.as_ref(), 1).await.unwrap();
+    assert_eq!(old.replaced_by, Some(hash(winner)));
+    assert!(old.successor_is_current);
+    for n in 100..100 + RACERS {
+        let stored = token(store.as_ref(), n).await;
+        assert_eq!(stored.is_some(), n == winner, "token {n}");
+    }
 }
 
-/// Revoking a user's sessions can keep one, and logs a cut-off for tokens without `sid`.
+/// Revoking a user's sessions can keep one, reports only sessions it revoked, and logs a cut-off
+/// for tokens without `sid`.
 pub async fn revoke_user_sessions_keeps_one(store: Arc<dyn Store>) {
-    let ann = user(store.as_ref(), "ann").await;
-    let bob = user(store.as_ref(), "bob").await;
-    for (sid, n, who) in [
+    let store = store.as_ref();
+    let ann = user(store, "ann").await;
+    let bob = user(store, "bob").await;
+    for (id, n, who) in [
         ("a1", 1, ann),
         ("a2", 2, ann),
         ("a3", 3, ann),
         ("b1", 4, bob),
     ] {
-        store
-            .create_session(&session(sid, who, NOW + 100), &record(n, sid))
-            .await
-            .unwrap();
+        login(store, who, id, n).await;
     }
-    let mut revoked = store
-        .revoke_user_sessions(ann, Some(&SessionId("a2".into())), NOW, LOG_UNTIL)
+    store
+        .revoke_sessions(&[sid("a3")], NOW, LOG_UNTIL)
         .await
         .unwrap();
-    revoked.sort();
-    assert_eq!(revoked, [SessionId("a1".into()), SessionId("a3".into())]);
-    let active: Vec<_> = store
-        .active_sessions(ann, NOW)
+    let revoked = store
+        .revoke_user_sessions(ann, Some(&sid("a2")), NOW + 1, LOG_UNTIL)
         .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id.0)
-        .collect();
-    assert_eq!(active, ["a2"]);
-    assert_eq!(store.active_sessions(bob, NOW).await.unwrap().len(), 1);
-    let log = store.revocations_since(0, NOW).await.unwrap();
-    assert!(log.iter().any(|r| r.kind
-        == RevocationKind::UserTokensBefore {
-            user: ann,
-            before: NOW
-        }));
+        .unwrap();
+    assert_eq!(revoked, [sid("a1")], "a3 was already revoked, a2 is kept");
+    assert_eq!(active_ids(store, ann, NOW).await, ["a2"]);
+    assert_eq!(state(store, 1).await, RefreshState::Revoked);
+    assert_eq!(state(store, 2).await, RefreshState::Active);
+    assert_eq!(state(store, 4).await, RefreshState::Active, "bob untouched");
+    assert_eq!(active_ids(store, bob, NOW).await, ["b1"]);
+    let log = log_kinds(store).await;
     assert_eq!(
         log.iter()
-            .filter(|r| matches!(r.kind, RevocationKind::Session(_)))
-            .count(),
-        2
+            .filter(|kind| matches!(kind, RevocationKind::UserTokensBefore { .. }))
+            .collect::<Vec<_>>(),
+        [&RevocationKind::UserTokensBefore {
+            user: ann,
+            before: NOW + 1
+        }]
     );
+    let mut sessions: Vec<_> = log
+        .iter()
+        .filter_map(|kind| match kind {
+            RevocationKind::Session(id) => Some(id.0.as_str()),
+            _ => None,
+        })
+        .collect();
+    sessions.sort_unstable();
+    assert_eq!(sessions, ["a1", "a3"]);
+
+    let all = store
+        .revoke_user_sessions(bob, None, NOW + 2, LOG_UNTIL)
+        .await
+        .unwrap();
+    assert_eq!(all, [sid("b1")], "without a session to keep, all go");
+    assert!(active_ids(store, bob, NOW).await.is_empty());
+    assert_eq!(state(store, 4).await, RefreshState::Revoked);
 }
 
 /// The log is read in order from a position, and expired entries are not returned.
 pub async fn revocation_log_order_and_expiry(store: Arc<dyn Store>) {
-    let ann = user(store.as_ref(), "ann").await;
-    for (sid, n) in [("x", 1), ("y", 2), ("z", 3)] {
-        store
-            .create_session(&session(sid, ann, NOW + 100), &record(n, sid))
-            .await
-            .unwrap();
+    let store = store.as_ref();
+    let ann = user(store, "ann").await;
+    for (id, n) in [("x", 1), ("y", 2), ("z", 3)] {
+        login(store, ann, id, n).await;
     }
+    assert!(store.revocations_since(0, NOW).await.unwrap().is_empty());
     store
-        .revoke_sessions(&[SessionId("x".into())], NOW, NOW + 10)
+        .revoke_sessions(&[sid("x")], NOW, NOW + 10)
         .await
         .unwrap();
     store
-        .revoke_sessions(&[SessionId("y".into())], NOW, NOW + 1_000)
+        .revoke_sessions(&[sid("y")], NOW, NOW + 1_000)
         .await
         .unwrap();
+    store.set_user_active(ann, false, NOW + 500).await.unwrap();
     let all = store.revocations_since(0, NOW).await.unwrap();
-    assert_eq!(all.len(), 2);
-    assert!(all[0].id < all[1].id);
-    let after_first = store.revocations_since(all[0].id, NOW).await.unwrap();
-    assert_eq!(after_first.len(), 1);
+    let summary: Vec<_> = all.iter().map(|r| (r.kind.clone(), r.expires_at)).collect();
     assert_eq!(
-        after_first[0].kind,
-        RevocationKind::Session(SessionId("y".into()))
+        summary,
+        [
+            (RevocationKind::Session(sid("x")), NOW + 10),
+            (RevocationKind::Session(sid("y")), NOW + 1_000),
+            (RevocationKind::UserDisabled(ann), NOW + 500),
+        ]
     );
-    let later = store.revocations_since(0, NOW + 10).await.unwrap();
-    assert_eq!(later.len(), 1, "the entry that expired at NOW + 10 is gone");
-    store
-        .revoke_sessions(&[SessionId("z".into())], NOW, NOW + 1_000)
-        .await
-        .unwrap();
-    let newest = store.revocations_since(all[1].id, NOW).await.unwrap();
-    assert_eq!(newest.len(), 1);
-    assert!(newest[0].id > all[1].id);
-}
-
-/// Expired rows are deleted; live ones stay.
-pub async fn flush_expired_removes_only_what_expired(store: Arc<dyn Store>) {
-    let ann = user(store.as_ref(), "ann").await;
-    store
-        .create_session(&session("live", ann, NOW + 10_000), &record(1, "live"))
-        .await
-        .unwrap();
-    store
-        .create_session(&session("dead", ann, NOW + 10), &record(2, "dead"))
-        .await
-        .unwrap();
-    store
-        .revoke_sessions(&[SessionId("dead".into())], NOW, NOW + 5)
-        .await
-        .unwrap();
-    store.rotate_in(&key("k1", NOW), NOW + 100).await.unwrap();
-    store
-        .rotate_in(&key("k2", NOW + 1), NOW + 100)
-        .await
-        .unwrap();
-    let stats = store.flush_expired(NOW + 3_600).await.unwrap();
-    assert_eq!(stats.refresh_tokens, 2, "both tokens expired at NOW + 3600");
-    assert_eq!(stats.sessions, 1);
-    assert_eq!(stats.revocations, 1);
-    assert_eq!(stats.keys, 1);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
+    let after_first = store.revocations_since(all[0].id, NOW).await.unwrap();
+    assert_eq!(after_first, all[1..]);
     assert!(
         store
-            .session(&SessionId("live".into()))
+            .revocations_since(all[2].id, NOW)
             .await
             .unwrap()
-            .is_some()
+            .is_empty()
+    );
+    let later: Vec<Revocation> = store.revocations_since(0, NOW + 10).await.unwrap();
+    assert_eq!(
+        later,
+        all[1..],
+        "the entry expiring at NOW + 10 is gone then"
+    );
+    store
+        .revoke_sessions(&[sid("z")], NOW, NOW + 1_000)
+        .await
+        .unwrap();
+    let newest = store.revocations_since(all[2].id, NOW).await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].kind, RevocationKind::Session(sid("z")));
+    assert!(newest[0].id > all[2].id);
+}
+
+/// A sweep deletes exactly what expired, counts it, and a second sweep finds nothing.
+pub async fn flush_expired_removes_only_what_expired(store: Arc<dyn Store>) {
+    const SWEEP: i64 = NOW + 3_600;
+    let store = store.as_ref();
+    let ann = user(store, "ann").await;
+    let with_token = async |id: &str, session_ends: i64, n: u8, token_ends: i64| {
+        let first = RefreshRecord {
+            expires_at: token_ends,
+            ..record(n, id)
+        };
+        store
+            .create_session(&session(id, ann, NOW, session_ends), &first)
+            .await
+            .unwrap();
+    };
+    with_token("live", NOW + 10_000, 1, SWEEP + 1).await;
+    with_token("stale-token", NOW + 10_000, 5, SWEEP).await;
+    with_token("ended", NOW + 10, 2, SWEEP).await;
+    with_token("revoked-spent", NOW + 10_000, 3, NOW + 100).await;
+    with_token("revoked-pending", NOW + 10_000, 4, NOW + 7_200).await;
+    store
+        .revoke_sessions(&[sid("ended")], NOW, NOW + 5)
+        .await
+        .unwrap();
+    store
+        .revoke_sessions(
+            &[sid("revoked-spent"), sid("revoked-pending")],
+            NOW,
+            NOW + 10_000,
+        )
+        .await
+        .unwrap();
+    // Each rotation sets the expiry of the key it retires: k1 leaves at SWEEP, k2 one second later.
+    store.rotate_in(&key("k1", NOW), 0).await.unwrap();
+    store.rotate_in(&key("k2", NOW + 1), SWEEP).await.unwrap();
+    store
+        .rotate_in(&key("k3", NOW + 2), SWEEP + 1)
+        .await
+        .unwrap();
+
+    let stats = store.flush_expired(SWEEP).await.unwrap();
+    assert_eq!(stats.refresh_tokens, 3, "tokens 2, 3 and 5 expired");
+    assert_eq!(stats.sessions, 2, "ended, and revoked-spent");
+    assert_eq!(stats.revocations, 1);
+    assert_eq!(stats.keys, 1, "k1");
+    for (id, kept) in [
+        ("live", true),
+        ("stale-token", true),
+        ("ended", false),
+        ("revoked-spent", false),
+        ("revoked-pending", true),
+    ] {
+        assert_eq!(
+            store.session(&sid(id)).await.unwrap().is_some(),
+            kept,
+            "{id}"
+        );
+    }
+    for (n, kept) in [(1, true), (2, false), (3, false), (4, true), (5, false)] {
+        assert_eq!(token(store, n).await.is_some(), kept, "token {n}");
+    }
+    assert_eq!(
+        log_kinds(store).await,
+        [
+            RevocationKind::Session(sid("revoked-spent")),
+            RevocationKind::Session(sid("revoked-pending"))
+        ]
     );
     let kids: Vec<_> = store
         .keys()
@@ -504,56 +741,113 @@ pub async fn flush_expired_removes_only_what_expired(store: Arc<dyn Store>) {
         .into_iter()
         .map(|k| k.kid)
         .collect();
-    assert_eq!(kids, ["k2"]);
+    assert_eq!(kids, ["k2", "k3"]);
+    assert_eq!(
+        store.flush_expired(SWEEP).await.unwrap(),
+        Default::default(),
+        "nothing left to flush"
+    );
 }
 
 fn key(kid: &str, created_at: i64) -> StoredKey {
     StoredKey {
         kid: kid.into(),
         alg: "ES256".into(),
-        private_jwk: "{}".into(),
+        private_jwk: format!(r#"{{"kty":"EC","kid":"{kid}"}}"#),
         created_at,
         retired_at: None,
         expires_at: None,
     }
 }
 
-/// A new key retires every current one, which then expires at the given time.
+/// A new key retires every current one, which then expires at the given time; older retirements
+/// stay as they were; keys list oldest first.
 pub async fn keys_rotate_in_retires_the_previous(store: Arc<dyn Store>) {
     assert!(store.keys().await.unwrap().is_empty());
     store.rotate_in(&key("k1", NOW), NOW + 50).await.unwrap();
+    assert_eq!(store.keys().await.unwrap(), [key("k1", NOW)]);
     store
         .rotate_in(&key("k2", NOW + 10), NOW + 60)
         .await
         .unwrap();
-    let keys = store.keys().await.unwrap();
-    assert_eq!(keys.len(), 2);
+    let retired_k1 = StoredKey {
+        retired_at: Some(NOW + 10),
+        expires_at: Some(NOW + 60),
+        ..key("k1", NOW)
+    };
     assert_eq!(
-        (keys[0].kid.as_str(), keys[0].retired_at, keys[0].expires_at),
-        ("k1", Some(NOW + 10), Some(NOW + 60))
+        store.keys().await.unwrap(),
+        [retired_k1.clone(), key("k2", NOW + 10)]
     );
-    assert_eq!(
-        (keys[1].kid.as_str(), keys[1].retired_at, keys[1].expires_at),
-        ("k2", None, None)
-    );
+
+    // A failed rotation (duplicate kid) changes nothing: k2 is still the signing key.
     assert!(matches!(
-        store.rotate_in(&key("k2", NOW + 20), 0).await,
+        store.rotate_in(&key("k2", NOW + 20), NOW + 70).await,
         Err(StoreError::Conflict(_))
     ));
+    assert_eq!(
+        store.keys().await.unwrap(),
+        [retired_k1.clone(), key("k2", NOW + 10)]
+    );
+
+    // Two keys made in the same second list by kid.
+    store
+        .rotate_in(&key("k3", NOW + 20), NOW + 80)
+        .await
+        .unwrap();
+    store
+        .rotate_in(&key("j3", NOW + 20), NOW + 90)
+        .await
+        .unwrap();
+    let keys = store.keys().await.unwrap();
+    let summary: Vec<_> = keys
+        .iter()
+        .map(|k| (k.kid.as_str(), k.retired_at, k.expires_at))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("k1", Some(NOW + 10), Some(NOW + 60)),
+            ("k2", Some(NOW + 20), Some(NOW + 80)),
+            ("j3", None, None),
+            ("k3", Some(NOW + 20), Some(NOW + 90)),
+        ]
+    );
     store.ping().await.unwrap();
 }
 
-/// Instantiates every conformance case as a `#[tokio::test]` for a backend. `$store` is an async
-/// block evaluating to a fresh `Arc<dyn Store>`.
+/// Instantiates every conformance case as a multi-threaded `#[tokio::test]` for one backend.
+///
+/// `$fresh` is an async expression evaluating to `(guard, Arc<dyn Store>)`: a fresh, empty store
+/// and whatever must outlive the case (a temporary directory, a database to drop). The calling
+/// crate needs `tokio` with the `macros` and `rt-multi-thread` features.
+///
+/// ```no_run
+/// use std::sync::Arc;
+///
+/// use tessera_auth::store::Store;
+/// use tessera_store::SqliteStore;
+///
+/// async fn fresh() -> (tempfile::TempDir, Arc<dyn Store>) {
+///     let dir = tempfile::tempdir().unwrap();
+///     let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+///     (dir, Arc::new(store))
+/// }
+///
+/// tessera_store::conformance_tests!(fresh());
+/// # fn main() {}
+/// ```
 #[macro_export]
 macro_rules! conformance_tests {
-    ($store:expr) => {
-        $crate::conformance_tests!(@cases $store;
+    ($fresh:expr) => {
+        $crate::conformance_tests!(@cases $fresh;
             users_get_ids_in_order_and_unique_names,
             roles_claims_and_pages,
             user_status_changes_are_logged,
             sessions_list_and_revoke,
-            rotation_and_reuse_states,
+            rotation_happy_path,
+            rotating_a_rotated_token_is_refused,
+            revoked_or_ended_session_blocks_rotation,
             concurrent_rotation_has_one_winner,
             revoke_user_sessions_keeps_one,
             revocation_log_order_and_expiry,
@@ -561,11 +855,11 @@ macro_rules! conformance_tests {
             keys_rotate_in_retires_the_previous,
         );
     };
-    (@cases $store:expr; $($case:ident),+ $(,)?) => {
+    (@cases $fresh:expr; $($case:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
-                let store: std::sync::Arc<dyn tessera_auth::store::Store> = $store.await;
+                let (_guard, store) = $fresh.await;
                 $crate::conformance::$case(store).await;
             }
         )+

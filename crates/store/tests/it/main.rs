@@ -1,4 +1,5 @@
-//! The storage conformance suite against SQLite, plus SQLite-specific checks.
+//! tessera-store's integration tests: the storage conformance suite on every backend, plus
+//! backend-specific checks. One binary, so one link.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
