@@ -850,8 +850,11 @@ impl SessionStore for SqliteStore {
                 .map_err(db_error)?
                 .rows_affected())
         };
-        // Tokens first, so a revoked session whose last token just expired goes in the same sweep.
-        let refresh_tokens = run("DELETE FROM refresh_tokens WHERE expires_at <= ?").await?;
+        // Tokens first, so a revoked session whose last token just expired goes in the same sweep;
+        // those of ended sessions too, rather than by cascade, so the count includes them.
+        let refresh_tokens = run("DELETE FROM refresh_tokens WHERE expires_at <= ?1 \
+             OR session_id IN (SELECT id FROM sessions WHERE expires_at <= ?1)")
+        .await?;
         let sessions = run("DELETE FROM sessions WHERE expires_at <= ?1 \
              OR (revoked_at IS NOT NULL AND revoked_at <= ?1 \
                  AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = sessions.id))")
