@@ -14,6 +14,11 @@ use crate::validation::{Clock, Validation};
 /// The largest signature any supported key makes (RSA-8192).
 const MAX_SIGNATURE_BYTES: usize = 1024;
 
+/// Header members the verifier reads. They are set through [`Header`]'s fields (or not at all),
+/// never through `extra`: a second copy would make a header with duplicate members, and a value of
+/// the wrong type one that no strict verifier (this one included) accepts.
+const RESERVED_HEADER_MEMBERS: [&str; 6] = ["alg", "typ", "cty", "kid", "crit", "b64"];
+
 /// Signs `claims` with `key` under the header `{"alg", "typ": "JWT", "kid"}`.
 pub fn encode<T: Serialize + ?Sized>(claims: &T, key: &SigningKey) -> Result<String, Error> {
     encode_with_header(&Header::for_key(key), claims, key)
@@ -32,10 +37,13 @@ pub fn encode_with_header<T: Serialize + ?Sized>(
             found: header.alg,
         });
     }
-    if header.extra.contains_key("crit") || header.extra.contains_key("alg") {
-        return Err(Error::Claims(
-            "the header may not set \"crit\" or a second \"alg\"".into(),
-        ));
+    if let Some(name) = RESERVED_HEADER_MEMBERS
+        .iter()
+        .find(|name| header.extra.contains_key(**name))
+    {
+        return Err(Error::Claims(format!(
+            "the header's extra members may not set {name:?}"
+        )));
     }
     let header_json = if header.kid.is_some() {
         serde_json::to_vec(header)

@@ -182,9 +182,11 @@ impl Validation {
                 });
             }
         }
+        // The payload is known to start with `{`, so any failure here is broken JSON (a syntax
+        // error, truncation, nesting too deep): the token's fault, not the caller's.
         let view = ViewSeed { policy: self }
             .deserialize(&mut serde_json::Deserializer::from_str(payload))
-            .map_err(|e| Error::Claims(e.to_string()))?;
+            .map_err(|e| Malformed::Json(Part::Payload, e.to_string()))?;
         self.check_view(&view, now)
     }
 

@@ -691,3 +691,39 @@ fn unknown_critical_extensions_are_refused() {
         assert_eq!(check(&token, &verifying), Err(expected), "{header}");
     }
 }
+
+#[test]
+fn signed_payloads_that_are_no_claims_set_are_malformed() {
+    // Garbage under a genuine signature (a confused or compromised signer): still the token's
+    // fault, reported as malformed, never as the caller's.
+    let key = hs256();
+    let verifying = key.verifying_key().unwrap();
+    let header = b64url(r#"{"alg":"HS256"}"#);
+    let deep = format!(
+        "{{\"exp\":2000,\"a\":{}1{}}}",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    for (payload, part_of) in [
+        (&br#"{"exp":2000,"#[..], "json"),
+        (br#"{"exp":2000"#, "json"),
+        (br#"{"exp":2000} {}"#, "json"),
+        (br#"{"exp":2000,}"#, "json"),
+        (br#"{"exp":2000,"a":tru}"#, "json"),
+        (deep.as_bytes(), "json"),
+        (br#"[{"exp":2000}]"#, "not an object"),
+        (br#""exp""#, "not an object"),
+        (b"", "not an object"),
+        (b"{\"exp\":2000,\"a\":\"\xff\"}", "utf-8"),
+    ] {
+        let token = signed_with(&header, &b64url(payload), &key);
+        let error = check(&token, &verifying).unwrap_err();
+        let expected = match part_of {
+            "json" => matches!(error, Error::Malformed(Malformed::Json(Part::Payload, _))),
+            "not an object" => error == Error::Malformed(Malformed::NotObject(Part::Payload)),
+            _ => error == Error::Malformed(Malformed::Utf8(Part::Payload)),
+        };
+        assert!(expected, "{}: {error:?}", String::from_utf8_lossy(payload));
+        assert!(error.is_token_error(), "{error:?}");
+    }
+}

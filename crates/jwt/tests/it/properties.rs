@@ -192,3 +192,42 @@ fn every_bit_flip_is_detected() {
         assert_eq!(refused, token.len() * 7, "{alg}");
     }
 }
+
+/// Extra header members, including every name the verifier reads, with values of any type.
+fn extra_members() -> impl Strategy<Value = Map<String, Value>> {
+    let name = prop_oneof![
+        Just("typ".to_owned()),
+        Just("cty".to_owned()),
+        Just("kid".to_owned()),
+        Just("b64".to_owned()),
+        Just("jwk".to_owned()),
+        Just("x5t".to_owned()),
+        "[a-z]{1,4}",
+    ];
+    prop::collection::btree_map(name, json_value(), 0..4).prop_map(|m| m.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Whatever header a caller asks for, the signer either refuses it or makes a token that its
+    /// own verifier accepts: it never writes a header with duplicate or ill-typed members.
+    #[test]
+    fn encode_with_header_never_makes_an_unverifiable_token(
+        extra in extra_members(),
+        typ in proptest::option::of("[a-z+]{1,8}"),
+        kid in proptest::option::of("[a-z0-9]{1,8}"),
+    ) {
+        let (key, verifying) = key(Algorithm::HS256);
+        let header = tessera_jwt::Header {
+            alg: Algorithm::HS256,
+            typ,
+            cty: None,
+            kid,
+            extra,
+        };
+        if let Ok(token) = tessera_jwt::encode_with_header(&header, &json!({"exp": NOW + 1}), key) {
+            prop_assert!(check(&token, verifying).is_ok(), "{:?}: {:?}", header, check(&token, verifying));
+        }
+    }
+}
