@@ -88,9 +88,9 @@ pub struct AuthService {
     /// Access tokens already verified, by their exact text: asymmetric verification costs ~50x an
     /// HMAC, and a client presents the same token many times. Expiry and revocation are still
     /// checked on every hit.
-    verified: BoundedCache<Box<str>, VerifiedAccess>,
+    verified: BoundedCache<Box<str>, Arc<VerifiedAccess>>,
     /// Users read in the current second, so `/api/me/` does not query storage on every request.
-    profiles: BoundedCache<i64, (User, i64)>,
+    profiles: BoundedCache<i64, (Arc<User>, i64)>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -327,7 +327,7 @@ impl AuthService {
 
     /// Checks a `Bearer` access token: signature, claims, type, user status and revocation, all
     /// without a storage round-trip.
-    pub fn verify_access(&self, token: &str) -> Result<VerifiedAccess, AuthError> {
+    pub fn verify_access(&self, token: &str) -> Result<Arc<VerifiedAccess>, AuthError> {
         let now = self.now();
         let leeway = i64::try_from(self.config.leeway).unwrap_or(i64::MAX);
         if let Some(hit) = self
@@ -347,14 +347,14 @@ impl AuthService {
         let user_id = Self::user_of(&claims)?;
         self.revocations
             .check(user_id, claims.sid.as_deref(), claims.iat)?;
-        let access = VerifiedAccess {
+        let access = Arc::new(VerifiedAccess {
             user_id,
             session_id: claims.sid.map(SessionId),
             issued_at: claims.iat,
             expires_at: claims.exp,
             roles: claims.roles.unwrap_or_default(),
-        };
-        self.verified.insert(token.into(), access.clone());
+        });
+        self.verified.insert(token.into(), Arc::clone(&access));
         Ok(access)
     }
 
@@ -365,6 +365,16 @@ impl AuthService {
 
     /// `/api/token/verify/`: any valid, unrevoked token of ours.
     pub async fn verify_any(&self, token: &str) -> Result<(), AuthError> {
+        // An access token this instance already verified: only expiry and revocation are left.
+        if let Some(hit) = self.verified.get(token, |a| self.now() < a.expires_at) {
+            return self
+                .revocations
+                .check(hit.user_id, hit.session_id.as_ref().map(SessionId::as_str), hit.issued_at)
+                .map_err(|e| match e {
+                    AuthError::UserInactive | AuthError::UserNotFound => AuthError::Token(TokenProblem::Blacklisted),
+                    other => other,
+                });
+        }
         let (kind, claims) = self.decode(token, None).map_err(AuthError::Token)?;
         match kind {
             TokenKind::Access => {
@@ -586,14 +596,14 @@ impl AuthService {
     }
 
     /// A user by id, read at most once a second (changes show within a second or two).
-    pub async fn user(&self, id: UserId) -> Result<Option<User>, AuthError> {
+    pub async fn user(&self, id: UserId) -> Result<Option<Arc<User>>, AuthError> {
         let now = self.now();
         if let Some((user, _)) = self.profiles.get(&id.0, |(_, read_at)| *read_at == now) {
             return Ok(Some(user));
         }
-        let user = self.store.user_by_id(id).await?;
+        let user = self.store.user_by_id(id).await?.map(Arc::new);
         match &user {
-            Some(user) => self.profiles.insert(id.0, (user.clone(), now)),
+            Some(user) => self.profiles.insert(id.0, (Arc::clone(user), now)),
             None => self.profiles.remove(&id.0),
         }
         Ok(user)

@@ -198,7 +198,7 @@ impl Body {
 
 /// A request authenticated by a valid, unrevoked `Bearer` access token.
 #[derive(Clone, Debug)]
-pub struct Authenticated(pub VerifiedAccess);
+pub struct Authenticated(pub Arc<VerifiedAccess>);
 
 /// The raw token of `Authorization: Bearer <token>`, with simplejwt's rules: another scheme or no
 /// header is "not provided"; `Bearer` with other than one value is a bad header.
@@ -250,7 +250,7 @@ impl RoleRequirement for AdminRole {
 
 /// A request whose access token carries one of `R`'s roles. Decided from the token alone.
 #[derive(Debug)]
-pub struct RequireRole<R>(pub VerifiedAccess, pub std::marker::PhantomData<R>);
+pub struct RequireRole<R>(pub Arc<VerifiedAccess>, pub std::marker::PhantomData<R>);
 
 impl<R: RoleRequirement + Send> FromRequestParts<Arc<AppState>> for RequireRole<R> {
     type Rejection = ApiError;

@@ -166,6 +166,16 @@ async fn blacklist(
     Ok(response)
 }
 
+/// `/api/me/`: simplejwt's two fields first, then what Tessera adds. Serialized straight from the
+/// cached user, without building a JSON tree.
+#[derive(serde::Serialize)]
+struct Me<'a> {
+    id: i64,
+    username: &'a str,
+    roles: &'a [String],
+    claims: &'a serde_json::Map<String, Value>,
+}
+
 async fn me(State(state): State<Arc<AppState>>, Authenticated(access): Authenticated) -> ApiResult {
     let user = state
         .auth
@@ -175,13 +185,12 @@ async fn me(State(state): State<Arc<AppState>>, Authenticated(access): Authentic
     if !user.is_active {
         return Err(AuthError::UserInactive.into());
     }
-    // simplejwt's two fields first; then what Tessera adds.
-    Ok(Json(json!({
-        "id": user.id.0,
-        "username": user.username,
-        "roles": user.roles,
-        "claims": user.claims,
-    }))
+    Ok(Json(Me {
+        id: user.id.0,
+        username: &user.username,
+        roles: &user.roles,
+        claims: &user.claims,
+    })
     .into_response())
 }
 
