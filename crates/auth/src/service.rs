@@ -369,9 +369,15 @@ impl AuthService {
         if let Some(hit) = self.verified.get(token, |a| self.now() < a.expires_at) {
             return self
                 .revocations
-                .check(hit.user_id, hit.session_id.as_ref().map(SessionId::as_str), hit.issued_at)
+                .check(
+                    hit.user_id,
+                    hit.session_id.as_ref().map(SessionId::as_str),
+                    hit.issued_at,
+                )
                 .map_err(|e| match e {
-                    AuthError::UserInactive | AuthError::UserNotFound => AuthError::Token(TokenProblem::Blacklisted),
+                    AuthError::UserInactive | AuthError::UserNotFound => {
+                        AuthError::Token(TokenProblem::Blacklisted)
+                    }
                     other => other,
                 });
         }

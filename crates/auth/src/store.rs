@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use crate::ids::{SessionId, UserId};
 
 /// Why a storage call failed. Backends convert their driver errors in one place.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique constraint was violated (e.g. the username is taken).
     #[error("already exists: {0}")]

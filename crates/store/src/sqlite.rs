@@ -21,6 +21,7 @@ use tessera_auth::store::{
     RotateOutcome, Session, SessionStore, Store, StoreError, StoredKey, StoredRefresh, User,
     UserStore,
 };
+use tokio::sync::{mpsc, oneshot};
 
 /// Tunables of the SQLite backend.
 #[derive(Clone, Debug)]
@@ -53,6 +54,120 @@ impl Default for SqliteOptions {
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Rotations go through one writer task that commits concurrent ones together (see
+    /// [`rotation_writer`]).
+    rotations: mpsc::Sender<RotationJob>,
+}
+
+/// One `rotate_refresh` call waiting for the group commit.
+struct RotationJob {
+    old_hash: [u8; 32],
+    new: RefreshRecord,
+    now: i64,
+    reply: oneshot::Sender<Result<RotateOutcome, StoreError>>,
+}
+
+/// Most rotations committed by one transaction.
+const MAX_ROTATION_BATCH: usize = 64;
+
+/// Group commit for refresh-token rotation. `synchronous = FULL` makes every commit wait for the disk
+/// (one fsync, several milliseconds); a refresh storm would otherwise be bounded by the disk's
+/// fsync rate. The writer takes every rotation waiting at that moment, applies each under its own
+/// savepoint (so one failure does not undo the others, and a second rotation of the same token in
+/// the batch sees the first), and commits them with one fsync before any caller is answered.
+async fn rotation_writer(pool: SqlitePool, mut jobs: mpsc::Receiver<RotationJob>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_ROTATION_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        match rotate_batch(&pool, &batch).await {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                for job in batch {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
+async fn rotate_batch(
+    pool: &SqlitePool,
+    batch: &[RotationJob],
+) -> Result<Vec<Result<RotateOutcome, StoreError>>, StoreError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for job in batch {
+        sqlx::query("SAVEPOINT rotation")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let outcome = rotate_in(&mut tx, &job.old_hash, &job.new, job.now).await;
+        let end = match outcome {
+            Ok(RotateOutcome::Rotated) => "RELEASE rotation",
+            _ => "ROLLBACK TO rotation",
+        };
+        sqlx::query(end).execute(&mut *tx).await.map_err(db_error)?;
+        if end.starts_with("ROLLBACK") {
+            sqlx::query("RELEASE rotation")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        outcomes.push(outcome);
+    }
+    tx.commit().await.map_err(db_error)?;
+    Ok(outcomes)
+}
+
+/// One rotation inside a write transaction.
+async fn rotate_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    old_hash: &[u8; 32],
+    new: &RefreshRecord,
+    now: i64,
+) -> Result<RotateOutcome, StoreError> {
+    // Rotations of one token are serialized by the write lock (and by the writer task); only the
+    // first finds the row still active.
+    let changed = sqlx::query(
+        "UPDATE refresh_tokens SET state = 'rotated', rotated_at = ?, replaced_by = ? \
+         WHERE token_hash = ? AND state = 'active' AND session_id = ? AND EXISTS \
+         (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id \
+          AND s.revoked_at IS NULL AND s.expires_at > ?)",
+    )
+    .bind(now)
+    .bind(&new.token_hash[..])
+    .bind(&old_hash[..])
+    .bind(&new.session_id.0)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?
+    .rows_affected();
+    if changed == 0 {
+        // Read inside the transaction, so the answer describes the state that refused us.
+        let stored = stored_refresh(&mut **tx, old_hash).await?;
+        if let Some(old) = &stored
+            && old.state == RefreshState::Active
+            && old.record.session_id != new.session_id
+        {
+            return Err(StoreError::Internal(
+                "rotate_refresh: the new token belongs to another session".into(),
+            ));
+        }
+        return Ok(RotateOutcome::NotActive(stored));
+    }
+    insert_refresh(tx, new).await?;
+    make_current(tx, new, now).await?;
+    Ok(RotateOutcome::Rotated)
 }
 
 impl SqliteStore {
@@ -98,7 +213,7 @@ impl SqliteStore {
             .map_err(db_error)?;
         migrate(&pool).await?;
         tracing::debug!(path = %path.display(), "opened SQLite store");
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore::with_writer(pool))
     }
 
     /// A fresh, empty database that lives in memory until the store (and all its clones) is
@@ -120,13 +235,19 @@ impl SqliteStore {
             .await
             .map_err(db_error)?;
         migrate(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore::with_writer(pool))
     }
 
     /// Closes every connection, checkpointing the write-ahead log into the database file. Later
     /// calls on this store (or its clones) fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    fn with_writer(pool: SqlitePool) -> SqliteStore {
+        let (rotations, jobs) = mpsc::channel(4 * MAX_ROTATION_BATCH);
+        tokio::spawn(rotation_writer(pool.clone(), jobs));
+        SqliteStore { pool, rotations }
     }
 
     /// A write transaction that holds the write lock from its first statement.
@@ -720,42 +841,16 @@ impl SessionStore for SqliteStore {
         new: &RefreshRecord,
         now: i64,
     ) -> Result<RotateOutcome, StoreError> {
-        let mut tx = self.write().await?;
-        // Concurrent rotations of one token take the write lock in turn; only the first finds the
-        // row still active.
-        let changed = sqlx::query(
-            "UPDATE refresh_tokens SET state = 'rotated', rotated_at = ?, replaced_by = ? \
-             WHERE token_hash = ? AND state = 'active' AND session_id = ? AND EXISTS \
-             (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id \
-              AND s.revoked_at IS NULL AND s.expires_at > ?)",
-        )
-        .bind(now)
-        .bind(&new.token_hash[..])
-        .bind(&old_hash[..])
-        .bind(&new.session_id.0)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?
-        .rows_affected();
-        if changed == 0 {
-            // Read inside the transaction, so the answer describes the state that refused us.
-            let stored = stored_refresh(&mut *tx, old_hash).await?;
-            tx.rollback().await.map_err(db_error)?;
-            if let Some(old) = &stored
-                && old.state == RefreshState::Active
-                && old.record.session_id != new.session_id
-            {
-                return Err(StoreError::Internal(
-                    "rotate_refresh: the new token belongs to another session".into(),
-                ));
-            }
-            return Ok(RotateOutcome::NotActive(stored));
-        }
-        insert_refresh(&mut tx, new).await?;
-        make_current(&mut tx, new, now).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(RotateOutcome::Rotated)
+        let (reply, answer) = oneshot::channel();
+        let job = RotationJob {
+            old_hash: *old_hash,
+            new: new.clone(),
+            now,
+            reply,
+        };
+        let gone = || StoreError::Unavailable("the rotation writer has stopped".into());
+        self.rotations.send(job).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 
     async fn add_refresh(&self, new: &RefreshRecord, now: i64) -> Result<(), StoreError> {
