@@ -12,10 +12,45 @@ use crate::error::{AuthError, TokenProblem};
 use crate::ids::UserId;
 use crate::store::{Revocation, RevocationKind, Store, StoreError};
 
+/// A session id as held in memory: our ids are 32 hex digits, kept as their 16 bytes (a third of
+/// the memory of the text); anything else is kept as text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum SessionKey {
+    Bytes([u8; 16]),
+    Text(Box<str>),
+}
+
+impl SessionKey {
+    fn of(sid: &str) -> SessionKey {
+        let hex = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        let digits = sid.as_bytes();
+        if digits.len() == 32 {
+            let mut bytes = [0u8; 16];
+            let parsed = bytes.iter_mut().enumerate().all(|(i, byte)| {
+                match (hex(digits[2 * i]), hex(digits[2 * i + 1])) {
+                    (Some(high), Some(low)) => {
+                        *byte = high << 4 | low;
+                        true
+                    }
+                    _ => false,
+                }
+            });
+            if parsed {
+                return SessionKey::Bytes(bytes);
+            }
+        }
+        SessionKey::Text(sid.into())
+    }
+}
+
 #[derive(Debug, Default)]
 struct Revoked {
     /// Revoked session ids -> when the entry may be forgotten.
-    sessions: HashMap<String, i64>,
+    sessions: HashMap<SessionKey, i64>,
     /// Per user: tokens without `sid` issued before `.0` are revoked; forget after `.1`.
     users_before: HashMap<i64, (i64, i64)>,
     disabled: HashSet<i64>,
@@ -44,14 +79,21 @@ impl RevocationState {
         Ok(state)
     }
 
-    /// Applies log entries written since the last one applied; returns how many.
+    /// Applies log entries written since the last one applied, a page at a time; returns how many.
     pub async fn catch_up(&self, store: &dyn Store, now: i64) -> Result<usize, StoreError> {
-        let after = self.last_applied.load(Ordering::Acquire);
-        let entries = store.revocations_since(after, now).await?;
-        for entry in &entries {
-            self.apply(entry);
+        const PAGE: usize = 4_096;
+        let mut applied = 0;
+        loop {
+            let after = self.last_applied.load(Ordering::Acquire);
+            let entries = store.revocations_page(after, now, PAGE).await?;
+            for entry in &entries {
+                self.apply(entry);
+            }
+            applied += entries.len();
+            if entries.len() < PAGE {
+                return Ok(applied);
+            }
         }
-        Ok(entries.len())
     }
 
     /// Applies one log entry (idempotent).
@@ -60,7 +102,9 @@ impl RevocationState {
             let mut revoked = self.write();
             match &entry.kind {
                 RevocationKind::Session(sid) => {
-                    revoked.sessions.insert(sid.0.clone(), entry.expires_at);
+                    revoked
+                        .sessions
+                        .insert(SessionKey::of(&sid.0), entry.expires_at);
                 }
                 RevocationKind::UserTokensBefore { user, before } => {
                     let slot = revoked.users_before.entry(user.0).or_insert((i64::MIN, 0));
@@ -92,7 +136,7 @@ impl RevocationState {
             return Err(AuthError::UserInactive);
         }
         let is_revoked = match sid {
-            Some(sid) => revoked.sessions.contains_key(sid),
+            Some(sid) => revoked.sessions.contains_key(&SessionKey::of(sid)),
             None => revoked
                 .users_before
                 .get(&user.0)
@@ -137,6 +181,21 @@ mod tests {
             kind,
             expires_at: 1_000,
         }
+    }
+
+    #[test]
+    fn session_keys_are_compact_and_exact() {
+        let ours = "0123456789abcdef0123456789abcdef";
+        assert!(matches!(SessionKey::of(ours), SessionKey::Bytes(_)));
+        assert_ne!(
+            SessionKey::of(ours),
+            SessionKey::of("0123456789abcdef0123456789abcdee")
+        );
+        assert!(matches!(
+            SessionKey::of("0123456789ABCDEF0123456789ABCDEF"),
+            SessionKey::Text(_)
+        ));
+        assert!(matches!(SessionKey::of("s1"), SessionKey::Text(_)));
     }
 
     #[test]

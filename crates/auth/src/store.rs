@@ -279,6 +279,18 @@ pub trait SessionStore: Send + Sync {
         after_id: i64,
         now: i64,
     ) -> Result<Vec<Revocation>, StoreError>;
+    /// At most `limit` of the entries [`SessionStore::revocations_since`] returns, so a large log is
+    /// replayed in pages rather than held in memory at once. Backends should override this default.
+    async fn revocations_page(
+        &self,
+        after_id: i64,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        let mut entries = self.revocations_since(after_id, now).await?;
+        entries.truncate(limit);
+        Ok(entries)
+    }
     /// Deletes what expired before `now`: refresh tokens, sessions past their absolute expiry (or
     /// revoked and past every token), log entries, and keys that left the verification set.
     async fn flush_expired(&self, now: i64) -> Result<FlushStats, StoreError>;

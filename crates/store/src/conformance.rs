@@ -643,6 +643,13 @@ pub async fn revocation_log_order_and_expiry(store: Arc<dyn Store>) {
     assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
     let after_first = store.revocations_since(all[0].id, NOW).await.unwrap();
     assert_eq!(after_first, all[1..]);
+    // Pages are the same entries, cut to size.
+    assert_eq!(store.revocations_page(0, NOW, 2).await.unwrap(), all[..2]);
+    assert_eq!(
+        store.revocations_page(all[1].id, NOW, 2).await.unwrap(),
+        all[2..]
+    );
+    assert!(store.revocations_page(0, NOW, 0).await.unwrap().is_empty());
     assert!(
         store
             .revocations_since(all[2].id, NOW)

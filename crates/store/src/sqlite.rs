@@ -911,12 +911,22 @@ impl SessionStore for SqliteStore {
         after_id: i64,
         now: i64,
     ) -> Result<Vec<Revocation>, StoreError> {
+        self.revocations_page(after_id, now, usize::MAX).await
+    }
+
+    async fn revocations_page(
+        &self,
+        after_id: i64,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<Revocation>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, kind, subject, before_ts, expires_at FROM revocations \
-             WHERE id > ? AND expires_at > ? ORDER BY id",
+             WHERE id > ? AND expires_at > ? ORDER BY id LIMIT ?",
         )
         .bind(after_id)
         .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
