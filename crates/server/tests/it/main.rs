@@ -28,6 +28,8 @@ use zeroize::Zeroizing;
 /// A server over a fresh database in a temporary directory.
 pub struct TestServer {
     pub app: Router,
+    /// The store itself, to take it down in fault tests.
+    pub sqlite: tessera_store::SqliteStore,
     pub state: Arc<AppState>,
     pub config: Config,
     pub dir: tempfile::TempDir,
@@ -66,10 +68,11 @@ impl TestServer {
         let store = tessera_store::SqliteStore::open(&config.sqlite_path().unwrap())
             .await
             .unwrap();
-        let state = tessera_server::build(&config, Arc::new(store))
+        let state = tessera_server::build(&config, Arc::new(store.clone()))
             .await
             .unwrap();
         TestServer {
+            sqlite: store,
             app: tessera_server::routes::router(Arc::clone(&state)),
             state,
             config,

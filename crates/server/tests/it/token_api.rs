@@ -514,3 +514,47 @@ async fn rotation_never_extends_a_session_past_its_absolute_lifetime() {
     let second = decode_part(reply.body["refresh"].as_str().unwrap(), 1);
     assert!(second["exp"].as_i64().unwrap() <= first["iat"].as_i64().unwrap() + 3_600);
 }
+
+#[tokio::test]
+async fn storage_down_means_503_for_what_needs_it_and_verification_goes_on() {
+    let server = TestServer::start().await;
+    server.add_user("ann", "pw").await;
+    let (access, refresh) = server.login("ann", "pw").await;
+    assert_eq!(
+        server.get_with("/api/me/", &access).await.status,
+        StatusCode::OK
+    );
+    server.sqlite.close().await;
+
+    let reply = server
+        .send(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.body["status"], "unavailable");
+    assert!(
+        reply.body["checks"]["database"]
+            .as_str()
+            .unwrap()
+            .starts_with("down")
+    );
+    for (path, body) in [
+        ("/api/token/", json!({"username": "ann", "password": "pw"})),
+        ("/api/token/refresh/", json!({"refresh": refresh})),
+    ] {
+        let reply = server.post(path, body).await;
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(
+            reply.body,
+            json!({"detail": "Service temporarily unavailable, try again later."})
+        );
+    }
+    // Access tokens are checked in memory: protected routes that need no storage keep working.
+    let reply = server
+        .post("/api/token/verify/", json!({"token": access}))
+        .await;
+    assert_eq!((reply.status, reply.body), (StatusCode::OK, json!({})));
+    let reply = server
+        .send(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
