@@ -70,7 +70,7 @@ where
 }
 
 /// Every setting of `tessera serve`. Each field's doc says its default.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address to listen on. Default `127.0.0.1:8000`.
@@ -502,5 +502,15 @@ mod tests {
             assert!(loaded.is_ok(), "{name} = {default}: {loaded:?}");
         }
         assert!(Config::load(None, env(&[]), &[("no_such_setting", "1".into())]).is_err());
+        // The defaults `--help` prints are the defaults in force.
+        let documented: Vec<(&str, String)> = SETTINGS
+            .iter()
+            .filter(|(_, default, _)| !default.starts_with('('))
+            .map(|(name, default, _)| (*name, (*default).to_owned()))
+            .collect();
+        assert_eq!(
+            Config::load(None, env(&[]), &documented).unwrap(),
+            Config::default()
+        );
     }
 }
