@@ -363,42 +363,24 @@ impl AuthService {
         self.verified.len()
     }
 
-    /// `/api/token/verify/`: any valid, unrevoked token of ours.
+    /// `/api/token/verify/`: any valid, unrevoked token of ours. Access tokens take the same path
+    /// (and cache) as `Bearer` tokens; a disabled or deleted user's token is reported blacklisted.
     pub async fn verify_any(&self, token: &str) -> Result<(), AuthError> {
-        // An access token this instance already verified: only expiry and revocation are left.
-        if let Some(hit) = self.verified.get(token, |a| self.now() < a.expires_at) {
-            return self
-                .revocations
-                .check(
-                    hit.user_id,
-                    hit.session_id.as_ref().map(SessionId::as_str),
-                    hit.issued_at,
-                )
-                .map_err(|e| match e {
-                    AuthError::UserInactive | AuthError::UserNotFound => {
-                        AuthError::Token(TokenProblem::Blacklisted)
-                    }
-                    other => other,
-                });
-        }
-        let (kind, claims) = self.decode(token, None).map_err(AuthError::Token)?;
-        match kind {
-            TokenKind::Access => {
-                let user = Self::user_of(&claims)?;
-                self.revocations
-                    .check(user, claims.sid.as_deref(), claims.iat)
-                    .map_err(|e| match e {
-                        AuthError::UserInactive | AuthError::UserNotFound => {
-                            AuthError::Token(TokenProblem::Blacklisted)
-                        }
-                        other => other,
-                    })
+        match self.verify_access(token) {
+            Ok(_) => return Ok(()),
+            Err(AuthError::UserInactive | AuthError::UserNotFound) => {
+                return Err(AuthError::Token(TokenProblem::Blacklisted));
             }
-            TokenKind::Refresh => match self.store.refresh_token(&token_hash(token)).await? {
-                None => Err(AuthError::Token(TokenProblem::Invalid)),
-                Some(stored) if stored.state == RefreshState::Active => Ok(()),
-                Some(_) => Err(AuthError::Token(TokenProblem::Blacklisted)),
-            },
+            // Not an access token: it may be a refresh token.
+            Err(AuthError::Token(TokenProblem::WrongType)) => {}
+            Err(other) => return Err(other),
+        }
+        self.decode(token, Some(TokenKind::Refresh))
+            .map_err(AuthError::Token)?;
+        match self.store.refresh_token(&token_hash(token)).await? {
+            None => Err(AuthError::Token(TokenProblem::Invalid)),
+            Some(stored) if stored.state == RefreshState::Active => Ok(()),
+            Some(_) => Err(AuthError::Token(TokenProblem::Blacklisted)),
         }
     }
 
