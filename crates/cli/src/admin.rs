@@ -371,14 +371,16 @@ pub(crate) fn keys_list(data: DataArgs) -> Result<(), Failure> {
             let status = match (key.retired_at, key.expires_at) {
                 (None, _) => "signing".to_owned(),
                 (Some(_), Some(until)) if until <= now => "expired".to_owned(),
-                (Some(_), Some(until)) => format!("verifying until {}", rfc3339(until)),
+                (Some(_), Some(until)) => {
+                    format!("verifying until {}", tessera_server::routes::rfc3339(until))
+                }
                 (Some(_), None) => "verifying".to_owned(),
             };
             println!(
                 "{:<44}  {:<6}  {:<20}  {status}",
                 key.kid,
                 key.alg,
-                rfc3339(key.created_at)
+                tessera_server::routes::rfc3339(key.created_at)
             );
         }
         Ok(())
@@ -399,10 +401,4 @@ pub(crate) fn flush_expired(data: DataArgs) -> Result<(), Failure> {
         );
         Ok(())
     })
-}
-
-fn rfc3339(unix: i64) -> String {
-    let time =
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(unix).unwrap_or(0));
-    humantime::format_rfc3339_seconds(time).to_string()
 }

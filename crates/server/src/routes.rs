@@ -210,8 +210,8 @@ async fn logout_all(
     empty_ok()
 }
 
-/// Unix seconds as an RFC 3339 UTC timestamp.
-pub(crate) fn rfc3339(unix: i64) -> String {
+/// Unix seconds as an RFC 3339 UTC timestamp (as the API shows times).
+pub fn rfc3339(unix: i64) -> String {
     let time = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0));
     humantime::format_rfc3339_seconds(time).to_string()
 }
