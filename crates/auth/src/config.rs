@@ -3,6 +3,8 @@
 
 use tessera_jwt::Algorithm;
 
+use crate::sealing::MasterKey;
+
 /// Token lifetimes and policies. Times are in seconds.
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
@@ -33,6 +35,8 @@ pub struct AuthConfig {
     pub max_token_bytes: usize,
     /// Access tokens (and users) remembered after verification; 0 turns the caches off.
     pub verified_token_cache: usize,
+    /// Seals private signing keys stored in the database; `None` stores them as plain JWKs.
+    pub master_key: Option<MasterKey>,
 }
 
 impl Default for AuthConfig {
@@ -51,6 +55,7 @@ impl Default for AuthConfig {
             access_token_claims: None,
             max_token_bytes: tessera_jwt::DEFAULT_MAX_TOKEN_BYTES,
             verified_token_cache: 10_000,
+            master_key: None,
         }
     }
 }

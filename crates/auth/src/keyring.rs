@@ -4,8 +4,11 @@ use std::sync::{Arc, RwLock};
 
 use tessera_jwt::{Jwk, JwkSet, KeySet, SigningKey, VerifyingKey};
 
+use zeroize::Zeroizing;
+
 use crate::config::AuthConfig;
 use crate::error::AuthError;
+use crate::sealing::{self, MasterKey};
 use crate::store::{Store, StoredKey};
 
 /// One consistent view of the keys.
@@ -22,6 +25,7 @@ pub(crate) struct KeyMaterial {
 pub struct KeyRing {
     material: RwLock<Arc<KeyMaterial>>,
     operator: Option<SigningKey>,
+    master: Option<MasterKey>,
 }
 
 fn internal(e: impl std::fmt::Display) -> AuthError {
@@ -42,10 +46,23 @@ impl KeyRing {
             KeyRing::rotate(store, config, now).await?;
             stored = store.keys().await?;
         }
-        let material = build(&stored, operator.as_ref(), now)?;
+        let master = config.master_key.clone();
+        let material = build(&stored, operator.as_ref(), master.as_ref(), now)?;
+        if master.is_some()
+            && let Some(plain) = live_keys(&stored, now)
+                .iter()
+                .find(|k| !sealing::is_sealed(&k.private_jwk))
+        {
+            tracing::warn!(
+                kid = %plain.kid,
+                "a stored signing key is not encrypted at rest; `tessera keys rotate` replaces it \
+                 with a sealed one"
+            );
+        }
         Ok(KeyRing {
             material: RwLock::new(Arc::new(material)),
             operator,
+            master,
         })
     }
 
@@ -58,10 +75,12 @@ impl KeyRing {
     ) -> Result<StoredKey, AuthError> {
         let key = SigningKey::generate(config.signing_algorithm).map_err(internal)?;
         let jwk = key.to_jwk().map_err(internal)?;
+        let (kid, alg) = (key.kid().to_string(), key.algorithm().to_string());
+        let private_jwk = Zeroizing::new(serde_json::to_string(&jwk).map_err(internal)?);
         let stored = StoredKey {
-            kid: key.kid().to_string(),
-            alg: key.algorithm().to_string(),
-            private_jwk: serde_json::to_string(&jwk).map_err(internal)?,
+            private_jwk: sealing::seal(config.master_key.as_ref(), &kid, &alg, private_jwk)?,
+            kid,
+            alg,
             created_at: now,
             retired_at: None,
             expires_at: None,
@@ -80,7 +99,7 @@ impl KeyRing {
         if fingerprint(&live) == self.material().fingerprint {
             return Ok(false);
         }
-        let material = build(&stored, self.operator.as_ref(), now)?;
+        let material = build(&stored, self.operator.as_ref(), self.master.as_ref(), now)?;
         *self.material.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(material);
         Ok(true)
     }
@@ -116,13 +135,15 @@ fn fingerprint(live: &[&StoredKey]) -> Vec<(String, Option<i64>, Option<i64>)> {
 fn build(
     stored: &[StoredKey],
     operator: Option<&SigningKey>,
+    master: Option<&MasterKey>,
     now: i64,
 ) -> Result<KeyMaterial, AuthError> {
     let live = live_keys(stored, now);
     let mut signing = operator.cloned();
     let mut verifying = Vec::new();
     for key in &live {
-        let jwk = Jwk::from_json(&key.private_jwk).map_err(internal)?;
+        let private_jwk = sealing::open(master, &key.kid, &key.alg, &key.private_jwk)?;
+        let jwk = Jwk::from_json(&private_jwk).map_err(internal)?;
         let private = SigningKey::from_jwk(&jwk, Some(key.alg.parse().map_err(internal)?))
             .map_err(internal)?
             .with_kid(key.kid.clone());

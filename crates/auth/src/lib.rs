@@ -24,6 +24,7 @@ pub mod ids;
 mod keyring;
 mod password;
 mod revocation;
+mod sealing;
 mod service;
 pub mod store;
 mod throttle;
@@ -35,10 +36,11 @@ pub use ids::{SessionId, UserId};
 pub use keyring::KeyRing;
 pub use password::{PasswordHasher, PasswordPolicy};
 pub use revocation::RevocationState;
+pub use sealing::MasterKey;
 pub use service::{
     AuthService, LoginContext, RefreshOutcome, TokenPair, UserAdmin, UserChange, VerifiedAccess,
 };
-pub use store::{Store, StoreError};
+pub use store::{FailureLog, RevocationBus, Store, StoreError};
 pub use tessera_jwt::{Clock, FixedClock, SystemClock};
 pub use throttle::{LoginThrottle, ThrottleConfig};
 pub use tokens::{ACCESS_TYP, REFRESH_TYP, TokenKind};

@@ -15,7 +15,8 @@ use crate::keyring::KeyRing;
 use crate::password::PasswordHasher;
 use crate::revocation::RevocationState;
 use crate::store::{
-    NewUser, RefreshRecord, RefreshState, RotateOutcome, Session, Store, StoredRefresh, User,
+    NewUser, RefreshRecord, RefreshState, RevocationBus, RotateOutcome, Session, Store,
+    StoredRefresh, User,
 };
 use crate::throttle::LoginThrottle;
 use crate::tokens::{TokenClaims, TokenKind, UserIdClaim, Validators, problem};
@@ -75,6 +76,22 @@ impl VerifiedAccess {
     }
 }
 
+/// Announces new revocation log entries to the other instances, when there is a bus to do it.
+#[derive(Clone, Default)]
+struct Announcer(Option<Arc<dyn RevocationBus>>);
+
+impl Announcer {
+    /// Never fails the caller: the entry is committed, and instances that miss the announcement
+    /// find it at their next poll.
+    async fn announce(&self) {
+        if let Some(bus) = &self.0
+            && let Err(error) = bus.announce().await
+        {
+            tracing::warn!(%error, bus = bus.name(), "revocation not announced; other instances will poll it");
+        }
+    }
+}
+
 /// The domain service. Cheap to share behind an `Arc`.
 pub struct AuthService {
     store: Arc<dyn Store>,
@@ -82,6 +99,7 @@ pub struct AuthService {
     revocations: RevocationState,
     hasher: PasswordHasher,
     throttle: LoginThrottle,
+    announcer: Announcer,
     config: AuthConfig,
     validators: Validators,
     clock: Arc<dyn Clock>,
@@ -140,9 +158,17 @@ impl AuthService {
             revocations,
             hasher,
             throttle,
+            announcer: Announcer::default(),
             config,
             clock,
         })
+    }
+
+    /// Announces this instance's revocations on `bus`, so other instances apply them at once
+    /// instead of at their next poll.
+    pub fn with_bus(mut self, bus: Arc<dyn RevocationBus>) -> AuthService {
+        self.announcer = Announcer(Some(bus));
+        self
     }
 
     /// The key ring.
@@ -237,6 +263,7 @@ impl AuthService {
         if let Some(retry_after) = self
             .throttle
             .retry_after(username, context.ip.as_deref(), now)
+            .await
         {
             return Err(AuthError::Throttled { retry_after });
         }
@@ -250,7 +277,8 @@ impl AuthService {
             _ => {
                 if !matches {
                     self.throttle
-                        .record_failure(username, context.ip.as_deref(), now);
+                        .record_failure(username, context.ip.as_deref(), now)
+                        .await;
                 }
                 return Err(AuthError::InvalidCredentials);
             }
@@ -389,6 +417,7 @@ impl AuthService {
         let until = now.saturating_add(self.config.longest_token_lifetime());
         self.store.revoke_sessions(ids, now, until).await?;
         self.revocations.catch_up(self.store.as_ref(), now).await?;
+        self.announcer.announce().await;
         Ok(())
     }
 
@@ -546,6 +575,7 @@ impl AuthService {
             .revoke_user_sessions(user, keep, now, until)
             .await?;
         self.revocations.catch_up(self.store.as_ref(), now).await?;
+        self.announcer.announce().await;
         Ok(())
     }
 
@@ -618,6 +648,7 @@ pub struct UserAdmin {
     store: Arc<dyn Store>,
     hasher: PasswordHasher,
     config: AuthConfig,
+    announcer: Announcer,
 }
 
 impl std::fmt::Debug for UserAdmin {
@@ -633,7 +664,15 @@ impl UserAdmin {
             store,
             hasher,
             config,
+            announcer: Announcer::default(),
         }
+    }
+
+    /// Announces revocations (disabling, deleting, logging out) on `bus` so running instances
+    /// apply them at once.
+    pub fn with_bus(mut self, bus: Arc<dyn RevocationBus>) -> UserAdmin {
+        self.announcer = Announcer(Some(bus));
+        self
     }
 
     fn log_until(&self, now: i64) -> i64 {
@@ -722,6 +761,9 @@ impl UserAdmin {
                 .revoke_user_sessions(id, None, now, self.log_until(now))
                 .await?;
         }
+        if change.revoke_sessions || change.is_active.is_some() {
+            self.announcer.announce().await;
+        }
         self.get(id).await
     }
 
@@ -750,6 +792,7 @@ impl UserAdmin {
         if !self.store.delete_user(id, self.log_until(now)).await? {
             return Err(AuthError::NotFound);
         }
+        self.announcer.announce().await;
         Ok(())
     }
 
@@ -771,6 +814,7 @@ impl UserAdmin {
         self.store
             .revoke_user_sessions(user.id, None, now, self.log_until(now))
             .await?;
+        self.announcer.announce().await;
         Ok(())
     }
 
@@ -786,6 +830,7 @@ impl UserAdmin {
         self.store
             .revoke_user_sessions(id, None, now, self.log_until(now))
             .await?;
+        self.announcer.announce().await;
         Ok(())
     }
 }

@@ -25,7 +25,7 @@ pub enum StoreError {
 /// A user account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
-    /// Integer id, from 1 in creation order.
+    /// Integer id: from 1, increasing in creation order, never reused (gaps are possible).
     pub id: UserId,
     /// Unique login name.
     pub username: String,
@@ -315,4 +315,29 @@ pub trait KeyStore: Send + Sync {
 pub trait Store: UserStore + SessionStore + KeyStore {
     /// Cheap liveness check for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Tells the other instances that the revocation log has grown, and hears them say so. It carries
+/// no revocation itself: the log in the [`Store`] stays the only record, so an announcement lost
+/// to a broken connection costs only latency (the periodic poll still finds the entry).
+#[async_trait]
+pub trait RevocationBus: Send + Sync {
+    /// What carries the announcements, for `/readyz` and logs (`redis`, `postgres`).
+    fn name(&self) -> &'static str;
+    /// Announces new log entries, after they are committed.
+    async fn announce(&self) -> Result<(), StoreError>;
+    /// Subscribes, calls `heard` once subscribed (anything may have been missed before) and then on
+    /// every announcement; returns only when the subscription breaks, with why.
+    async fn listen(&self, heard: &(dyn Fn() + Send + Sync)) -> StoreError;
+}
+
+/// Failed-login times shared by every instance (see [`crate::LoginThrottle`]).
+#[async_trait]
+pub trait FailureLog: Send + Sync {
+    /// Up to the newest `keep` failure times recorded under `key` after `since`, oldest first.
+    async fn recent(&self, key: &str, since: i64, keep: usize) -> Result<Vec<i64>, StoreError>;
+    /// Records a failure under `key` at `at`. Entries older than `window` seconds, and all but the
+    /// newest `keep`, may be forgotten.
+    async fn record(&self, key: &str, at: i64, window: i64, keep: usize)
+    -> Result<(), StoreError>;
 }

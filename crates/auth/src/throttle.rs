@@ -1,7 +1,10 @@
-//! Login throttling: failed logins counted per username and per client IP in a sliding window.
+//! Login throttling: failed logins counted per username and per client IP in a sliding window,
+//! in this process or shared by every instance.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use crate::store::FailureLog;
 
 /// Limits on failed logins.
 #[derive(Clone, Debug)]
@@ -24,68 +27,146 @@ impl Default for ThrottleConfig {
     }
 }
 
-/// In-memory sliding-window counters of failed logins.
+/// Failure times kept in this process: the log when nothing is shared, and the fallback when the
+/// shared one is unreachable.
 #[derive(Debug, Default)]
-pub struct LoginThrottle {
-    config: ThrottleConfig,
+struct LocalFailures {
     failures: Mutex<HashMap<String, VecDeque<i64>>>,
 }
 
+impl LocalFailures {
+    fn recent(&self, key: &str, since: i64) -> Vec<i64> {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures
+            .get(key)
+            .map(|times| times.iter().copied().filter(|t| *t > since).collect())
+            .unwrap_or_default()
+    }
+
+    fn record(&self, key: &str, at: i64, window: i64, keep: usize) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let times = failures.entry(key.to_owned()).or_default();
+        times.push_back(at);
+        while times.len() > keep || times.front().is_some_and(|t| *t <= at - window) {
+            times.pop_front();
+        }
+        if failures.len() > 100_000 {
+            let horizon = at - window;
+            failures.retain(|_, times| times.back().is_some_and(|t| *t > horizon));
+        }
+    }
+}
+
+/// Sliding-window limits on failed logins, per username and per client IP. Counted in this
+/// process, or in a [`FailureLog`] shared by every instance (Redis) when one is given; if the
+/// shared log is unreachable, the instance counts locally until it is back rather than stop
+/// throttling.
+#[derive(Default)]
+pub struct LoginThrottle {
+    config: ThrottleConfig,
+    local: LocalFailures,
+    shared: Option<Arc<dyn FailureLog>>,
+}
+
+impl std::fmt::Debug for LoginThrottle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginThrottle")
+            .field("config", &self.config)
+            .field("shared", &self.shared.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl LoginThrottle {
-    /// A throttle with `config`.
+    /// A throttle with `config`, counting in this process.
     pub fn new(config: ThrottleConfig) -> LoginThrottle {
         LoginThrottle {
             config,
-            failures: Mutex::new(HashMap::new()),
+            local: LocalFailures::default(),
+            shared: None,
         }
     }
 
-    fn keys(username: &str, ip: Option<&str>) -> (String, Option<String>) {
-        (format!("u:{username}"), ip.map(|ip| format!("i:{ip}")))
+    /// A throttle with `config`, counting in `shared`.
+    pub fn shared(config: ThrottleConfig, shared: Arc<dyn FailureLog>) -> LoginThrottle {
+        LoginThrottle {
+            shared: Some(shared),
+            ..LoginThrottle::new(config)
+        }
+    }
+
+    fn keys(username: &str, ip: Option<&str>) -> [(String, usize); 2] {
+        // The IP key is left empty when there is no IP, and skipped.
+        [
+            (format!("u:{username}"), 0),
+            (ip.map(|ip| format!("i:{ip}")).unwrap_or_default(), 1),
+        ]
+    }
+
+    fn limit(&self, which: usize) -> usize {
+        if which == 0 {
+            self.config.per_username
+        } else {
+            self.config.per_ip
+        }
+    }
+
+    fn keep(&self) -> usize {
+        self.config.per_ip.max(self.config.per_username)
+    }
+
+    async fn recent(&self, key: &str, since: i64) -> Vec<i64> {
+        if let Some(shared) = &self.shared {
+            match shared.recent(key, since, self.keep()).await {
+                Ok(times) => return times,
+                Err(error) => {
+                    tracing::warn!(%error, "shared login throttle unreachable; counting locally");
+                }
+            }
+        }
+        self.local.recent(key, since)
     }
 
     /// Seconds to wait if another attempt for `username` from `ip` is refused now, else `None`.
-    pub fn retry_after(&self, username: &str, ip: Option<&str>, now: i64) -> Option<u64> {
-        let (user_key, ip_key) = Self::keys(username, ip);
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let mut check = |key: &str, limit: usize| -> Option<u64> {
-            let times = failures.get_mut(key)?;
-            while times
-                .front()
-                .is_some_and(|t| *t <= now - self.config.window)
-            {
-                times.pop_front();
+    pub async fn retry_after(&self, username: &str, ip: Option<&str>, now: i64) -> Option<u64> {
+        let since = now - self.config.window;
+        let mut wait = None;
+        for (key, which) in Self::keys(username, ip) {
+            if key.is_empty() {
+                continue;
             }
+            let limit = self.limit(which);
+            let times = self.recent(&key, since).await;
             if times.len() < limit {
-                return None;
+                continue;
             }
             let oldest_relevant = times[times.len() - limit];
-            Some(
-                u64::try_from(oldest_relevant + self.config.window - now)
-                    .unwrap_or(0)
-                    .max(1),
-            )
-        };
-        let by_user = check(&user_key, self.config.per_username);
-        let by_ip = ip_key.and_then(|key| check(&key, self.config.per_ip));
-        by_user.max(by_ip)
+            let seconds = u64::try_from(oldest_relevant + self.config.window - now)
+                .unwrap_or(0)
+                .max(1);
+            wait = wait.max(Some(seconds));
+        }
+        wait
     }
 
     /// Counts a failed login.
-    pub fn record_failure(&self, username: &str, ip: Option<&str>, now: i64) {
-        let (user_key, ip_key) = Self::keys(username, ip);
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        for key in std::iter::once(user_key).chain(ip_key) {
-            let times = failures.entry(key).or_default();
-            times.push_back(now);
-            // Never keep more than the largest limit needs.
-            while times.len() > self.config.per_ip.max(self.config.per_username) {
-                times.pop_front();
+    pub async fn record_failure(&self, username: &str, ip: Option<&str>, now: i64) {
+        for (key, _) in Self::keys(username, ip) {
+            if key.is_empty() {
+                continue;
             }
-        }
-        if failures.len() > 100_000 {
-            let horizon = now - self.config.window;
-            failures.retain(|_, times| times.back().is_some_and(|t| *t > horizon));
+            if let Some(shared) = &self.shared {
+                match shared
+                    .record(&key, now, self.config.window, self.keep())
+                    .await
+                {
+                    Ok(()) => continue,
+                    Err(error) => {
+                        tracing::warn!(%error, "shared login throttle unreachable; counting locally");
+                    }
+                }
+            }
+            self.local.record(&key, now, self.config.window, self.keep());
         }
     }
 }
@@ -93,40 +174,96 @@ impl LoginThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoreError;
 
-    #[test]
-    fn sixth_attempt_for_a_username_is_refused_whatever_the_ip() {
+    #[tokio::test]
+    async fn sixth_attempt_for_a_username_is_refused_whatever_the_ip() {
         let throttle = LoginThrottle::new(ThrottleConfig::default());
         for i in 0..5 {
-            assert_eq!(
-                throttle.retry_after("ann", Some(&format!("10.0.0.{i}")), 100),
-                None
-            );
-            throttle.record_failure("ann", Some(&format!("10.0.0.{i}")), 100);
+            let ip = format!("10.0.0.{i}");
+            assert_eq!(throttle.retry_after("ann", Some(&ip), 100).await, None);
+            throttle.record_failure("ann", Some(&ip), 100).await;
         }
         assert_eq!(
-            throttle.retry_after("ann", Some("10.9.9.9"), 160),
+            throttle.retry_after("ann", Some("10.9.9.9"), 160).await,
             Some(900 - 60)
         );
-        assert_eq!(throttle.retry_after("bob", Some("10.0.0.1"), 160), None);
         assert_eq!(
-            throttle.retry_after("ann", None, 100 + 900),
+            throttle.retry_after("bob", Some("10.0.0.1"), 160).await,
+            None
+        );
+        assert_eq!(
+            throttle.retry_after("ann", None, 100 + 900).await,
             None,
             "window passed"
         );
     }
 
-    #[test]
-    fn per_ip_limit_is_higher() {
+    #[tokio::test]
+    async fn per_ip_limit_is_higher() {
         let throttle = LoginThrottle::new(ThrottleConfig {
             per_username: 5,
             per_ip: 8,
             window: 60,
         });
         for i in 0..8 {
-            throttle.record_failure(&format!("user{i}"), Some("1.2.3.4"), 0);
+            throttle
+                .record_failure(&format!("user{i}"), Some("1.2.3.4"), 0)
+                .await;
         }
-        assert!(throttle.retry_after("fresh", Some("1.2.3.4"), 1).is_some());
-        assert!(throttle.retry_after("fresh", Some("1.2.3.5"), 1).is_none());
+        assert!(throttle.retry_after("fresh", Some("1.2.3.4"), 1).await.is_some());
+        assert!(throttle.retry_after("fresh", Some("1.2.3.5"), 1).await.is_none());
+    }
+
+    /// A shared log kept in memory, standing for Redis between two "instances".
+    #[derive(Default)]
+    struct SharedInMemory(LocalFailures);
+
+    #[async_trait::async_trait]
+    impl FailureLog for SharedInMemory {
+        async fn recent(&self, key: &str, since: i64, _: usize) -> Result<Vec<i64>, StoreError> {
+            Ok(self.0.recent(key, since))
+        }
+        async fn record(&self, key: &str, at: i64, window: i64, keep: usize) -> Result<(), StoreError> {
+            self.0.record(key, at, window, keep);
+            Ok(())
+        }
+    }
+
+    struct Unreachable;
+
+    #[async_trait::async_trait]
+    impl FailureLog for Unreachable {
+        async fn recent(&self, _: &str, _: i64, _: usize) -> Result<Vec<i64>, StoreError> {
+            Err(StoreError::Unavailable("connection refused".into()))
+        }
+        async fn record(&self, _: &str, _: i64, _: i64, _: usize) -> Result<(), StoreError> {
+            Err(StoreError::Unavailable("connection refused".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_on_one_instance_count_on_another_through_the_shared_log() {
+        let shared: Arc<dyn FailureLog> = Arc::new(SharedInMemory::default());
+        let a = LoginThrottle::shared(ThrottleConfig::default(), Arc::clone(&shared));
+        let b = LoginThrottle::shared(ThrottleConfig::default(), shared);
+        for _ in 0..3 {
+            a.record_failure("ann", None, 100).await;
+        }
+        for _ in 0..2 {
+            b.record_failure("ann", None, 100).await;
+        }
+        assert!(a.retry_after("ann", None, 101).await.is_some());
+        assert!(b.retry_after("ann", None, 101).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_shared_log_falls_back_to_counting_locally() {
+        let throttle = LoginThrottle::shared(ThrottleConfig::default(), Arc::new(Unreachable));
+        for _ in 0..5 {
+            assert_eq!(throttle.retry_after("ann", None, 100).await, None);
+            throttle.record_failure("ann", None, 100).await;
+        }
+        assert!(throttle.retry_after("ann", None, 100).await.is_some());
     }
 }

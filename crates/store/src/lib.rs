@@ -47,6 +47,13 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod postgres;
+mod redis;
+mod rows;
 mod sqlite;
+#[cfg(feature = "conformance")]
+pub mod testing;
 
+pub use postgres::{PostgresNotifications, PostgresOptions, PostgresStore, REVOCATION_CHANNEL};
+pub use redis::{RedisOptions, SharedRedis};
 pub use sqlite::{SqliteOptions, SqliteStore};

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
 use sqlx::{Row as _, Sqlite, SqliteExecutor, Transaction};
@@ -22,6 +22,11 @@ use tessera_auth::store::{
     UserStore,
 };
 use tokio::sync::{mpsc, oneshot};
+
+use crate::rows::{
+    KEY_COLUMNS, REFRESH_SELECT, REVOCATION_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, db_error,
+    json_text, key_row, kind_row, refresh_row, revocation_row, session_row, user_row,
+};
 
 /// Tunables of the SQLite backend.
 #[derive(Clone, Debug)]
@@ -272,35 +277,6 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
         })
 }
 
-/// The one place where driver errors become [`StoreError`]s.
-fn db_error(error: sqlx::Error) -> StoreError {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(db.message().to_owned())
-        }
-        sqlx::Error::Database(db) if db.code().as_deref().is_some_and(is_unavailable_code) => {
-            StoreError::Unavailable(error.to_string())
-        }
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
-        _ => StoreError::Internal(error.to_string()),
-    }
-}
-
-/// Whether an SQLite (extended) result code means the file is busy or unusable for now rather
-/// than that we asked for something wrong.
-fn is_unavailable_code(code: &str) -> bool {
-    const BUSY: i32 = 5; // another connection holds the lock past the busy timeout
-    const LOCKED: i32 = 6;
-    const IOERR: i32 = 10;
-    const FULL: i32 = 13; // the disk is full
-    const CANTOPEN: i32 = 14;
-    code.parse::<i32>()
-        .is_ok_and(|code| matches!(code & 0xff, BUSY | LOCKED | IOERR | FULL | CANTOPEN))
-}
-
 /// Where a `sqlite:` URL points.
 #[derive(Debug, PartialEq, Eq)]
 enum UrlTarget<'a> {
@@ -348,170 +324,19 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn kind_row(kind: &RevocationKind) -> (&'static str, String, Option<i64>) {
-    match kind {
-        RevocationKind::Session(sid) => ("session", sid.0.clone(), None),
-        RevocationKind::UserTokensBefore { user, before } => {
-            ("user_tokens_before", user.0.to_string(), Some(*before))
-        }
-        RevocationKind::UserDisabled(user) => ("user_disabled", user.0.to_string(), None),
-        RevocationKind::UserEnabled(user) => ("user_enabled", user.0.to_string(), None),
-        RevocationKind::UserDeleted(user) => ("user_deleted", user.0.to_string(), None),
-    }
-}
-
-fn row_kind(
-    kind: &str,
-    subject: String,
-    before: Option<i64>,
-) -> Result<RevocationKind, StoreError> {
-    let user = || {
-        subject
-            .parse::<i64>()
-            .map(UserId)
-            .map_err(|_| StoreError::Internal(format!("bad revocation subject {subject:?}")))
-    };
-    Ok(match kind {
-        "session" => RevocationKind::Session(SessionId(subject.clone())),
-        "user_tokens_before" => RevocationKind::UserTokensBefore {
-            user: user()?,
-            before: before.ok_or_else(|| {
-                StoreError::Internal("user_tokens_before entry without before_ts".into())
-            })?,
-        },
-        "user_disabled" => RevocationKind::UserDisabled(user()?),
-        "user_enabled" => RevocationKind::UserEnabled(user()?),
-        "user_deleted" => RevocationKind::UserDeleted(user()?),
-        other => {
-            return Err(StoreError::Internal(format!(
-                "unknown revocation kind {other:?}"
-            )));
-        }
-    })
-}
-
-fn json_column<T: serde::de::DeserializeOwned>(
-    row: &SqliteRow,
-    column: &str,
-) -> Result<T, StoreError> {
-    let text: String = row.try_get(column).map_err(db_error)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Internal(format!("column {column}: {e}")))
-}
-
-fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
-}
-
-fn hash_of(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    bytes
-        .try_into()
-        .map_err(|_| StoreError::Internal("stored token hash is not 32 bytes".into()))
-}
-
-const USER_COLUMNS: &str = "id, username, password_hash, is_active, created_at, roles, claims";
-
-fn user_row(row: &SqliteRow) -> Result<User, StoreError> {
-    Ok(User {
-        roles: json_column(row, "roles")?,
-        claims: json_column(row, "claims")?,
-        id: UserId(row.try_get("id").map_err(db_error)?),
-        username: row.try_get("username").map_err(db_error)?,
-        password_hash: row.try_get("password_hash").map_err(db_error)?,
-        is_active: row.try_get("is_active").map_err(db_error)?,
-        created_at: row.try_get("created_at").map_err(db_error)?,
-    })
-}
-
-const SESSION_COLUMNS: &str =
-    "id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at";
-
-fn session_row(row: &SqliteRow) -> Result<Session, StoreError> {
-    Ok(Session {
-        id: SessionId(row.try_get("id").map_err(db_error)?),
-        user_id: UserId(row.try_get("user_id").map_err(db_error)?),
-        created_at: row.try_get("created_at").map_err(db_error)?,
-        last_used_at: row.try_get("last_used_at").map_err(db_error)?,
-        expires_at: row.try_get("expires_at").map_err(db_error)?,
-        user_agent: row.try_get("user_agent").map_err(db_error)?,
-        ip: row.try_get("ip").map_err(db_error)?,
-        revoked_at: row.try_get("revoked_at").map_err(db_error)?,
-    })
-}
-
-fn key_row(row: &SqliteRow) -> Result<StoredKey, StoreError> {
-    Ok(StoredKey {
-        kid: row.try_get("kid").map_err(db_error)?,
-        alg: row.try_get("alg").map_err(db_error)?,
-        private_jwk: row.try_get("private_jwk").map_err(db_error)?,
-        created_at: row.try_get("created_at").map_err(db_error)?,
-        retired_at: row.try_get("retired_at").map_err(db_error)?,
-        expires_at: row.try_get("expires_at").map_err(db_error)?,
-    })
-}
-
-/// A refresh token with its state as the caller must see it: a token of a revoked session is
-/// `Revoked` whatever its own row says.
+/// A refresh token with its state as the caller must see it (see [`refresh_row`]).
 async fn stored_refresh<'e>(
     executor: impl SqliteExecutor<'e>,
     token_hash: &[u8; 32],
 ) -> Result<Option<StoredRefresh>, StoreError> {
-    let row = sqlx::query(
-        "SELECT r.token_hash, r.jti, r.session_id, r.issued_at, r.expires_at, r.state, \
-                r.rotated_at, r.replaced_by, s.current_refresh_hash, s.revoked_at \
-         FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = ?",
-    )
-    .bind(&token_hash[..])
-    .fetch_optional(executor)
-    .await
-    .map_err(db_error)?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let state: String = row.try_get("state").map_err(db_error)?;
-    let session_revoked = row
-        .try_get::<Option<i64>, _>("revoked_at")
+    sqlx::query(&format!("{REFRESH_SELECT} WHERE r.token_hash = ?"))
+        .bind(&token_hash[..])
+        .fetch_optional(executor)
+        .await
         .map_err(db_error)?
-        .is_some();
-    let state = match state.as_str() {
-        "active" | "rotated" | "revoked" if session_revoked => RefreshState::Revoked,
-        "revoked" => RefreshState::Revoked,
-        "active" => RefreshState::Active,
-        "rotated" => RefreshState::Rotated {
-            at: row
-                .try_get::<Option<i64>, _>("rotated_at")
-                .map_err(db_error)?
-                .ok_or_else(|| StoreError::Internal("rotated token without rotated_at".into()))?,
-        },
-        other => {
-            return Err(StoreError::Internal(format!(
-                "unknown refresh token state {other:?}"
-            )));
-        }
-    };
-    let replaced_by = row
-        .try_get::<Option<Vec<u8>>, _>("replaced_by")
-        .map_err(db_error)?
-        .map(hash_of)
-        .transpose()?;
-    let current = row
-        .try_get::<Option<Vec<u8>>, _>("current_refresh_hash")
-        .map_err(db_error)?
-        .map(hash_of)
-        .transpose()?;
-    Ok(Some(StoredRefresh {
-        record: RefreshRecord {
-            token_hash: hash_of(row.try_get("token_hash").map_err(db_error)?)?,
-            jti: row.try_get("jti").map_err(db_error)?,
-            session_id: SessionId(row.try_get("session_id").map_err(db_error)?),
-            issued_at: row.try_get("issued_at").map_err(db_error)?,
-            expires_at: row.try_get("expires_at").map_err(db_error)?,
-        },
-        successor_is_current: matches!(state, RefreshState::Rotated { .. })
-            && replaced_by.is_some()
-            && replaced_by == current,
-        replaced_by,
-        state,
-    }))
+        .as_ref()
+        .map(refresh_row)
+        .transpose()
 }
 
 async fn insert_refresh(
@@ -921,8 +746,8 @@ impl SessionStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<Revocation>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, kind, subject, before_ts, expires_at FROM revocations \
-             WHERE id > ? AND expires_at > ? ORDER BY id LIMIT ?",
+            &format!("SELECT {REVOCATION_COLUMNS} FROM revocations \
+             WHERE id > ? AND expires_at > ? ORDER BY id LIMIT ?"),
         )
         .bind(after_id)
         .bind(now)
@@ -930,19 +755,7 @@ impl SessionStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(Revocation {
-                    id: row.try_get("id").map_err(db_error)?,
-                    kind: row_kind(
-                        &row.try_get::<String, _>("kind").map_err(db_error)?,
-                        row.try_get("subject").map_err(db_error)?,
-                        row.try_get("before_ts").map_err(db_error)?,
-                    )?,
-                    expires_at: row.try_get("expires_at").map_err(db_error)?,
-                })
-            })
-            .collect()
+        rows.iter().map(revocation_row).collect()
     }
 
     async fn flush_expired(&self, now: i64) -> Result<FlushStats, StoreError> {
@@ -980,8 +793,7 @@ impl SessionStore for SqliteStore {
 impl KeyStore for SqliteStore {
     async fn keys(&self) -> Result<Vec<StoredKey>, StoreError> {
         sqlx::query(
-            "SELECT kid, alg, private_jwk, created_at, retired_at, expires_at FROM signing_keys \
-             ORDER BY created_at, kid",
+            &format!("SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid"),
         )
         .fetch_all(&self.pool)
         .await
@@ -1036,80 +848,6 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn kinds() -> Vec<RevocationKind> {
-        vec![
-            RevocationKind::Session(SessionId("0123abcd".into())),
-            RevocationKind::UserTokensBefore {
-                user: UserId(7),
-                before: 1_700_000_000,
-            },
-            RevocationKind::UserDisabled(UserId(1)),
-            RevocationKind::UserEnabled(UserId(2)),
-            RevocationKind::UserDeleted(UserId(i64::MAX)),
-        ]
-    }
-
-    #[test]
-    fn revocation_kinds_round_trip_through_their_rows() {
-        for kind in kinds() {
-            let (name, subject, before) = kind_row(&kind);
-            assert_eq!(row_kind(name, subject, before).unwrap(), kind);
-        }
-    }
-
-    #[test]
-    fn malformed_revocation_rows_are_internal_errors() {
-        for (kind, subject, before) in [
-            ("user_deleted", "bob", None),
-            ("user_tokens_before", "1", None),
-            ("sessions", "abc", None),
-        ] {
-            assert!(
-                matches!(
-                    row_kind(kind, subject.into(), before),
-                    Err(StoreError::Internal(_))
-                ),
-                "{kind} {subject}"
-            );
-        }
-    }
-
-    #[test]
-    fn driver_errors_map_by_cause() {
-        assert!(matches!(
-            db_error(sqlx::Error::PoolTimedOut),
-            StoreError::Unavailable(_)
-        ));
-        assert!(matches!(
-            db_error(sqlx::Error::PoolClosed),
-            StoreError::Unavailable(_)
-        ));
-        assert!(matches!(
-            db_error(sqlx::Error::Io(std::io::ErrorKind::BrokenPipe.into())),
-            StoreError::Unavailable(_)
-        ));
-        assert!(matches!(
-            db_error(sqlx::Error::RowNotFound),
-            StoreError::Internal(_)
-        ));
-        assert!(matches!(
-            db_error(sqlx::Error::ColumnNotFound("x".into())),
-            StoreError::Internal(_)
-        ));
-    }
-
-    #[test]
-    fn busy_and_io_codes_are_unavailable_and_constraint_codes_are_not() {
-        // SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED, SQLITE_IOERR_FSYNC, SQLITE_FULL.
-        for code in ["5", "517", "6", "1034", "13"] {
-            assert!(is_unavailable_code(code), "{code}");
-        }
-        // SQLITE_ERROR, SQLITE_CORRUPT, SQLITE_CONSTRAINT_FOREIGNKEY, garbage.
-        for code in ["1", "11", "787", "busy"] {
-            assert!(!is_unavailable_code(code), "{code}");
-        }
-    }
 
     #[test]
     fn urls_name_a_file_or_memory() {

@@ -8,4 +8,5 @@
     reason = "tests"
 )]
 
+mod postgres;
 mod sqlite;

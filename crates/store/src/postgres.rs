@@ -1,0 +1,756 @@
+//! The PostgreSQL backend: the system of record when several instances share state.
+//!
+//! Concurrency comes from PostgreSQL's row locks under READ COMMITTED: a rotation is one
+//! conditional `UPDATE ... WHERE state = 'active'`, so of two instances rotating one token the
+//! second waits for the first's row lock, re-checks the condition on the committed row and
+//! changes nothing. The revocation log is appended under a transaction-level advisory lock, so
+//! log ids become visible in id order and a reader that has seen id N has seen everything before
+//! it (identity values are otherwise handed out before commit and may commit out of order).
+//! Every log append also `NOTIFY`s [`REVOCATION_CHANNEL`] inside its transaction: listeners hear
+//! it exactly when the entry is committed, whichever process (server or CLI) wrote it.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::{PgExecutor, Postgres, Row as _, Transaction};
+use tessera_auth::ids::{SessionId, UserId};
+use tessera_auth::store::{
+    FlushStats, KeyStore, NewUser, RefreshRecord, RefreshState, Revocation, RevocationBus,
+    RevocationKind, RotateOutcome, Session, SessionStore, Store, StoreError, StoredKey, StoredRefresh, User,
+    UserStore,
+};
+
+use crate::rows::{
+    KEY_COLUMNS, REFRESH_SELECT, REVOCATION_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, db_error,
+    json_text, key_row, kind_row, refresh_row, revocation_row, session_row, user_row,
+};
+
+/// The `LISTEN`/`NOTIFY` channel announcing new revocation log entries.
+pub const REVOCATION_CHANNEL: &str = "tessera_revocations";
+
+/// Key of the advisory lock that orders revocation log appends (any constant unique to Tessera).
+const LOG_LOCK: i64 = 0x7e55_e7a0_0000_0001;
+
+/// Tunables of the PostgreSQL backend.
+#[derive(Clone, Debug)]
+pub struct PostgresOptions {
+    /// Connections in the pool (default 16).
+    pub max_connections: u32,
+    /// How long a call waits for a connection, including connecting to a server that is down or
+    /// restarting, before failing with [`StoreError::Unavailable`] (default 3 s).
+    pub acquire_timeout: Duration,
+    /// Longest a statement may run on the server (`statement_timeout`, default 5 s).
+    pub statement_timeout: Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A store in a PostgreSQL database shared by any number of instances.
+///
+/// Cloning is cheap and shares the connection pool.
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations/postgres")
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host:port/database`). Does not migrate: call
+    /// [`PostgresStore::migrate`] (what `tessera migrate` and `serve` do) or
+    /// [`PostgresStore::check_schema`].
+    pub async fn connect(url: &str, options: &PostgresOptions) -> Result<PostgresStore, StoreError> {
+        let connect: PgConnectOptions = url.parse().map_err(|e| {
+            StoreError::Internal(format!("database URL: {e}"))
+        })?;
+        let timeout_ms = options.statement_timeout.as_millis().to_string();
+        let connect = connect
+            .application_name("tessera")
+            .options([("statement_timeout", timeout_ms.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(db_error)?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// Applies pending migrations; returns how many were applied. Safe to run from several
+    /// instances at once (sqlx takes an advisory lock).
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let before = self.applied_versions().await?;
+        migrator().run(&self.pool).await.map_err(migrate_error)?;
+        Ok(self.applied_versions().await?.saturating_sub(before))
+    }
+
+    /// Fails with a clear message unless every migration this build knows is applied.
+    pub async fn check_schema(&self) -> Result<(), StoreError> {
+        let known = migrator().iter().count();
+        let applied = self.applied_versions().await?;
+        if applied < known {
+            return Err(StoreError::Internal(format!(
+                "the database schema is not up to date ({applied} of {known} migrations applied): \
+                 run `tessera migrate`"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn applied_versions(&self) -> Result<usize, StoreError> {
+        let exists: bool =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)?;
+        if !exists {
+            return Ok(0);
+        }
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    /// Closes every connection. Later calls fail with [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A listener for [`REVOCATION_CHANNEL`] on a connection of its own.
+    pub async fn revocation_listener(&self) -> Result<PgListener, StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool)
+            .await
+            .map_err(db_error)?;
+        listener
+            .listen(REVOCATION_CHANNEL)
+            .await
+            .map_err(db_error)?;
+        Ok(listener)
+    }
+
+    async fn write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool.begin().await.map_err(db_error)
+    }
+}
+
+fn migrate_error(error: sqlx::migrate::MigrateError) -> StoreError {
+    match error {
+        sqlx::migrate::MigrateError::Execute(error)
+        | sqlx::migrate::MigrateError::ExecuteMigration(error, _) => db_error(error),
+        // Typically a database written by a newer Tessera than this one.
+        other => StoreError::Internal(format!("migrating the database: {other}")),
+    }
+}
+
+async fn stored_refresh<'e>(
+    executor: impl PgExecutor<'e>,
+    token_hash: &[u8; 32],
+) -> Result<Option<StoredRefresh>, StoreError> {
+    sqlx::query(&format!("{REFRESH_SELECT} WHERE r.token_hash = $1"))
+        .bind(&token_hash[..])
+        .fetch_optional(executor)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(refresh_row)
+        .transpose()
+}
+
+async fn insert_refresh(
+    tx: &mut Transaction<'_, Postgres>,
+    record: &RefreshRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, jti, session_id, issued_at, expires_at, state) \
+         VALUES ($1, $2, $3, $4, $5, 'active')",
+    )
+    .bind(&record.token_hash[..])
+    .bind(&record.jti)
+    .bind(&record.session_id.0)
+    .bind(record.issued_at)
+    .bind(record.expires_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+async fn make_current(
+    tx: &mut Transaction<'_, Postgres>,
+    record: &RefreshRecord,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE sessions SET current_refresh_hash = $1, last_used_at = $2 WHERE id = $3")
+        .bind(&record.token_hash[..])
+        .bind(now)
+        .bind(&record.session_id.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Appends to the revocation log in id order and announces it on commit.
+async fn log(
+    tx: &mut Transaction<'_, Postgres>,
+    kind: &RevocationKind,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    // Held until this transaction ends: no other append can take an id and commit around ours.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(LOG_LOCK)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    let (kind, subject, before) = kind_row(kind);
+    sqlx::query(
+        "INSERT INTO revocations (kind, subject, before_ts, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(kind)
+    .bind(subject)
+    .bind(before)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    // Delivered when (and only if) the transaction commits; repeats within it are folded.
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(REVOCATION_CHANNEL)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+async fn revoke_in(
+    tx: &mut Transaction<'_, Postgres>,
+    ids: Vec<String>,
+    now: i64,
+    log_expires_at: i64,
+) -> Result<Vec<SessionId>, StoreError> {
+    let mut revoked = Vec::new();
+    for id in ids {
+        let changed = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(&id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        if changed == 0 {
+            continue;
+        }
+        sqlx::query(
+            "UPDATE refresh_tokens SET state = 'revoked' \
+             WHERE session_id = $1 AND state = 'active'",
+        )
+        .bind(&id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+        let sid = SessionId(id);
+        log(tx, &RevocationKind::Session(sid.clone()), log_expires_at).await?;
+        revoked.push(sid);
+    }
+    Ok(revoked)
+}
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    async fn create_user(&self, user: &NewUser, now: i64) -> Result<User, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO users (username, password_hash, is_active, created_at, roles, claims) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {USER_COLUMNS}"
+        ))
+        .bind(&user.username)
+        .bind(&user.password_hash)
+        .bind(user.is_active)
+        .bind(now)
+        .bind(json_text(&user.roles)?)
+        .bind(json_text(&user.claims)?)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        user_row(&row)
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(user_row)
+        .transpose()
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .as_ref()
+            .map(user_row)
+            .transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(user_row)
+            .collect()
+    }
+
+    async fn users_page(&self, limit: u64, offset: u64) -> Result<(u64, Vec<User>), StoreError> {
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        // One statement, so the count and the page come from the same snapshot.
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, COUNT(*) OVER () AS total FROM users \
+             ORDER BY id LIMIT $1 OFFSET $2"
+        ))
+        .bind(as_i64(limit))
+        .bind(as_i64(offset))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let total = match rows.first() {
+            Some(row) => row.try_get::<i64, _>("total").map_err(db_error)?,
+            // Past the end (or an empty table): count separately.
+            None => sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)?,
+        };
+        let users = rows.iter().map(user_row).collect::<Result<Vec<_>, _>>()?;
+        Ok((u64::try_from(total).unwrap_or(0), users))
+    }
+
+    async fn set_roles_and_claims(
+        &self,
+        id: UserId,
+        roles: Option<&[String]>,
+        claims: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<bool, StoreError> {
+        let roles = roles.map(json_text).transpose()?;
+        let claims = claims.map(json_text).transpose()?;
+        let changed = sqlx::query(
+            "UPDATE users SET roles = COALESCE($1, roles), claims = COALESCE($2, claims) \
+             WHERE id = $3",
+        )
+        .bind(roles)
+        .bind(claims)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn inactive_user_ids(&self) -> Result<Vec<UserId>, StoreError> {
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM users WHERE NOT is_active ORDER BY id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+
+    async fn set_user_active(
+        &self,
+        id: UserId,
+        active: bool,
+        log_expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let changed = sqlx::query("UPDATE users SET is_active = $1 WHERE id = $2")
+            .bind(active)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        let kind = if active {
+            RevocationKind::UserEnabled(id)
+        } else {
+            RevocationKind::UserDisabled(id)
+        };
+        log(&mut tx, &kind, log_expires_at).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<bool, StoreError> {
+        let changed = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn delete_user(&self, id: UserId, log_expires_at: i64) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        // Sessions and their refresh tokens go by ON DELETE CASCADE.
+        let changed = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        log(&mut tx, &RevocationKind::UserDeleted(id), log_expires_at).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl SessionStore for PostgresStore {
+    async fn create_session(
+        &self,
+        session: &Session,
+        first: &RefreshRecord,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, \
+                                   ip, revoked_at, current_refresh_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&session.id.0)
+        .bind(session.user_id.0)
+        .bind(session.created_at)
+        .bind(session.last_used_at)
+        .bind(session.expires_at)
+        .bind(&session.user_agent)
+        .bind(&session.ip)
+        .bind(session.revoked_at)
+        .bind(&first.token_hash[..])
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        insert_refresh(&mut tx, first).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"
+        ))
+        .bind(&id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(session_row)
+        .transpose()
+    }
+
+    async fn active_sessions(&self, user: UserId, now: i64) -> Result<Vec<Session>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions \
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             ORDER BY created_at, id"
+        ))
+        .bind(user.0)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(session_row)
+        .collect()
+    }
+
+    async fn refresh_token(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<StoredRefresh>, StoreError> {
+        stored_refresh(&self.pool, token_hash).await
+    }
+
+    /// Also refuses (with the token as stored) when the session is revoked or past its absolute
+    /// expiry, and fails with [`StoreError::Internal`] when `new` belongs to another session than
+    /// the active `old_hash`: that is a bug in the caller.
+    async fn rotate_refresh(
+        &self,
+        old_hash: &[u8; 32],
+        new: &RefreshRecord,
+        now: i64,
+    ) -> Result<RotateOutcome, StoreError> {
+        let mut tx = self.write().await?;
+        // A concurrent rotation of the same row waits for our lock, then re-checks `state` on the
+        // committed row and matches nothing.
+        let changed = sqlx::query(
+            "UPDATE refresh_tokens SET state = 'rotated', rotated_at = $1, replaced_by = $2 \
+             WHERE token_hash = $3 AND state = 'active' AND session_id = $4 AND EXISTS \
+             (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id \
+              AND s.revoked_at IS NULL AND s.expires_at > $1)",
+        )
+        .bind(now)
+        .bind(&new.token_hash[..])
+        .bind(&old_hash[..])
+        .bind(&new.session_id.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        if changed == 0 {
+            let stored = stored_refresh(&mut *tx, old_hash).await?;
+            tx.rollback().await.map_err(db_error)?;
+            if let Some(old) = &stored
+                && old.state == RefreshState::Active
+                && old.record.session_id != new.session_id
+            {
+                return Err(StoreError::Internal(
+                    "rotate_refresh: the new token belongs to another session".into(),
+                ));
+            }
+            return Ok(RotateOutcome::NotActive(stored));
+        }
+        insert_refresh(&mut tx, new).await?;
+        make_current(&mut tx, new, now).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(RotateOutcome::Rotated)
+    }
+
+    async fn add_refresh(&self, new: &RefreshRecord, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        insert_refresh(&mut tx, new).await?;
+        make_current(&mut tx, new, now).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn revoke_sessions(
+        &self,
+        ids: &[SessionId],
+        now: i64,
+        log_expires_at: i64,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let mut tx = self.write().await?;
+        let ids = ids.iter().map(|s| s.0.clone()).collect();
+        let revoked = revoke_in(&mut tx, ids, now, log_expires_at).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(revoked)
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        keep: Option<&SessionId>,
+        now: i64,
+        log_expires_at: i64,
+    ) -> Result<Vec<SessionId>, StoreError> {
+        let mut tx = self.write().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL \
+             AND ($2::TEXT IS NULL OR id <> $2) ORDER BY created_at, id FOR UPDATE",
+        )
+        .bind(user.0)
+        .bind(keep.map(SessionId::as_str))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        log(
+            &mut tx,
+            &RevocationKind::UserTokensBefore { user, before: now },
+            log_expires_at,
+        )
+        .await?;
+        let revoked = revoke_in(&mut tx, ids, now, log_expires_at).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(revoked)
+    }
+
+    async fn revocations_since(
+        &self,
+        after_id: i64,
+        now: i64,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        self.revocations_page(after_id, now, usize::MAX).await
+    }
+
+    async fn revocations_page(
+        &self,
+        after_id: i64,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {REVOCATION_COLUMNS} FROM revocations \
+             WHERE id > $1 AND expires_at > $2 ORDER BY id LIMIT $3"
+        ))
+        .bind(after_id)
+        .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(revocation_row)
+        .collect()
+    }
+
+    async fn flush_expired(&self, now: i64) -> Result<FlushStats, StoreError> {
+        let mut tx = self.write().await?;
+        let mut run = async |sql: &str| -> Result<u64, StoreError> {
+            Ok(sqlx::query(sql)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected())
+        };
+        // Same order and reasons as the SQLite backend.
+        let refresh_tokens = run("DELETE FROM refresh_tokens WHERE expires_at <= $1 \
+             OR session_id IN (SELECT id FROM sessions WHERE expires_at <= $1)")
+        .await?;
+        let sessions = run("DELETE FROM sessions WHERE expires_at <= $1 \
+             OR (revoked_at IS NOT NULL AND revoked_at <= $1 \
+                 AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = sessions.id))")
+        .await?;
+        let revocations = run("DELETE FROM revocations WHERE expires_at <= $1").await?;
+        let keys = run("DELETE FROM signing_keys WHERE expires_at <= $1").await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(FlushStats {
+            refresh_tokens,
+            sessions,
+            revocations,
+            keys,
+        })
+    }
+}
+
+#[async_trait]
+impl KeyStore for PostgresStore {
+    async fn keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(key_row)
+        .collect()
+    }
+
+    async fn rotate_in(
+        &self,
+        key: &StoredKey,
+        retired_keys_expire_at: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        // Two rotations at once must not both leave an unretired key: take the table's lock.
+        sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = $1, expires_at = $2 WHERE retired_at IS NULL",
+        )
+        .bind(key.created_at)
+        .bind(retired_keys_expire_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        sqlx::query(&format!(
+            "INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(&key.private_jwk)
+        .bind(key.created_at)
+        .bind(key.retired_at)
+        .bind(key.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}
+
+/// PostgreSQL `LISTEN`/`NOTIFY` as the revocation broadcast when there is no Redis. Announcing is
+/// the store's own job (it notifies inside the transaction that appends to the log), so this side
+/// only listens.
+#[derive(Clone, Debug)]
+pub struct PostgresNotifications {
+    store: PostgresStore,
+}
+
+impl PostgresNotifications {
+    /// Listens on `store`'s database.
+    pub fn new(store: PostgresStore) -> PostgresNotifications {
+        PostgresNotifications { store }
+    }
+}
+
+#[async_trait]
+impl RevocationBus for PostgresNotifications {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn announce(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn listen(&self, heard: &(dyn Fn() + Send + Sync)) -> StoreError {
+        let mut listener = match self.store.revocation_listener().await {
+            Ok(listener) => listener,
+            Err(error) => return error,
+        };
+        heard();
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(_)) => heard(),
+                Ok(None) => {
+                    return StoreError::Unavailable("postgres: notification connection lost".into());
+                }
+                Err(error) => return db_error(error),
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Redis as the instances' fast shared state: the revocation broadcast (pub/sub) and the login
+//! throttle's failure counters. Redis is never the record of anything that must survive it: the
+//! revocation log lives in the database, and losing throttle counters only resets them.
+//!
+//! Every key and channel starts with the configured prefix, so several deployments (or parallel
+//! tests) can share one Redis.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt as _;
+use redis::AsyncCommands as _;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tessera_auth::store::{FailureLog, RevocationBus, StoreError};
+
+/// Tunables of the Redis connection.
+#[derive(Clone, Debug)]
+pub struct RedisOptions {
+    /// Prefix of every key and channel (default `tessera:`).
+    pub prefix: String,
+    /// Longest wait for a connection or a reply before the call fails and the caller falls back
+    /// (default 1 s).
+    pub timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            prefix: "tessera:".into(),
+            timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A Redis server shared by every instance.
+#[derive(Clone)]
+pub struct SharedRedis {
+    client: redis::Client,
+    commands: ConnectionManager,
+    options: RedisOptions,
+}
+
+impl std::fmt::Debug for SharedRedis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedRedis")
+            .field("prefix", &self.options.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn redis_error(error: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(format!("redis: {error}"))
+}
+
+impl SharedRedis {
+    /// Prepares a connection to `url` (`redis://host:port/db`). Connects lazily: an instance starts
+    /// (and polls the database for revocations) while Redis is down.
+    pub fn new(url: &str, options: RedisOptions) -> Result<SharedRedis, StoreError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Internal(format!("redis URL {url:?}: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.timeout))
+            .set_response_timeout(Some(options.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(100));
+        let commands = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map_err(redis_error)?;
+        Ok(SharedRedis {
+            client,
+            commands,
+            options,
+        })
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.options.prefix)
+    }
+
+    fn channel(&self) -> String {
+        self.key("revocations")
+    }
+
+    /// Round-trip check for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut connection = self.commands.clone();
+        tokio::time::timeout(
+            self.options.timeout,
+            redis::cmd("PING").query_async::<String>(&mut connection),
+        )
+        .await
+        .map_err(|_| StoreError::Unavailable("redis: no reply to PING".into()))?
+        .map_err(redis_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RevocationBus for SharedRedis {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn announce(&self) -> Result<(), StoreError> {
+        let mut connection = self.commands.clone();
+        let _: i64 = connection
+            .publish(self.channel(), "log")
+            .await
+            .map_err(redis_error)?;
+        Ok(())
+    }
+
+    async fn listen(&self, heard: &(dyn Fn() + Send + Sync)) -> StoreError {
+        let subscribe = async {
+            let mut pubsub = self.client.get_async_pubsub().await?;
+            pubsub.subscribe(self.channel()).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        let pubsub = match tokio::time::timeout(self.options.timeout, subscribe).await {
+            Ok(Ok(pubsub)) => pubsub,
+            Ok(Err(error)) => return redis_error(error),
+            Err(_) => return StoreError::Unavailable("redis: subscribing timed out".into()),
+        };
+        let (mut sink, mut messages) = pubsub.split();
+        heard();
+        // A silent peer (a cut cable rather than a closed socket) shows as an unanswered ping.
+        let mut health = tokio::time::interval(Duration::from_secs(5));
+        health.tick().await;
+        loop {
+            tokio::select! {
+                message = messages.next() => match message {
+                    Some(_) => heard(),
+                    None => return StoreError::Unavailable("redis: subscription closed".into()),
+                },
+                _ = health.tick() => {
+                    match tokio::time::timeout(self.options.timeout, sink.ping::<String>()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(error)) => return redis_error(error),
+                        Err(_) => return StoreError::Unavailable("redis: no reply to PING".into()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl FailureLog for SharedRedis {
+    async fn recent(&self, key: &str, since: i64, keep: usize) -> Result<Vec<i64>, StoreError> {
+        let mut connection = self.commands.clone();
+        // Newest `keep` scores above `since`, newest first.
+        let newest: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(self.key(&format!("fail:{key}")))
+            .arg("+inf")
+            .arg(format!("({since}"))
+            .arg("BYSCORE")
+            .arg("REV")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(keep)
+            .arg("WITHSCORES")
+            .query_async(&mut connection)
+            .await
+            .map_err(redis_error)?;
+        #[allow(clippy::cast_possible_truncation, reason = "scores are whole seconds")]
+        let mut times: Vec<i64> = newest.into_iter().map(|(_, at)| at as i64).collect();
+        times.reverse();
+        Ok(times)
+    }
+
+    async fn record(
+        &self,
+        key: &str,
+        at: i64,
+        window: i64,
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.commands.clone();
+        let key = self.key(&format!("fail:{key}"));
+        // Members must be unique: two failures in the same second are two failures.
+        let member = format!("{at}:{:016x}", rand_u64());
+        let keep = isize::try_from(keep).unwrap_or(isize::MAX);
+        redis::pipe()
+            .atomic()
+            .zadd(&key, member, at)
+            .ignore()
+            .zrembyscore(&key, "-inf", at - window)
+            .ignore()
+            .zremrangebyrank(&key, 0, -(keep + 1))
+            .ignore()
+            .expire(&key, window.max(1))
+            .ignore()
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(redis_error)
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    // Uniqueness, not secrecy: the std hasher's random keys suffice.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    hasher.finish()
+}

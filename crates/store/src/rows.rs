@@ -1,0 +1,369 @@
+//! What every SQL backend shares: how rows become domain values, how revocation kinds are
+//! written, and how driver errors become [`StoreError`]s. Only the SQL dialect differs per
+//! backend.
+
+use sqlx::{ColumnIndex, Decode, Row, Type};
+use tessera_auth::ids::{SessionId, UserId};
+use tessera_auth::store::{
+    RefreshRecord, RefreshState, RevocationKind, Session, StoreError, StoredKey, StoredRefresh,
+    User,
+};
+
+/// Typed column access over any backend's row, errors already mapped.
+pub(crate) trait Columns {
+    fn int(&self, column: &str) -> Result<i64, StoreError>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError>;
+    fn text(&self, column: &str) -> Result<String, StoreError>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn flag(&self, column: &str) -> Result<bool, StoreError>;
+}
+
+impl<R> Columns for R
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        self.try_get(column).map_err(db_error)
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        self.try_get(column).map_err(db_error)
+    }
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        self.try_get(column).map_err(db_error)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        self.try_get(column).map_err(db_error)
+    }
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.try_get(column).map_err(db_error)
+    }
+    fn flag(&self, column: &str) -> Result<bool, StoreError> {
+        self.try_get(column).map_err(db_error)
+    }
+}
+
+/// The one place where driver errors become [`StoreError`]s, for every backend.
+pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_owned())
+        }
+        sqlx::Error::Database(db) if is_unavailable(db.as_ref()) => {
+            StoreError::Unavailable(error.to_string())
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
+        _ => StoreError::Internal(error.to_string()),
+    }
+}
+
+/// Whether the database said "not now" (busy, shutting down, out of resources, timed out) rather
+/// than that we asked for something wrong.
+fn is_unavailable(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = db.code() else {
+        return false;
+    };
+    if db
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
+        is_unavailable_sqlstate(&code)
+    } else {
+        is_unavailable_sqlite_code(&code)
+    }
+}
+
+/// PostgreSQL SQLSTATEs that mean the server is unreachable, restarting or overloaded, or that a
+/// statement ran past `statement_timeout`.
+pub(crate) fn is_unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") // connection exception
+        || code.starts_with("53") // insufficient resources (too many connections, disk full)
+        || code.starts_with("57P") // admin/crash shutdown, cannot connect now
+        || code == "57014" // query canceled (statement_timeout)
+        || code == "55P03" // lock not available (lock_timeout)
+        || code == "40001" // serialization failure
+        || code == "40P01" // deadlock detected
+}
+
+/// Whether an SQLite (extended) result code means the file is busy or unusable for now.
+pub(crate) fn is_unavailable_sqlite_code(code: &str) -> bool {
+    const BUSY: i32 = 5; // another connection holds the lock past the busy timeout
+    const LOCKED: i32 = 6;
+    const IOERR: i32 = 10;
+    const FULL: i32 = 13; // the disk is full
+    const CANTOPEN: i32 = 14;
+    code.parse::<i32>()
+        .is_ok_and(|code| matches!(code & 0xff, BUSY | LOCKED | IOERR | FULL | CANTOPEN))
+}
+
+/// A revocation kind as its `(kind, subject, before_ts)` columns.
+pub(crate) fn kind_row(kind: &RevocationKind) -> (&'static str, String, Option<i64>) {
+    match kind {
+        RevocationKind::Session(sid) => ("session", sid.0.clone(), None),
+        RevocationKind::UserTokensBefore { user, before } => {
+            ("user_tokens_before", user.0.to_string(), Some(*before))
+        }
+        RevocationKind::UserDisabled(user) => ("user_disabled", user.0.to_string(), None),
+        RevocationKind::UserEnabled(user) => ("user_enabled", user.0.to_string(), None),
+        RevocationKind::UserDeleted(user) => ("user_deleted", user.0.to_string(), None),
+    }
+}
+
+/// The inverse of [`kind_row`].
+pub(crate) fn row_kind(
+    kind: &str,
+    subject: String,
+    before: Option<i64>,
+) -> Result<RevocationKind, StoreError> {
+    let user = || {
+        subject
+            .parse::<i64>()
+            .map(UserId)
+            .map_err(|_| StoreError::Internal(format!("bad revocation subject {subject:?}")))
+    };
+    Ok(match kind {
+        "session" => RevocationKind::Session(SessionId(subject.clone())),
+        "user_tokens_before" => RevocationKind::UserTokensBefore {
+            user: user()?,
+            before: before.ok_or_else(|| {
+                StoreError::Internal("user_tokens_before entry without before_ts".into())
+            })?,
+        },
+        "user_disabled" => RevocationKind::UserDisabled(user()?),
+        "user_enabled" => RevocationKind::UserEnabled(user()?),
+        "user_deleted" => RevocationKind::UserDeleted(user()?),
+        other => {
+            return Err(StoreError::Internal(format!(
+                "unknown revocation kind {other:?}"
+            )));
+        }
+    })
+}
+
+/// Roles and claims are stored as JSON text in both backends.
+pub(crate) fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &impl Columns,
+    column: &str,
+) -> Result<T, StoreError> {
+    let text = row.text(column)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Internal(format!("column {column}: {e}")))
+}
+
+fn hash_of(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Internal("stored token hash is not 32 bytes".into()))
+}
+
+fn opt_hash(row: &impl Columns, column: &str) -> Result<Option<[u8; 32]>, StoreError> {
+    row.opt_bytes(column)?.map(hash_of).transpose()
+}
+
+pub(crate) const USER_COLUMNS: &str =
+    "id, username, password_hash, is_active, created_at, roles, claims";
+
+pub(crate) fn user_row(row: &impl Columns) -> Result<User, StoreError> {
+    Ok(User {
+        roles: json_column(row, "roles")?,
+        claims: json_column(row, "claims")?,
+        id: UserId(row.int("id")?),
+        username: row.text("username")?,
+        password_hash: row.text("password_hash")?,
+        is_active: row.flag("is_active")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+pub(crate) const SESSION_COLUMNS: &str =
+    "id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at";
+
+pub(crate) fn session_row(row: &impl Columns) -> Result<Session, StoreError> {
+    Ok(Session {
+        id: SessionId(row.text("id")?),
+        user_id: UserId(row.int("user_id")?),
+        created_at: row.int("created_at")?,
+        last_used_at: row.int("last_used_at")?,
+        expires_at: row.int("expires_at")?,
+        user_agent: row.opt_text("user_agent")?,
+        ip: row.opt_text("ip")?,
+        revoked_at: row.opt_int("revoked_at")?,
+    })
+}
+
+pub(crate) const KEY_COLUMNS: &str = "kid, alg, private_jwk, created_at, retired_at, expires_at";
+
+pub(crate) fn key_row(row: &impl Columns) -> Result<StoredKey, StoreError> {
+    Ok(StoredKey {
+        kid: row.text("kid")?,
+        alg: row.text("alg")?,
+        private_jwk: row.text("private_jwk")?,
+        created_at: row.int("created_at")?,
+        retired_at: row.opt_int("retired_at")?,
+        expires_at: row.opt_int("expires_at")?,
+    })
+}
+
+pub(crate) const REVOCATION_COLUMNS: &str = "id, kind, subject, before_ts, expires_at";
+
+pub(crate) fn revocation_row(
+    row: &impl Columns,
+) -> Result<tessera_auth::store::Revocation, StoreError> {
+    Ok(tessera_auth::store::Revocation {
+        id: row.int("id")?,
+        kind: row_kind(
+            &row.text("kind")?,
+            row.text("subject")?,
+            row.opt_int("before_ts")?,
+        )?,
+        expires_at: row.int("expires_at")?,
+    })
+}
+
+/// `SELECT` list and `FROM` clause of a refresh token joined with its session; the backend adds
+/// its own `WHERE r.token_hash = <placeholder>`.
+pub(crate) const REFRESH_SELECT: &str = "SELECT r.token_hash, r.jti, r.session_id, r.issued_at, \
+     r.expires_at, r.state, r.rotated_at, r.replaced_by, s.current_refresh_hash, s.revoked_at \
+     FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id";
+
+/// A refresh token with its state as the caller must see it: a token of a revoked session is
+/// `Revoked` whatever its own row says.
+pub(crate) fn refresh_row(row: &impl Columns) -> Result<StoredRefresh, StoreError> {
+    let session_revoked = row.opt_int("revoked_at")?.is_some();
+    let state = match row.text("state")?.as_str() {
+        "active" | "rotated" | "revoked" if session_revoked => RefreshState::Revoked,
+        "revoked" => RefreshState::Revoked,
+        "active" => RefreshState::Active,
+        "rotated" => RefreshState::Rotated {
+            at: row
+                .opt_int("rotated_at")?
+                .ok_or_else(|| StoreError::Internal("rotated token without rotated_at".into()))?,
+        },
+        other => {
+            return Err(StoreError::Internal(format!(
+                "unknown refresh token state {other:?}"
+            )));
+        }
+    };
+    let replaced_by = opt_hash(row, "replaced_by")?;
+    let current = opt_hash(row, "current_refresh_hash")?;
+    Ok(StoredRefresh {
+        record: RefreshRecord {
+            token_hash: opt_hash(row, "token_hash")?
+                .ok_or_else(|| StoreError::Internal("refresh token without hash".into()))?,
+            jti: row.text("jti")?,
+            session_id: SessionId(row.text("session_id")?),
+            issued_at: row.int("issued_at")?,
+            expires_at: row.int("expires_at")?,
+        },
+        successor_is_current: matches!(state, RefreshState::Rotated { .. })
+            && replaced_by.is_some()
+            && replaced_by == current,
+        replaced_by,
+        state,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds() -> Vec<RevocationKind> {
+        vec![
+            RevocationKind::Session(SessionId("0123abcd".into())),
+            RevocationKind::UserTokensBefore {
+                user: UserId(7),
+                before: 1_700_000_000,
+            },
+            RevocationKind::UserDisabled(UserId(1)),
+            RevocationKind::UserEnabled(UserId(2)),
+            RevocationKind::UserDeleted(UserId(i64::MAX)),
+        ]
+    }
+
+    #[test]
+    fn revocation_kinds_round_trip_through_their_rows() {
+        for kind in kinds() {
+            let (name, subject, before) = kind_row(&kind);
+            assert_eq!(row_kind(name, subject, before).unwrap(), kind);
+        }
+    }
+
+    #[test]
+    fn malformed_revocation_rows_are_internal_errors() {
+        for (kind, subject, before) in [
+            ("user_deleted", "bob", None),
+            ("user_tokens_before", "1", None),
+            ("sessions", "abc", None),
+        ] {
+            assert!(
+                matches!(
+                    row_kind(kind, subject.into(), before),
+                    Err(StoreError::Internal(_))
+                ),
+                "{kind} {subject}"
+            );
+        }
+    }
+
+    #[test]
+    fn driver_errors_map_by_cause() {
+        for unavailable in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::ErrorKind::BrokenPipe.into()),
+            sqlx::Error::Protocol("unexpected EOF".into()),
+        ] {
+            assert!(
+                matches!(db_error(unavailable), StoreError::Unavailable(_)),
+                "unavailable"
+            );
+        }
+        assert!(matches!(
+            db_error(sqlx::Error::RowNotFound),
+            StoreError::Internal(_)
+        ));
+        assert!(matches!(
+            db_error(sqlx::Error::ColumnNotFound("x".into())),
+            StoreError::Internal(_)
+        ));
+    }
+
+    #[test]
+    fn busy_and_io_codes_are_unavailable_and_constraint_codes_are_not() {
+        // SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED, SQLITE_IOERR_FSYNC, SQLITE_FULL.
+        for code in ["5", "517", "6", "1034", "13"] {
+            assert!(is_unavailable_sqlite_code(code), "{code}");
+        }
+        // SQLITE_ERROR, SQLITE_CORRUPT, SQLITE_CONSTRAINT_FOREIGNKEY, garbage.
+        for code in ["1", "11", "787", "busy"] {
+            assert!(!is_unavailable_sqlite_code(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn outage_sqlstates_are_unavailable_and_mistakes_are_not() {
+        // connection failure, too many connections, admin shutdown, cannot connect now,
+        // statement timeout.
+        for code in ["08006", "53300", "57P01", "57P03", "57014"] {
+            assert!(is_unavailable_sqlstate(code), "{code}");
+        }
+        // unique violation, syntax error, undefined table, foreign key violation.
+        for code in ["23505", "42601", "42P01", "23503"] {
+            assert!(!is_unavailable_sqlstate(code), "{code}");
+        }
+    }
+}
