@@ -34,18 +34,20 @@ impl MasterKey {
     /// `openssl rand -hex 32` makes one.
     pub fn parse(text: &str) -> Result<MasterKey, AuthError> {
         let text = text.trim();
-        let bytes = Zeroizing::new(if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            (0..32)
-                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
-                .collect::<Result<Vec<u8>, _>>()
-                .map_err(|_| invalid("not hex"))?
-        } else {
-            let unpadded = text.trim_end_matches('=');
-            URL_SAFE_NO_PAD
-                .decode(unpadded)
-                .or_else(|_| STANDARD.decode(text))
-                .map_err(|_| invalid("expected 64 hex digits or base64 of 32 bytes"))?
-        });
+        let bytes = Zeroizing::new(
+            if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+                (0..32)
+                    .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
+                    .collect::<Result<Vec<u8>, _>>()
+                    .map_err(|_| invalid("not hex"))?
+            } else {
+                let unpadded = text.trim_end_matches('=');
+                URL_SAFE_NO_PAD
+                    .decode(unpadded)
+                    .or_else(|_| STANDARD.decode(text))
+                    .map_err(|_| invalid("expected 64 hex digits or base64 of 32 bytes"))?
+            },
+        );
         if bytes.len() != 32 {
             return Err(invalid(&format!(
                 "{} bytes; it must be 32 (e.g. `openssl rand -hex 32`)",
@@ -91,7 +93,11 @@ impl MasterKey {
         let mut body = Zeroizing::new(body.to_vec());
         let plain = self
             .0
-            .open_in_place(nonce, Aad::from(associated_data(kid, alg).as_bytes()), &mut body)
+            .open_in_place(
+                nonce,
+                Aad::from(associated_data(kid, alg).as_bytes()),
+                &mut body,
+            )
             .map_err(|_| wrong())?;
         String::from_utf8(plain.to_vec())
             .map(Zeroizing::new)
@@ -151,10 +157,19 @@ mod tests {
         for text in [HEX, &b64, &std, &format!(" {HEX}\n")] {
             MasterKey::parse(text).unwrap();
         }
-        for bad in ["", "short", &HEX[..62], &URL_SAFE_NO_PAD.encode([1u8; 16]), "z".repeat(64).as_str()] {
+        for bad in [
+            "",
+            "short",
+            &HEX[..62],
+            &URL_SAFE_NO_PAD.encode([1u8; 16]),
+            "z".repeat(64).as_str(),
+        ] {
             assert!(MasterKey::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(format!("{:?}", MasterKey::parse(HEX).unwrap()), "MasterKey(..)");
+        assert_eq!(
+            format!("{:?}", MasterKey::parse(HEX).unwrap()),
+            "MasterKey(..)"
+        );
     }
 
     #[test]
@@ -166,15 +181,27 @@ mod tests {
         assert!(!stored.contains("secret"));
         assert_eq!(*open(Some(&master), "k1", "EdDSA", &stored).unwrap(), jwk);
         let other = MasterKey::parse(&"ab".repeat(32)).unwrap();
-        assert!(open(Some(&other), "k1", "EdDSA", &stored).is_err(), "other master key");
-        assert!(open(Some(&master), "k2", "EdDSA", &stored).is_err(), "moved to another kid");
-        assert!(open(Some(&master), "k1", "ES256", &stored).is_err(), "other alg");
+        assert!(
+            open(Some(&other), "k1", "EdDSA", &stored).is_err(),
+            "other master key"
+        );
+        assert!(
+            open(Some(&master), "k2", "EdDSA", &stored).is_err(),
+            "moved to another kid"
+        );
+        assert!(
+            open(Some(&master), "k1", "ES256", &stored).is_err(),
+            "other alg"
+        );
         let message = open(None, "k1", "EdDSA", &stored).unwrap_err().to_string();
         assert!(message.contains("TESSERA_MASTER_KEY"), "{message}");
         let mut tampered = stored.clone();
         tampered.pop();
         tampered.push(if stored.ends_with('A') { 'B' } else { 'A' });
-        assert!(open(Some(&master), "k1", "EdDSA", &tampered).is_err(), "tampered");
+        assert!(
+            open(Some(&master), "k1", "EdDSA", &tampered).is_err(),
+            "tampered"
+        );
     }
 
     #[test]
@@ -182,6 +209,9 @@ mod tests {
         let master = MasterKey::parse(HEX).unwrap();
         assert_eq!(*open(Some(&master), "k", "ES256", "{}").unwrap(), "{}");
         assert_eq!(*open(None, "k", "ES256", "{}").unwrap(), "{}");
-        assert_eq!(seal(None, "k", "ES256", Zeroizing::new("{}".into())).unwrap(), "{}");
+        assert_eq!(
+            seal(None, "k", "ES256", Zeroizing::new("{}".into())).unwrap(),
+            "{}"
+        );
     }
 }

@@ -326,6 +326,8 @@ pub trait RevocationBus: Send + Sync {
     fn name(&self) -> &'static str;
     /// Announces new log entries, after they are committed.
     async fn announce(&self) -> Result<(), StoreError>;
+    /// One round trip to whatever carries the announcements, for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
     /// Subscribes, calls `heard` once subscribed (anything may have been missed before) and then on
     /// every announcement; returns only when the subscription breaks, with why.
     async fn listen(&self, heard: &(dyn Fn() + Send + Sync)) -> StoreError;
@@ -338,6 +340,5 @@ pub trait FailureLog: Send + Sync {
     async fn recent(&self, key: &str, since: i64, keep: usize) -> Result<Vec<i64>, StoreError>;
     /// Records a failure under `key` at `at`. Entries older than `window` seconds, and all but the
     /// newest `keep`, may be forgotten.
-    async fn record(&self, key: &str, at: i64, window: i64, keep: usize)
-    -> Result<(), StoreError>;
+    async fn record(&self, key: &str, at: i64, window: i64, keep: usize) -> Result<(), StoreError>;
 }

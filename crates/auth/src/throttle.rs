@@ -166,7 +166,8 @@ impl LoginThrottle {
                     }
                 }
             }
-            self.local.record(&key, now, self.config.window, self.keep());
+            self.local
+                .record(&key, now, self.config.window, self.keep());
         }
     }
 }
@@ -211,8 +212,18 @@ mod tests {
                 .record_failure(&format!("user{i}"), Some("1.2.3.4"), 0)
                 .await;
         }
-        assert!(throttle.retry_after("fresh", Some("1.2.3.4"), 1).await.is_some());
-        assert!(throttle.retry_after("fresh", Some("1.2.3.5"), 1).await.is_none());
+        assert!(
+            throttle
+                .retry_after("fresh", Some("1.2.3.4"), 1)
+                .await
+                .is_some()
+        );
+        assert!(
+            throttle
+                .retry_after("fresh", Some("1.2.3.5"), 1)
+                .await
+                .is_none()
+        );
     }
 
     /// A shared log kept in memory, standing for Redis between two "instances".
@@ -224,7 +235,13 @@ mod tests {
         async fn recent(&self, key: &str, since: i64, _: usize) -> Result<Vec<i64>, StoreError> {
             Ok(self.0.recent(key, since))
         }
-        async fn record(&self, key: &str, at: i64, window: i64, keep: usize) -> Result<(), StoreError> {
+        async fn record(
+            &self,
+            key: &str,
+            at: i64,
+            window: i64,
+            keep: usize,
+        ) -> Result<(), StoreError> {
             self.0.record(key, at, window, keep);
             Ok(())
         }

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use tessera_auth::{AuthError, KeyRing, PasswordHasher, Store, SystemClock, UserAdmin, UserChange};
 use tessera_jwt::Clock as _;
-use tessera_server::Config;
 use tessera_server::config::SETTINGS;
+use tessera_server::{Backend, Config};
 use zeroize::Zeroizing;
 
 use crate::Failure;
+use crate::backend::{self, Schema};
 
 /// Where the data lives; shared by every command that opens the database.
 #[derive(Args, Clone, Debug, Default)]
@@ -22,9 +23,12 @@ pub(crate) struct DataArgs {
     /// Directory of the embedded SQLite database [default: ./tessera-data].
     #[arg(long)]
     data_dir: Option<String>,
-    /// Database URL (sqlite://PATH) [default: DATA_DIR/tessera.db].
+    /// Database URL (sqlite://PATH or postgres://USER@HOST/DB) [default: DATA_DIR/tessera.db].
     #[arg(long)]
     database_url: Option<String>,
+    /// Redis URL (redis://HOST:PORT) for revocation broadcast and shared throttling.
+    #[arg(long)]
+    redis_url: Option<String>,
 }
 
 /// `tessera serve` flags; every other setting comes from the file or the environment.
@@ -39,6 +43,9 @@ pub(crate) struct ServeArgs {
     /// Private JWK or PEM key to sign with instead of generated keys.
     #[arg(long)]
     signing_key: Option<String>,
+    /// Do not apply pending migrations on start; refuse an outdated schema instead.
+    #[arg(long)]
+    no_migrate: bool,
 }
 
 fn settings_help() -> String {
@@ -137,6 +144,7 @@ fn load_config(data: &DataArgs, extra: &[(&str, Option<String>)]) -> Result<Conf
     for (name, value) in [
         ("data_dir", &data.data_dir),
         ("database_url", &data.database_url),
+        ("redis_url", &data.redis_url),
     ]
     .into_iter()
     .chain(extra.iter().map(|(n, v)| (*n, v)))
@@ -150,15 +158,18 @@ fn load_config(data: &DataArgs, extra: &[(&str, Option<String>)]) -> Result<Conf
 }
 
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>, Failure> {
-    let path = config.sqlite_path().ok_or_else(|| {
-        Failure::usage(
-            "database_url: PostgreSQL is not supported by this build yet; use sqlite://PATH",
-        )
-    })?;
-    let store = tessera_store::SqliteStore::open(&path)
-        .await
-        .map_err(|e| Failure::usage(format!("cannot open database {}: {e}", path.display())))?;
-    Ok(Arc::new(store))
+    Ok(backend::open(config, Schema::Check).await?.store)
+}
+
+/// Tells running instances to sync now (best effort: they poll anyway).
+async fn announce(backend: &Backend) {
+    if let Some(bus) = &backend.bus
+        && let Err(error) = bus.announce().await
+    {
+        eprintln!(
+            "note: running servers were not notified ({error}); they pick the change up at their next poll"
+        );
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -200,6 +211,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
         &[
             ("listen", args.listen.clone()),
             ("signing_key", args.signing_key.clone()),
+            ("migrate", args.no_migrate.then(|| "false".to_owned())),
         ],
     )?;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
@@ -209,20 +221,29 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
         .with_writer(std::io::stderr)
         .init();
     runtime()?.block_on(async {
-        let store = open_store(&config).await?;
-        tessera_server::run(config, store)
+        let schema = if config.migrate {
+            Schema::Migrate
+        } else {
+            Schema::Check
+        };
+        let backend = backend::open(&config, schema).await?;
+        tessera_server::run(config, backend)
             .await
             .map_err(|e| Failure::usage(e.to_string()))
     })
 }
 
-fn admin(config: &Config, store: Arc<dyn Store>) -> Result<UserAdmin, Failure> {
+fn admin(config: &Config, backend: &Backend) -> Result<UserAdmin, Failure> {
     let hasher = PasswordHasher::new(
         config.password_policy(),
         PasswordHasher::default_concurrency(),
     )
     .map_err(domain)?;
-    Ok(UserAdmin::new(store, hasher, config.auth()))
+    let admin = UserAdmin::new(Arc::clone(&backend.store), hasher, config.auth());
+    Ok(match &backend.bus {
+        Some(bus) => admin.with_bus(Arc::clone(bus)),
+        None => admin,
+    })
 }
 
 pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
@@ -238,8 +259,8 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
     };
     let config = load_config(&data, &[])?;
     runtime()?.block_on(async {
-        let store = open_store(&config).await?;
-        let admin = admin(&config, store)?;
+        let backend = backend::open(&config, Schema::Check).await?;
+        let admin = admin(&config, &backend)?;
         let now = SystemClock.now();
         let missing = |name: String| {
             move |e: AuthError| match e {
@@ -352,10 +373,11 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
 pub(crate) fn keys_rotate(data: DataArgs) -> Result<(), Failure> {
     let config = load_config(&data, &[])?;
     runtime()?.block_on(async {
-        let store = open_store(&config).await?;
-        let key = KeyRing::rotate(store.as_ref(), &config.auth(), SystemClock.now())
+        let backend = backend::open(&config, Schema::Check).await?;
+        let key = KeyRing::rotate(backend.store.as_ref(), &config.auth(), SystemClock.now())
             .await
             .map_err(domain)?;
+        announce(&backend).await;
         println!("new signing key {} ({})", key.kid, key.alg);
         Ok(())
     })
@@ -399,6 +421,15 @@ pub(crate) fn flush_expired(data: DataArgs) -> Result<(), Failure> {
             "removed {} refresh tokens, {} sessions, {} revocation entries, {} keys",
             stats.refresh_tokens, stats.sessions, stats.revocations, stats.keys
         );
+        Ok(())
+    })
+}
+
+pub(crate) fn migrate(data: DataArgs) -> Result<(), Failure> {
+    let config = load_config(&data, &[])?;
+    runtime()?.block_on(async {
+        backend::open(&config, Schema::Migrate).await?;
+        println!("database schema is up to date");
         Ok(())
     })
 }

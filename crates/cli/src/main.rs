@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 a token failed verification, 2 bad arguments or unreadable input.
 
 mod admin;
+mod backend;
 mod input;
 mod keys;
 mod token;
@@ -34,6 +35,8 @@ enum Command {
     Token(token::TokenCommand),
     /// Delete expired refresh tokens, sessions, revocation entries and keys.
     FlushExpired(admin::DataArgs),
+    /// Apply pending database migrations (PostgreSQL; an SQLite file is migrated on open).
+    Migrate(admin::DataArgs),
 }
 
 /// How a command failed, which decides the exit code.
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => admin::serve(args),
         Command::Users(command) => admin::users(command),
         Command::FlushExpired(data) => admin::flush_expired(data),
+        Command::Migrate(data) => admin::migrate(data),
         Command::Keys(command) => keys::run(command),
         Command::Token(command) => token::run(command),
     };

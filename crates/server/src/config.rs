@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
-use tessera_auth::{AuthConfig, PasswordPolicy, ThrottleConfig};
+use tessera_auth::{AuthConfig, MasterKey, PasswordPolicy, ThrottleConfig};
 use tessera_jwt::Algorithm;
 
 /// A span of time written as `15m`, `1h 30m`, `1d` or a number of seconds.
@@ -38,6 +38,17 @@ impl<'de> Deserialize<'de> for Span {
                 }),
             },
         }
+    }
+}
+
+/// A secret setting: compared and deserialized as text, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"(secret)\"")
     }
 }
 
@@ -77,8 +88,26 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory for the embedded SQLite database. Default `./tessera-data`.
     pub data_dir: PathBuf,
-    /// Database URL (`sqlite://PATH`); overrides `data_dir`. Default: none.
+    /// Database URL (`sqlite://PATH` or `postgres://user@host/db`); overrides `data_dir`.
+    /// Default: none.
     pub database_url: Option<String>,
+    /// Apply pending migrations when `serve` starts (else refuse an outdated schema). Default `true`.
+    pub migrate: bool,
+    /// PostgreSQL connections per instance. Default `16`.
+    pub database_max_connections: u32,
+    /// Longest wait for a database connection (PostgreSQL down or restarting) before 503. Default `3s`.
+    pub database_timeout: Span,
+    /// Longest a PostgreSQL statement may run. Default `5s`.
+    pub database_statement_timeout: Span,
+    /// Redis URL for revocation broadcast and shared login throttling. Default: none.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel. Default `tessera:`.
+    pub redis_prefix: String,
+    /// Longest wait for Redis before falling back (polling, local counters). Default `1s`.
+    pub redis_timeout: Span,
+    /// Key sealing private signing keys in the database (64 hex digits or base64 of 32 bytes);
+    /// best given as `TESSERA_MASTER_KEY`. Default: none (keys stored unencrypted).
+    pub master_key: Option<SecretText>,
     /// A private JWK or PEM file to sign with instead of the generated keys. Default: none.
     pub signing_key: Option<PathBuf>,
     /// Algorithm for keys the server generates. Default `ES256`.
@@ -116,7 +145,8 @@ pub struct Config {
     pub password_hash_iterations: u32,
     /// Concurrent password hashes; 0 means cores - 1. Default `0`.
     pub password_hash_workers: usize,
-    /// How often to pick up revocations and key changes made elsewhere. Default `1s`.
+    /// How often to poll for revocations and key changes made elsewhere (also the fallback when
+    /// the broadcast is down). Default `1s`.
     pub sync_interval: Span,
     /// How often to delete expired rows. Default `1h`.
     pub sweep_interval: Span,
@@ -146,6 +176,14 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             data_dir: PathBuf::from("./tessera-data"),
             database_url: None,
+            migrate: true,
+            database_max_connections: 16,
+            database_timeout: Span(Duration::from_secs(3)),
+            database_statement_timeout: Span(Duration::from_secs(5)),
+            redis_url: None,
+            redis_prefix: "tessera:".into(),
+            redis_timeout: Span(Duration::from_secs(1)),
+            master_key: None,
             signing_key: None,
             signing_algorithm: auth.signing_algorithm,
             access_token_lifetime: span(auth.access_lifetime),
@@ -187,7 +225,47 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "database_url",
         "(none)",
-        "sqlite://PATH; overrides data_dir",
+        "sqlite://PATH or postgres://USER@HOST/DB; overrides data_dir",
+    ),
+    (
+        "migrate",
+        "true",
+        "apply pending migrations when serve starts",
+    ),
+    (
+        "database_max_connections",
+        "16",
+        "PostgreSQL connections per instance",
+    ),
+    (
+        "database_timeout",
+        "3s",
+        "longest wait for a database connection before 503",
+    ),
+    (
+        "database_statement_timeout",
+        "5s",
+        "longest a PostgreSQL statement may run",
+    ),
+    (
+        "redis_url",
+        "(none)",
+        "Redis for revocation broadcast and shared throttling",
+    ),
+    (
+        "redis_prefix",
+        "tessera:",
+        "prefix of Redis keys and channels",
+    ),
+    (
+        "redis_timeout",
+        "1s",
+        "longest wait for Redis before falling back",
+    ),
+    (
+        "master_key",
+        "(none)",
+        "seals private keys at rest (use TESSERA_MASTER_KEY)",
     ),
     (
         "signing_key",
@@ -242,7 +320,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "sync_interval",
         "1s",
-        "how often to pick up revocations and key changes",
+        "how often to poll for revocations and key changes",
     ),
     ("sweep_interval", "1h", "how often to delete expired rows"),
     (
@@ -325,6 +403,12 @@ impl Config {
             ("session_lifetime", self.session_lifetime),
             ("login_throttle_window", self.login_throttle_window),
             ("sync_interval", self.sync_interval),
+            ("database_timeout", self.database_timeout),
+            (
+                "database_statement_timeout",
+                self.database_statement_timeout,
+            ),
+            ("redis_timeout", self.redis_timeout),
             ("sweep_interval", self.sweep_interval),
         ];
         for (name, span) in positive {
@@ -346,13 +430,44 @@ impl Config {
         }
         if let Some(url) = &self.database_url
             && !url.starts_with("sqlite:")
-            && !url.starts_with("postgres")
+            && !url.starts_with("postgres://")
+            && !url.starts_with("postgresql://")
         {
             return Err(ConfigError::Invalid(format!(
                 "database_url {url:?} must start with sqlite: or postgres://"
             )));
         }
+        if let Some(url) = &self.redis_url
+            && !url.starts_with("redis://")
+            && !url.starts_with("rediss://")
+        {
+            return Err(ConfigError::Invalid(format!(
+                "redis_url {url:?} must start with redis:// or rediss://"
+            )));
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "database_max_connections must be at least 1".into(),
+            ));
+        }
+        self.master_key()?;
         Ok(())
+    }
+
+    /// The parsed master key, if one is set.
+    pub fn master_key(&self) -> Result<Option<MasterKey>, ConfigError> {
+        self.master_key
+            .as_ref()
+            .map(|text| MasterKey::parse(&text.0))
+            .transpose()
+            .map_err(|e| ConfigError::Invalid(format!("master_key: {e}")))
+    }
+
+    /// Whether the database is PostgreSQL (shared by instances) rather than an SQLite file.
+    pub fn is_postgres(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("postgres"))
     }
 
     /// The domain settings.
@@ -372,6 +487,9 @@ impl Config {
                 .then(|| self.access_token_claims.clone()),
             max_token_bytes: tessera_jwt::DEFAULT_MAX_TOKEN_BYTES,
             verified_token_cache: self.verified_token_cache,
+            // Validated at load; a config built by hand with a bad key gets none here and fails
+            // loudly at `validate`.
+            master_key: self.master_key().ok().flatten(),
         }
     }
 
@@ -453,7 +571,7 @@ mod tests {
             env(&[
                 ("TESSERA_LEEWAY", "7"),
                 ("TESSERA_TRUSTED_PROXIES", "10.0.0.1, 10.0.0.2"),
-                ("TESSERA_MASTER_KEY", "x"),
+                ("TESSERA_NOT_A_SETTING", "x"),
             ]),
             &[("issuer", "flag".into())],
         )
@@ -477,6 +595,17 @@ mod tests {
                 "signing_algorithm",
             ),
             (vec![("TESSERA_SESSION_LIFETIME", "0")], "session_lifetime"),
+            (vec![("TESSERA_MASTER_KEY", "too-short")], "master_key"),
+            (vec![("TESSERA_REDIS_URL", "127.0.0.1:6379")], "redis_url"),
+            (
+                vec![("TESSERA_DATABASE_URL", "mysql://h/db")],
+                "database_url",
+            ),
+            (
+                vec![("TESSERA_DATABASE_MAX_CONNECTIONS", "0")],
+                "database_max_connections",
+            ),
+            (vec![("TESSERA_DATABASE_TIMEOUT", "0s")], "database_timeout"),
         ] {
             let error = Config::load(None, env(&pairs), &[])
                 .unwrap_err()
@@ -490,6 +619,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("acess_token_lifetime"), "{error}");
+    }
+
+    #[test]
+    fn the_master_key_is_parsed_but_never_shown() {
+        let hex = "ab".repeat(32);
+        let config = Config::load(None, env(&[("TESSERA_MASTER_KEY", &hex)]), &[]).unwrap();
+        assert!(config.auth().master_key.is_some());
+        assert!(!format!("{config:?}").contains(&hex));
+        assert!(
+            Config::load(None, env(&[]), &[])
+                .unwrap()
+                .auth()
+                .master_key
+                .is_none()
+        );
     }
 
     #[test]

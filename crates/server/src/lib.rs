@@ -31,12 +31,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_auth::{
-    AuthError, AuthService, LoginThrottle, PasswordHasher, Store, SystemClock, UserAdmin,
+    AuthError, AuthService, FailureLog, LoginThrottle, PasswordHasher, RevocationBus, Store,
+    SystemClock, UserAdmin,
 };
 use tessera_jwt::{Jwk, SigningKey};
+use tokio::sync::Notify;
 
 pub use config::Config;
-pub use state::{AppState, BrowserMode};
+pub use state::{AppState, BrowserMode, FeedStatus};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -71,8 +73,46 @@ pub fn load_signing_key(path: &std::path::Path) -> Result<SigningKey, StartError
     key.map_err(|e| StartError::SigningKey(format!("{}: {e}", path.display())))
 }
 
-/// Builds the service and the HTTP state from `config` over `store`.
-pub async fn build(config: &Config, store: Arc<dyn Store>) -> Result<Arc<AppState>, StartError> {
+/// What an instance runs on: the store and, when instances share state, the revocation
+/// broadcast and the shared login-failure counters. The binary opens these from the
+/// configuration; tests build them directly.
+#[derive(Clone)]
+pub struct Backend {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Announces and hears revocations across instances; `None` polls only.
+    pub bus: Option<Arc<dyn RevocationBus>>,
+    /// Login failures counted across instances; `None` counts in this process.
+    pub failures: Option<Arc<dyn FailureLog>>,
+}
+
+impl Backend {
+    /// A backend of one store and nothing shared besides it.
+    pub fn store_only(store: Arc<dyn Store>) -> Backend {
+        Backend {
+            store,
+            bus: None,
+            failures: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("bus", &self.bus.as_ref().map(|bus| bus.name()))
+            .field("shared_failures", &self.failures.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the service and the HTTP state from `config` over `backend`.
+pub async fn build(config: &Config, backend: Backend) -> Result<Arc<AppState>, StartError> {
+    let Backend {
+        store,
+        bus,
+        failures,
+    } = backend;
     let operator_key = config
         .signing_key
         .as_deref()
@@ -83,17 +123,25 @@ pub async fn build(config: &Config, store: Arc<dyn Store>) -> Result<Arc<AppStat
         n => n,
     };
     let hasher = PasswordHasher::new(config.password_policy(), workers)?;
-    let admin = UserAdmin::new(Arc::clone(&store), hasher.clone(), config.auth());
-    let auth = AuthService::start(
+    let mut admin = UserAdmin::new(Arc::clone(&store), hasher.clone(), config.auth());
+    let throttle = match failures {
+        Some(shared) => LoginThrottle::shared(config.throttle(), shared),
+        None => LoginThrottle::new(config.throttle()),
+    };
+    let mut auth = AuthService::start(
         store,
         config.auth(),
         operator_key,
         hasher,
-        LoginThrottle::new(config.throttle()),
+        throttle,
         Arc::new(SystemClock),
     )
     .await?;
-    Ok(Arc::new(AppState {
+    if let Some(bus) = &bus {
+        auth = auth.with_bus(Arc::clone(bus));
+        admin = admin.with_bus(Arc::clone(bus));
+    }
+    let state = Arc::new(AppState {
         auth: Arc::new(auth),
         admin,
         trusted_proxies: config.trusted_proxies.clone(),
@@ -102,22 +150,52 @@ pub async fn build(config: &Config, store: Arc<dyn Store>) -> Result<Arc<AppStat
             secure: config.cookie_secure,
             allowed_origins: config.allowed_origins.clone(),
         }),
-    }))
+        feed: FeedStatus::new(bus),
+    });
+    // `AuthService::start` has just loaded the revocation state.
+    state.feed.synced(Ok(()));
+    Ok(state)
 }
 
-/// Keeps the instance current: replays revocations and key changes made elsewhere every
-/// `sync_interval`, and deletes expired rows every `sweep_interval`.
+/// Keeps the instance current and tidy. Revocations and key changes made elsewhere are replayed
+/// from the database every `sync_interval`, and at once whenever the broadcast announces one (or
+/// reconnects, since announcements may have been missed while it was down). Expired rows are
+/// deleted every `sweep_interval`.
 pub fn spawn_background(state: &Arc<AppState>, config: &Config) {
-    let auth = Arc::clone(&state.auth);
+    let wake = Arc::new(Notify::new());
+    if let Some(bus) = state.feed.bus.clone() {
+        let (state, wake) = (Arc::clone(state), Arc::clone(&wake));
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                let heard = || {
+                    state.feed.listening();
+                    wake.notify_one();
+                };
+                let error = bus.listen(&heard).await;
+                if state.feed.is_listening() {
+                    backoff = Duration::from_millis(100);
+                }
+                tracing::warn!(%error, bus = bus.name(), "revocation broadcast down; polling until it is back");
+                state.feed.bus_down(error.to_string());
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        });
+    }
+    let sync_state = Arc::clone(state);
     let every = config.sync_interval.0;
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
-            tick.tick().await;
-            if let Err(error) = auth.sync().await {
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(every) => {}
+            }
+            let outcome = sync_state.auth.sync().await;
+            if let Err(error) = &outcome {
                 tracing::warn!(%error, "sync with the store failed; will retry");
             }
+            sync_state.feed.synced(outcome.map_err(|e| e.to_string()));
         }
     });
     let auth = Arc::clone(&state.auth);
@@ -135,8 +213,8 @@ pub fn spawn_background(state: &Arc<AppState>, config: &Config) {
 }
 
 /// Serves until Ctrl-C or SIGTERM. Prints the address once listening.
-pub async fn run(config: Config, store: Arc<dyn Store>) -> Result<(), StartError> {
-    let state = build(&config, store).await?;
+pub async fn run(config: Config, backend: Backend) -> Result<(), StartError> {
+    let state = build(&config, backend).await?;
     spawn_background(&state, &config);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -274,13 +274,39 @@ async fn healthz() -> ApiResult {
     Ok(Json(json!({ "status": "ok" })).into_response())
 }
 
+/// Readiness, and what is down: the database (login, refresh and logout need it; verifying access
+/// tokens does not), the revocation broadcast (without it the instance polls), and how long ago
+/// the revocation state was last brought up to date. 503 only when the database is down.
 async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult {
-    Ok(match state.auth.store().ping().await {
-        Ok(()) => Json(json!({ "status": "ok", "checks": { "database": "ok" } })).into_response(),
-        Err(error) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "checks": { "database": format!("down: {error}") } })),
-        )
-            .into_response(),
-    })
+    let down = |error: &dyn std::fmt::Display| format!("down: {error}");
+    let database = state.auth.store().ping().await;
+    let mut checks = serde_json::Map::new();
+    checks.insert(
+        "database".into(),
+        json!(database.as_ref().map_or_else(|e| down(e), |()| "ok".into())),
+    );
+    let mut degraded = false;
+    if let Some(bus) = &state.feed.bus
+        && bus.name() != "postgres"
+    {
+        let reached = bus.ping().await;
+        degraded |= reached.is_err();
+        checks.insert(
+            bus.name().into(),
+            json!(reached.map_or_else(|e| down(&e), |()| "ok".into())),
+        );
+    }
+    degraded |= state.feed.bus.is_some() && !state.feed.is_listening();
+    checks.insert("revocation_feed".into(), json!(state.feed.describe()));
+    let (age, sync_error) = state.feed.sync_age();
+    checks.insert("revocations_synced_ms_ago".into(), json!(age));
+    if let Some(error) = sync_error {
+        checks.insert("revocation_sync_error".into(), json!(error));
+    }
+    let (code, status) = match (&database, degraded) {
+        (Err(_), _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        (Ok(()), true) => (StatusCode::OK, "degraded"),
+        (Ok(()), false) => (StatusCode::OK, "ok"),
+    };
+    Ok((code, Json(json!({ "status": status, "checks": checks }))).into_response())
 }

@@ -1,9 +1,11 @@
 //! Shared state of the HTTP layer.
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use tessera_auth::{AuthService, UserAdmin};
+use tessera_auth::{AuthService, RevocationBus, UserAdmin};
 
 /// Opt-in browser mode: the refresh token travels in an `HttpOnly` cookie.
 #[derive(Clone, Debug)]
@@ -27,4 +29,93 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpAddr>,
     /// Browser mode, when enabled.
     pub browser: Option<BrowserMode>,
+    /// The revocation broadcast, if any, and how the instance keeps its revocation state current.
+    pub feed: FeedStatus,
+}
+
+/// How current this instance's revocation state is, for `/readyz`.
+#[derive(Default)]
+pub struct FeedStatus {
+    /// The broadcast in use (`redis`, `postgres`), or none (polling only).
+    pub bus: Option<Arc<dyn RevocationBus>>,
+    listening: AtomicBool,
+    bus_error: Mutex<Option<String>>,
+    /// When the last successful sync with the database finished.
+    last_sync: Mutex<Option<Instant>>,
+    sync_error: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for FeedStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedStatus")
+            .field("feed", &self.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FeedStatus {
+    /// A status for `bus`.
+    pub fn new(bus: Option<Arc<dyn RevocationBus>>) -> FeedStatus {
+        FeedStatus {
+            bus,
+            ..FeedStatus::default()
+        }
+    }
+
+    /// The subscription is up.
+    pub fn listening(&self) {
+        self.listening.store(true, Ordering::Release);
+        *self.bus_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The subscription broke.
+    pub fn bus_down(&self, why: String) {
+        self.listening.store(false, Ordering::Release);
+        *self.bus_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+    }
+
+    /// A sync with the database finished.
+    pub fn synced(&self, outcome: Result<(), String>) {
+        if outcome.is_ok() {
+            *self.last_sync.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        }
+        *self.sync_error.lock().unwrap_or_else(|e| e.into_inner()) = outcome.err();
+    }
+
+    /// Whether announcements are arriving (else the instance relies on polling).
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+    }
+
+    /// `/readyz`'s description: `redis`, `postgres`, or `polling` with the reason.
+    pub fn describe(&self) -> String {
+        match &self.bus {
+            Some(bus) if self.is_listening() => format!("{} (listening)", bus.name()),
+            Some(bus) => {
+                let why = self
+                    .bus_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+                    .unwrap_or_else(|| "not connected yet".into());
+                format!("polling ({} down: {why})", bus.name())
+            }
+            None => "polling".into(),
+        }
+    }
+
+    /// Milliseconds since the last successful sync, and the last sync error if the last one failed.
+    pub fn sync_age(&self) -> (Option<u64>, Option<String>) {
+        let age = self
+            .last_sync
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|at| u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX));
+        let error = self
+            .sync_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        (age, error)
+    }
 }

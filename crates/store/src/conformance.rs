@@ -156,10 +156,7 @@ pub async fn users_get_ids_in_order_and_unique_names(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(
         names,
-        [
-            (UserId(1), "ann".to_owned()),
-            (carol, "carol".to_owned())
-        ]
+        [(UserId(1), "ann".to_owned()), (carol, "carol".to_owned())]
     );
     assert_eq!(store.user_by_name("ann").await.unwrap(), Some(ann.clone()));
     assert_eq!(store.user_by_id(ann.id).await.unwrap(), Some(ann.clone()));

@@ -17,8 +17,8 @@ use sqlx::{PgExecutor, Postgres, Row as _, Transaction};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
     FlushStats, KeyStore, NewUser, RefreshRecord, RefreshState, Revocation, RevocationBus,
-    RevocationKind, RotateOutcome, Session, SessionStore, Store, StoreError, StoredKey, StoredRefresh, User,
-    UserStore,
+    RevocationKind, RotateOutcome, Session, SessionStore, Store, StoreError, StoredKey,
+    StoredRefresh, User, UserStore,
 };
 
 use crate::rows::{
@@ -70,10 +70,13 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/database`). Does not migrate: call
     /// [`PostgresStore::migrate`] (what `tessera migrate` and `serve` do) or
     /// [`PostgresStore::check_schema`].
-    pub async fn connect(url: &str, options: &PostgresOptions) -> Result<PostgresStore, StoreError> {
-        let connect: PgConnectOptions = url.parse().map_err(|e| {
-            StoreError::Internal(format!("database URL: {e}"))
-        })?;
+    pub async fn connect(
+        url: &str,
+        options: &PostgresOptions,
+    ) -> Result<PostgresStore, StoreError> {
+        let connect: PgConnectOptions = url
+            .parse()
+            .map_err(|e| StoreError::Internal(format!("database URL: {e}")))?;
         let timeout_ms = options.statement_timeout.as_millis().to_string();
         let connect = connect
             .application_name("tessera")
@@ -109,19 +112,17 @@ impl PostgresStore {
     }
 
     async fn applied_versions(&self) -> Result<usize, StoreError> {
-        let exists: bool =
-            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db_error)?;
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
         if !exists {
             return Ok(0);
         }
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db_error)?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
         Ok(usize::try_from(count).unwrap_or(0))
     }
 
@@ -227,7 +228,12 @@ async fn log(
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;
-    // Delivered when (and only if) the transaction commits; repeats within it are folded.
+    notify(tx).await
+}
+
+/// Announces a change of shared state on [`REVOCATION_CHANNEL`]: delivered when (and only if) the
+/// transaction commits; repeats within one transaction are folded into one.
+async fn notify(tx: &mut Transaction<'_, Postgres>) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_notify($1, '')")
         .bind(REVOCATION_CHANNEL)
         .execute(&mut **tx)
@@ -244,15 +250,14 @@ async fn revoke_in(
 ) -> Result<Vec<SessionId>, StoreError> {
     let mut revoked = Vec::new();
     for id in ids {
-        let changed = sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(&id)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?
-        .rows_affected();
+        let changed =
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now)
+                .bind(&id)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
         if changed == 0 {
             continue;
         }
@@ -697,6 +702,8 @@ impl KeyStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
+        // Listening instances sync (and so reload keys) when this commits.
+        notify(&mut tx).await?;
         tx.commit().await.map_err(db_error)
     }
 }
@@ -737,6 +744,10 @@ impl RevocationBus for PostgresNotifications {
         Ok(())
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+
     async fn listen(&self, heard: &(dyn Fn() + Send + Sync)) -> StoreError {
         let mut listener = match self.store.revocation_listener().await {
             Ok(listener) => listener,
@@ -747,7 +758,9 @@ impl RevocationBus for PostgresNotifications {
             match listener.try_recv().await {
                 Ok(Some(_)) => heard(),
                 Ok(None) => {
-                    return StoreError::Unavailable("postgres: notification connection lost".into());
+                    return StoreError::Unavailable(
+                        "postgres: notification connection lost".into(),
+                    );
                 }
                 Err(error) => return db_error(error),
             }

@@ -63,8 +63,8 @@ impl SharedRedis {
             .set_response_timeout(Some(options.timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(100));
-        let commands = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .map_err(redis_error)?;
+        let commands =
+            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(redis_error)?;
         Ok(SharedRedis {
             client,
             commands,
@@ -80,8 +80,7 @@ impl SharedRedis {
         self.key("revocations")
     }
 
-    /// Round-trip check for `/readyz`.
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    async fn round_trip(&self) -> Result<(), StoreError> {
         let mut connection = self.commands.clone();
         tokio::time::timeout(
             self.options.timeout,
@@ -107,6 +106,10 @@ impl RevocationBus for SharedRedis {
             .await
             .map_err(redis_error)?;
         Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.round_trip().await
     }
 
     async fn listen(&self, heard: &(dyn Fn() + Send + Sync)) -> StoreError {
@@ -167,13 +170,7 @@ impl FailureLog for SharedRedis {
         Ok(times)
     }
 
-    async fn record(
-        &self,
-        key: &str,
-        at: i64,
-        window: i64,
-        keep: usize,
-    ) -> Result<(), StoreError> {
+    async fn record(&self, key: &str, at: i64, window: i64, keep: usize) -> Result<(), StoreError> {
         let mut connection = self.commands.clone();
         let key = self.key(&format!("fail:{key}"));
         // Members must be unique: two failures in the same second are two failures.
@@ -197,13 +194,10 @@ impl FailureLog for SharedRedis {
 
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher as _, Hasher as _};
-    // Uniqueness, not secrecy: the std hasher's random keys suffice.
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // Uniqueness, not secrecy: the std hasher's per-process random keys over a counter suffice.
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     hasher.finish()
 }

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row as _, Sqlite, SqliteExecutor, Transaction};
 use tessera_auth::ids::{SessionId, UserId};
@@ -745,10 +744,10 @@ impl SessionStore for SqliteStore {
         now: i64,
         limit: usize,
     ) -> Result<Vec<Revocation>, StoreError> {
-        let rows = sqlx::query(
-            &format!("SELECT {REVOCATION_COLUMNS} FROM revocations \
-             WHERE id > ? AND expires_at > ? ORDER BY id LIMIT ?"),
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {REVOCATION_COLUMNS} FROM revocations \
+             WHERE id > ? AND expires_at > ? ORDER BY id LIMIT ?"
+        ))
         .bind(after_id)
         .bind(now)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -792,9 +791,9 @@ impl SessionStore for SqliteStore {
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn keys(&self) -> Result<Vec<StoredKey>, StoreError> {
-        sqlx::query(
-            &format!("SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid"),
-        )
+        sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid"
+        ))
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?

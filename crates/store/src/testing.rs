@@ -40,15 +40,16 @@ fn unavailable<T>(service: &str, why: impl std::fmt::Display) -> Option<T> {
 
 /// A name no other test (in this process or another) is using.
 pub fn unique_name(stem: &str) -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    // Random per process, so a name left behind by a killed run is not reused by the next one.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
     format!(
-        "{stem}_{}_{}_{nanos:x}",
+        "{stem}_{}_{}_{:08x}",
         std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        hasher.finish() & 0xffff_ffff
     )
 }
 
@@ -84,11 +85,8 @@ impl TestDatabase {
     pub async fn create() -> Option<TestDatabase> {
         let admin_url = std::env::var("TESSERA_TEST_DATABASE_URL")
             .unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
-        let connect = tokio::time::timeout(
-            Duration::from_secs(5),
-            PgConnection::connect(&admin_url),
-        )
-        .await;
+        let connect =
+            tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&admin_url)).await;
         let mut admin = match connect {
             Ok(Ok(connection)) => connection,
             Ok(Err(error)) => return unavailable(&format!("PostgreSQL at {admin_url}"), error),

@@ -6,8 +6,10 @@
     reason = "tests"
 )]
 
+mod cluster;
 mod keys_and_tokens;
 mod serve;
+mod support;
 
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};

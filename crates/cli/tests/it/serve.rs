@@ -1,103 +1,20 @@
 //! `tessera serve` and `tessera users` end to end: real processes, real TCP on 127.0.0.1.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::io::Write as _;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::support::{Server, add_user_at, cheap_hashing, http};
 use crate::{stderr, stdout, tessera};
 
-/// A running server, killed on drop.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn cheap_hashing() -> [(&'static str, &'static str); 2] {
-    [
-        ("TESSERA_PASSWORD_HASH_MEMORY_KIB", "64"),
-        ("TESSERA_PASSWORD_HASH_ITERATIONS", "1"),
-    ]
-}
-
-/// Starts `tessera serve` on an ephemeral port and waits for its "listening" line.
 fn serve(data_dir: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir])
-        .envs(cheap_hashing())
-        .env("TESSERA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("Tessera listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Server { child, addr }
-}
-
-/// One HTTP/1.1 request; returns the status and the JSON body.
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    bearer: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let auth = bearer
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, payload) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, serde_json::from_str(payload).unwrap_or(Value::Null))
+    Server::start(&["--data-dir", data_dir], &[])
 }
 
 fn add_user(dir: &str, name: &str, password_line: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["users", "add", name, "--password-stdin", "--data-dir", dir])
-        .envs(cheap_hashing())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(password_line.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    add_user_at(&["--data-dir", dir], name, password_line);
 }
 
 #[test]

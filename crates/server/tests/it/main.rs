@@ -21,7 +21,7 @@ use http_body_util::BodyExt as _;
 use serde_json::Value;
 use tessera_auth::{PasswordHasher, UserAdmin};
 use tessera_jwt::{Clock as _, Jwk, SigningKey, SystemClock};
-use tessera_server::{AppState, Config};
+use tessera_server::{AppState, Backend, Config};
 use tower::ServiceExt as _;
 use zeroize::Zeroizing;
 
@@ -68,7 +68,7 @@ impl TestServer {
         let store = tessera_store::SqliteStore::open(&config.sqlite_path().unwrap())
             .await
             .unwrap();
-        let state = tessera_server::build(&config, Arc::new(store.clone()))
+        let state = tessera_server::build(&config, Backend::store_only(Arc::new(store.clone())))
             .await
             .unwrap();
         TestServer {

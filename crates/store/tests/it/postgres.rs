@@ -41,7 +41,11 @@ async fn migrations_are_explicit_and_idempotent() {
     let message = store.check_schema().await.unwrap_err().to_string();
     assert!(message.contains("tessera migrate"), "{message}");
     assert!(store.migrate().await.unwrap() >= 1);
-    assert_eq!(store.migrate().await.unwrap(), 0, "second run applies nothing");
+    assert_eq!(
+        store.migrate().await.unwrap(),
+        0,
+        "second run applies nothing"
+    );
     store.check_schema().await.unwrap();
 }
 
@@ -114,7 +118,9 @@ async fn rotation_raced_across_pools_has_one_winner() {
     for n in 0..16u8 {
         let store = if n % 2 == 0 { a.clone() } else { b.clone() };
         racers.push(tokio::spawn(async move {
-            store.rotate_refresh(&[1; 32], &record(100 + n, "s"), NOW + 1).await
+            store
+                .rotate_refresh(&[1; 32], &record(100 + n, "s"), NOW + 1)
+                .await
         }));
     }
     let mut winners = 0;
@@ -157,7 +163,11 @@ async fn revocation_log_ids_become_visible_in_order() {
     let mut entries = 0;
     while entries < 40 {
         for entry in b.revocations_since(seen, NOW).await.unwrap() {
-            assert_eq!(entry.id, seen + 1, "a later id was visible before an earlier one");
+            assert_eq!(
+                entry.id,
+                seen + 1,
+                "a later id was visible before an earlier one"
+            );
             seen = entry.id;
             entries += 1;
         }
@@ -187,11 +197,17 @@ async fn log_appends_notify_listeners_on_commit() {
         .await
     });
     let within = Duration::from_secs(5);
-    tokio::time::timeout(within, heard.recv()).await.unwrap().unwrap(); // subscribed
+    tokio::time::timeout(within, heard.recv())
+        .await
+        .unwrap()
+        .unwrap(); // subscribed
     store
         .revoke_sessions(&[SessionId("s".into())], NOW, NOW + 600)
         .await
         .unwrap();
-    tokio::time::timeout(within, heard.recv()).await.unwrap().unwrap();
+    tokio::time::timeout(within, heard.recv())
+        .await
+        .unwrap()
+        .unwrap();
     listening.abort();
 }

@@ -1,0 +1,116 @@
+//! What the end-to-end tests share: running servers, a tiny HTTP client, users added by the CLI.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A running `tessera serve`, killed on drop.
+pub(crate) struct Server {
+    child: Child,
+    pub(crate) addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Argon2 parameters that keep tests fast (never use these in production).
+pub(crate) fn cheap_hashing() -> [(&'static str, &'static str); 2] {
+    [
+        ("TESSERA_PASSWORD_HASH_MEMORY_KIB", "64"),
+        ("TESSERA_PASSWORD_HASH_ITERATIONS", "1"),
+    ]
+}
+
+impl Server {
+    /// Starts `tessera serve` on an ephemeral port with `args` and `env`, and waits for its
+    /// "listening" line.
+    pub(crate) fn start(args: &[&str], env: &[(&str, String)]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .envs(cheap_hashing())
+            .env("TESSERA_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::piped())
+            // Servers' logs only when asked for: the fault tests provoke many warnings.
+            .stderr(if std::env::var_os("TESSERA_TEST_SERVER_LOGS").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("Tessera listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Server { child, addr }
+    }
+}
+
+/// One HTTP/1.1 request; returns the status and the JSON body.
+pub(crate) fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, payload) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(payload).unwrap_or(Value::Null))
+}
+
+/// `tessera users add NAME --password-stdin` with `location` (`--data-dir D` or
+/// `--database-url U`), the password given on standard input.
+pub(crate) fn add_user_at(location: &[&str], name: &str, password_line: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["users", "add", name, "--password-stdin"])
+        .args(location)
+        .envs(cheap_hashing())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password_line.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
