@@ -2,6 +2,7 @@
 //! sessions and user administration.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use tessera_jwt::{Clock, Header, UntrustedToken, encode_with_header};
 use zeroize::Zeroizing;
@@ -109,6 +110,8 @@ pub struct AuthService {
     verified: BoundedCache<Box<str>, Arc<VerifiedAccess>>,
     /// Users read in the current second, so `/api/me/` does not query storage on every request.
     profiles: BoundedCache<i64, (Arc<User>, i64)>,
+    /// When keys were last reloaded because a token named an unknown key id (Unix seconds).
+    last_key_reload: AtomicI64,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -161,6 +164,7 @@ impl AuthService {
             announcer: Announcer::default(),
             config,
             clock,
+            last_key_reload: AtomicI64::new(i64::MIN),
         })
     }
 
@@ -386,6 +390,65 @@ impl AuthService {
         Ok(access)
     }
 
+    /// [`AuthService::verify_access`], and if the token names a key this instance does not have
+    /// yet, the keys reloaded and the token checked again: right after a rotation elsewhere, another
+    /// instance can sign with the new key a moment before this one syncs.
+    pub async fn verify_access_fresh(&self, token: &str) -> Result<Arc<VerifiedAccess>, AuthError> {
+        match self.verify_access(token) {
+            Err(AuthError::Token(TokenProblem::Invalid)) if self.learned_key_of(token).await => {
+                self.verify_access(token)
+            }
+            other => other,
+        }
+    }
+
+    /// [`AuthService::decode`] with the same second chance as
+    /// [`AuthService::verify_access_fresh`].
+    async fn decode_fresh(
+        &self,
+        token: &str,
+        kind: Option<TokenKind>,
+    ) -> Result<(TokenKind, TokenClaims), TokenProblem> {
+        match self.decode(token, kind) {
+            Err(TokenProblem::Invalid) if self.learned_key_of(token).await => {
+                self.decode(token, kind)
+            }
+            other => other,
+        }
+    }
+
+    /// Whether `token` names a key id this instance did not know, and reloading the keys taught
+    /// it. Reloads for this reason happen at most once a second, so tokens with made-up key ids
+    /// cost at most one storage read a second.
+    async fn learned_key_of(&self, token: &str) -> bool {
+        let Ok(parsed) = UntrustedToken::parse(token, self.config.max_token_bytes) else {
+            return false;
+        };
+        let Some(kid) = parsed.unverified_header().kid.as_deref() else {
+            return false;
+        };
+        if self.keys.material().verifying.get(kid).is_some() {
+            return false;
+        }
+        let now = self.now();
+        let last = self.last_key_reload.load(Ordering::Acquire);
+        if last >= now
+            || self
+                .last_key_reload
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return false;
+        }
+        match self.keys.reload(self.store.as_ref(), now).await {
+            Ok(_) => self.keys.material().verifying.get(kid).is_some(),
+            Err(error) => {
+                tracing::warn!(%error, "reloading keys for an unknown key id failed");
+                false
+            }
+        }
+    }
+
     /// Number of access tokens held in the verification cache.
     pub fn verified_tokens_cached(&self) -> usize {
         self.verified.len()
@@ -394,7 +457,7 @@ impl AuthService {
     /// `/api/token/verify/`: any valid, unrevoked token of ours. Access tokens take the same path
     /// (and cache) as `Bearer` tokens; a disabled or deleted user's token is reported blacklisted.
     pub async fn verify_any(&self, token: &str) -> Result<(), AuthError> {
-        match self.verify_access(token) {
+        match self.verify_access_fresh(token).await {
             Ok(_) => return Ok(()),
             Err(AuthError::UserInactive | AuthError::UserNotFound) => {
                 return Err(AuthError::Token(TokenProblem::Blacklisted));
@@ -403,7 +466,8 @@ impl AuthService {
             Err(AuthError::Token(TokenProblem::WrongType)) => {}
             Err(other) => return Err(other),
         }
-        self.decode(token, Some(TokenKind::Refresh))
+        self.decode_fresh(token, Some(TokenKind::Refresh))
+            .await
             .map_err(AuthError::Token)?;
         match self.store.refresh_token(&token_hash(token)).await? {
             None => Err(AuthError::Token(TokenProblem::Invalid)),
@@ -426,7 +490,8 @@ impl AuthService {
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, token: &str) -> Result<RefreshOutcome, AuthError> {
         let (_, claims) = self
-            .decode(token, Some(TokenKind::Refresh))
+            .decode_fresh(token, Some(TokenKind::Refresh))
+            .await
             .map_err(AuthError::Token)?;
         let user_id = Self::user_of(&claims)?;
         let sid = claims
@@ -541,7 +606,8 @@ impl AuthService {
 
     /// `/api/token/blacklist/`: revokes the refresh token's session, access tokens included.
     pub async fn blacklist(&self, token: &str) -> Result<(), AuthError> {
-        self.decode(token, Some(TokenKind::Refresh))
+        self.decode_fresh(token, Some(TokenKind::Refresh))
+            .await
             .map_err(AuthError::Token)?;
         let stored = self
             .store

@@ -277,7 +277,8 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
         let token = bearer_token(parts)?;
         state
             .auth
-            .verify_access(token)
+            .verify_access_fresh(token)
+            .await
             .map(Authenticated)
             .map_err(|error| match error {
                 AuthError::Token(problem) => ApiError::AccessToken(problem),

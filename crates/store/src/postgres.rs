@@ -514,40 +514,50 @@ impl SessionStore for PostgresStore {
         new: &RefreshRecord,
         now: i64,
     ) -> Result<RotateOutcome, StoreError> {
-        let mut tx = self.write().await?;
-        // A concurrent rotation of the same row waits for our lock, then re-checks `state` on the
+        // One statement, one round trip: retire the old token if it is active (and its session
+        // neither revoked nor ended), and only then insert the new one and make it current. A
+        // concurrent rotation of the same row waits for our row lock, re-checks `state` on the
         // committed row and matches nothing.
-        let changed = sqlx::query(
-            "UPDATE refresh_tokens SET state = 'rotated', rotated_at = $1, replaced_by = $2 \
-             WHERE token_hash = $3 AND state = 'active' AND session_id = $4 AND EXISTS \
-             (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id \
-              AND s.revoked_at IS NULL AND s.expires_at > $1)",
+        let rotated: i64 = sqlx::query_scalar(
+            "WITH old AS ( \
+                 UPDATE refresh_tokens SET state = 'rotated', rotated_at = $1, replaced_by = $2 \
+                 WHERE token_hash = $3 AND state = 'active' AND session_id = $4 AND EXISTS \
+                 (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id \
+                  AND s.revoked_at IS NULL AND s.expires_at > $1) \
+                 RETURNING session_id), \
+             new AS ( \
+                 INSERT INTO refresh_tokens \
+                     (token_hash, jti, session_id, issued_at, expires_at, state) \
+                 SELECT $2, $5, session_id, $6, $7, 'active' FROM old RETURNING session_id), \
+             current AS ( \
+                 UPDATE sessions SET current_refresh_hash = $2, last_used_at = $1 \
+                 WHERE id IN (SELECT session_id FROM new) RETURNING id) \
+             SELECT COUNT(*) FROM current",
         )
         .bind(now)
         .bind(&new.token_hash[..])
         .bind(&old_hash[..])
         .bind(&new.session_id.0)
-        .execute(&mut *tx)
+        .bind(&new.jti)
+        .bind(new.issued_at)
+        .bind(new.expires_at)
+        .fetch_one(&self.pool)
         .await
-        .map_err(db_error)?
-        .rows_affected();
-        if changed == 0 {
-            let stored = stored_refresh(&mut *tx, old_hash).await?;
-            tx.rollback().await.map_err(db_error)?;
-            if let Some(old) = &stored
-                && old.state == RefreshState::Active
-                && old.record.session_id != new.session_id
-            {
-                return Err(StoreError::Internal(
-                    "rotate_refresh: the new token belongs to another session".into(),
-                ));
-            }
-            return Ok(RotateOutcome::NotActive(stored));
+        .map_err(db_error)?;
+        if rotated == 1 {
+            return Ok(RotateOutcome::Rotated);
         }
-        insert_refresh(&mut tx, new).await?;
-        make_current(&mut tx, new, now).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(RotateOutcome::Rotated)
+        // Refused: say why, from the state as it is now (it can only have moved on).
+        let stored = stored_refresh(&self.pool, old_hash).await?;
+        if let Some(old) = &stored
+            && old.state == RefreshState::Active
+            && old.record.session_id != new.session_id
+        {
+            return Err(StoreError::Internal(
+                "rotate_refresh: the new token belongs to another session".into(),
+            ));
+        }
+        Ok(RotateOutcome::NotActive(stored))
     }
 
     async fn add_refresh(&self, new: &RefreshRecord, now: i64) -> Result<(), StoreError> {

@@ -32,7 +32,8 @@ pub struct TestServer {
     pub sqlite: tessera_store::SqliteStore,
     pub state: Arc<AppState>,
     pub config: Config,
-    pub dir: tempfile::TempDir,
+    /// Shared by the instances of one test (see [`TestServer::another_instance`]).
+    pub dir: Arc<tempfile::TempDir>,
 }
 
 /// A response, decoded.
@@ -60,11 +61,11 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = cheap_config(dir.path());
         tweak(&mut config);
-        TestServer::open(config, dir).await
+        TestServer::open(config, Arc::new(dir)).await
     }
 
-    /// Starts a server over an existing directory (a restart).
-    pub async fn open(config: Config, dir: tempfile::TempDir) -> TestServer {
+    /// Starts a server over an existing directory (a restart, or a second instance).
+    pub async fn open(config: Config, dir: Arc<tempfile::TempDir>) -> TestServer {
         let store = tessera_store::SqliteStore::open(&config.sqlite_path().unwrap())
             .await
             .unwrap();
@@ -83,6 +84,11 @@ impl TestServer {
     pub async fn restart(self) -> TestServer {
         let TestServer { config, dir, .. } = self;
         TestServer::open(config, dir).await
+    }
+
+    /// A second instance on the same database, as behind a load balancer.
+    pub async fn another_instance(&self) -> TestServer {
+        TestServer::open(self.config.clone(), Arc::clone(&self.dir)).await
     }
 
     pub fn admin(&self) -> UserAdmin {

@@ -2,6 +2,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use base64::Engine as _;
 use serde_json::json;
 use tessera_auth::KeyRing;
 
@@ -222,6 +223,54 @@ async fn jwks_publishes_keys_and_rotation_keeps_old_tokens_valid() {
         )
         .await;
     assert_eq!(jwks.body["keys"].as_array().unwrap().len(), 2);
+}
+
+/// Right after a rotation elsewhere, another instance may sign with the new key before this one's
+/// next sync: the unknown key id makes it reload the keys once, and the token passes.
+#[tokio::test]
+async fn a_key_rotated_elsewhere_verifies_before_the_next_sync() {
+    let server = TestServer::start().await;
+    server.add_user("ann", "pw").await;
+    let other = server.another_instance().await;
+    let old_kid = other.state.auth.keys().signing_kid();
+    KeyRing::rotate(
+        server.state.auth.store().as_ref(),
+        &server.config.auth(),
+        now(),
+    )
+    .await
+    .unwrap();
+    server.sync().await;
+    let (token, refresh) = server.login("ann", "pw").await;
+    assert_ne!(decode_part(&token, 0)["kid"], old_kid.as_str());
+    assert_eq!(
+        other.state.auth.keys().signing_kid(),
+        old_kid,
+        "not synced yet"
+    );
+    assert_eq!(
+        other.get_with("/api/me/", &token).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        other
+            .post("/api/token/refresh/", json!({ "refresh": refresh }))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // A made-up key id is still refused, and costs no reload within the same second.
+    let forged = format!(
+        "{}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"alg":"ES256","typ":"at+jwt","kid":"made-up"}"#),
+        token.split_once('.').unwrap().1
+    );
+    assert_eq!(
+        other.get_with("/api/me/", &forged).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]

@@ -15,8 +15,13 @@ use tessera_store::{PostgresNotifications, PostgresOptions, PostgresStore};
 
 const NOW: i64 = tessera_store::conformance::NOW;
 
+/// Small pools: tests run side by side on one PostgreSQL (100 connections by default).
 async fn connect(database: &TestDatabase) -> PostgresStore {
-    PostgresStore::connect(&database.url, &PostgresOptions::default())
+    let options = PostgresOptions {
+        max_connections: 4,
+        ..PostgresOptions::default()
+    };
+    PostgresStore::connect(&database.url, &options)
         .await
         .unwrap()
 }
