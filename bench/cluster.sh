@@ -18,6 +18,8 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-200}
+SECTIONS=${SECTIONS:-refresh propagation verify}   # any subset, e.g. SECTIONS=verify
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 ADMIN_URL=${TESSERA_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 REDIS_URL=${TESSERA_TEST_REDIS_URL:-redis://127.0.0.1:6379}
 WORK=$(mktemp -d /tmp/tessera-cluster.XXXXXX)
@@ -61,6 +63,7 @@ machine_line
 echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency; PostgreSQL $(psql "$ADMIN_URL" -Atc 'SHOW server_version'), Redis $(redis-cli -u "$REDIS_URL" INFO server | awk -F: '/^redis_version/ {print $2}' | tr -d '\r'); everything shares the machine."
 echo
 
+if want refresh; then
 echo "## Refresh throughput: PostgreSQL vs SQLite (ES256, each refresh token used once)"
 echo
 row "backend" "refresh req/s" "p50 / p99 ms" "ratio to SQLite"
@@ -77,7 +80,9 @@ for backend in sqlite postgres; do
   kill "$PID"
 done
 echo
+fi
 
+if want propagation; then
 echo "## Revocation propagation: logout on A, refused on B and C ($ROUNDS rounds)"
 echo
 echo "Latency from sending the logout to A until both B and C answer 401; B and C are polled"
@@ -96,27 +101,35 @@ for bus in redis postgres; do
   for pid in "${PIDS[@]: -3}"; do kill "$pid" 2>/dev/null || true; done
 done
 echo
+fi
 
+if want verify; then
 echo "## Verification throughput: one instance vs three (POST /api/token/verify/, ES256 access token)"
 echo
-echo "Three instances get one wrk each with a third of the connections, run at the same time; their"
-echo "rates are summed. With 2 cores, three instances compete for the same CPUs as one does."
+echo "The same load generator both times: three wrk processes with a third of the connections each,"
+echo "all aimed at one instance, then one at each of three; rates are summed. With 2 cores, three"
+echo "instances compete for the same CPUs as one does (and with the load generator)."
 echo
-row "instances" "verify req/s" "p50 / p99 ms" "ratio to one"
+row "instances" "verify req/s" "worst p99 ms" "ratio to one"
 row "---" "---" "---" "---"
 addrs=()
 for i in 1 2 3; do start "verify-$i" --database-url "$DB_URL"; addrs+=("$ADDR"); done
 ACCESS=$(login "${addrs[0]}" pool pool-pw | json access)
-read -r one p50 p99 _ < <(BODY="{\"token\":\"$ACCESS\"}" run_wrk verify-one "http://${addrs[0]}/api/token/verify/" -s "$ROOT/bench/wrk/json_post.lua")
-row 1 "$one" "$p50 / $p99" "1.00"
-loaders=()
-for i in 0 1 2; do
-  (BODY="{\"token\":\"$ACCESS\"}" CONNS=$((CONNS / 3)) run_wrk "verify-three-$i" "http://${addrs[$i]}/api/token/verify/" -s "$ROOT/bench/wrk/json_post.lua" > "$WORK/verify-three-$i.sum") &
-  loaders+=($!)
-done
-wait "${loaders[@]}"
-three=$(cat "$WORK"/verify-three-*.sum | awk '{s += $1} END {print s}')
-p99s=$(cat "$WORK"/verify-three-*.sum | awk '{print $3}' | sort -n | tail -1)
-row 3 "$three" "- / $p99s (worst)" "$(ratio "$three" "$one")"
+# three_wrk NAME ADDR ADDR ADDR: one wrk per address at once; prints "summed-rps worst-p99".
+three_wrk() {
+  local name=$1; shift
+  local loaders=() i=0
+  for addr in "$@"; do
+    (BODY="{\"token\":\"$ACCESS\"}" CONNS=$((CONNS / 3)) run_wrk "$name-$i" "http://$addr/api/token/verify/" -s "$ROOT/bench/wrk/json_post.lua" > "$WORK/$name-$i.sum") &
+    loaders+=($!); i=$((i + 1))
+  done
+  wait "${loaders[@]}"
+  cat "$WORK/$name"-*.sum | awk '{s += $1; if ($3 > p) p = $3} END {printf "%d %s\n", s, p}'
+}
+read -r one p99 < <(three_wrk verify-one "${addrs[0]}" "${addrs[0]}" "${addrs[0]}")
+row 1 "$one" "$p99" "1.00"
+read -r three p99 < <(three_wrk verify-three "${addrs[@]}")
+row 3 "$three" "$p99" "$(ratio "$three" "$one")"
 echo
+fi
 log "raw output in $WORK"

@@ -2,9 +2,13 @@
 //! in this process or shared by every instance.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::store::FailureLog;
+use crate::store::{FailureLog, StoreError};
+
+/// How long an unreachable shared log is left alone before the next try.
+const SHARED_RETRY_SECONDS: i64 = 5;
 
 /// Limits on failed logins.
 #[derive(Clone, Debug)]
@@ -66,6 +70,9 @@ pub struct LoginThrottle {
     config: ThrottleConfig,
     local: LocalFailures,
     shared: Option<Arc<dyn FailureLog>>,
+    /// After the shared log fails, it is left alone until this time (Unix seconds), so a login
+    /// does not pay a timeout per call while it is down.
+    shared_retry_at: AtomicI64,
 }
 
 impl std::fmt::Debug for LoginThrottle {
@@ -84,6 +91,7 @@ impl LoginThrottle {
             config,
             local: LocalFailures::default(),
             shared: None,
+            shared_retry_at: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -115,13 +123,24 @@ impl LoginThrottle {
         self.config.per_ip.max(self.config.per_username)
     }
 
-    async fn recent(&self, key: &str, since: i64) -> Vec<i64> {
-        if let Some(shared) = &self.shared {
+    /// The shared log, unless it failed within the last few seconds.
+    fn shared_now(&self, now: i64) -> Option<&Arc<dyn FailureLog>> {
+        self.shared
+            .as_ref()
+            .filter(|_| now >= self.shared_retry_at.load(Ordering::Acquire))
+    }
+
+    fn shared_failed(&self, error: &StoreError, now: i64) {
+        tracing::warn!(%error, "shared login throttle unreachable; counting locally for {SHARED_RETRY_SECONDS} s");
+        self.shared_retry_at
+            .store(now.saturating_add(SHARED_RETRY_SECONDS), Ordering::Release);
+    }
+
+    async fn recent(&self, key: &str, since: i64, now: i64) -> Vec<i64> {
+        if let Some(shared) = self.shared_now(now) {
             match shared.recent(key, since, self.keep()).await {
                 Ok(times) => return times,
-                Err(error) => {
-                    tracing::warn!(%error, "shared login throttle unreachable; counting locally");
-                }
+                Err(error) => self.shared_failed(&error, now),
             }
         }
         self.local.recent(key, since)
@@ -136,7 +155,7 @@ impl LoginThrottle {
                 continue;
             }
             let limit = self.limit(which);
-            let times = self.recent(&key, since).await;
+            let times = self.recent(&key, since, now).await;
             if times.len() < limit {
                 continue;
             }
@@ -155,15 +174,13 @@ impl LoginThrottle {
             if key.is_empty() {
                 continue;
             }
-            if let Some(shared) = &self.shared {
+            if let Some(shared) = self.shared_now(now) {
                 match shared
                     .record(&key, now, self.config.window, self.keep())
                     .await
                 {
                     Ok(()) => continue,
-                    Err(error) => {
-                        tracing::warn!(%error, "shared login throttle unreachable; counting locally");
-                    }
+                    Err(error) => self.shared_failed(&error, now),
                 }
             }
             self.local
@@ -175,7 +192,7 @@ impl LoginThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreError;
+    use std::sync::atomic::AtomicUsize;
 
     #[tokio::test]
     async fn sixth_attempt_for_a_username_is_refused_whatever_the_ip() {
@@ -247,15 +264,24 @@ mod tests {
         }
     }
 
-    struct Unreachable;
+    /// A shared log that is down, counting how often it is asked.
+    #[derive(Default)]
+    struct Unreachable(AtomicUsize);
+
+    impl Unreachable {
+        fn refuse(&self) -> StoreError {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            StoreError::Unavailable("connection refused".into())
+        }
+    }
 
     #[async_trait::async_trait]
     impl FailureLog for Unreachable {
         async fn recent(&self, _: &str, _: i64, _: usize) -> Result<Vec<i64>, StoreError> {
-            Err(StoreError::Unavailable("connection refused".into()))
+            Err(self.refuse())
         }
         async fn record(&self, _: &str, _: i64, _: i64, _: usize) -> Result<(), StoreError> {
-            Err(StoreError::Unavailable("connection refused".into()))
+            Err(self.refuse())
         }
     }
 
@@ -276,11 +302,25 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_shared_log_falls_back_to_counting_locally() {
-        let throttle = LoginThrottle::shared(ThrottleConfig::default(), Arc::new(Unreachable));
+        let down = Arc::new(Unreachable::default());
+        let throttle = LoginThrottle::shared(ThrottleConfig::default(), down.clone());
         for _ in 0..5 {
             assert_eq!(throttle.retry_after("ann", None, 100).await, None);
             throttle.record_failure("ann", None, 100).await;
         }
         assert!(throttle.retry_after("ann", None, 100).await.is_some());
+        assert_eq!(
+            down.0.load(Ordering::Relaxed),
+            1,
+            "asked once, then left alone"
+        );
+        throttle
+            .retry_after("ann", None, 100 + SHARED_RETRY_SECONDS)
+            .await;
+        assert_eq!(
+            down.0.load(Ordering::Relaxed),
+            2,
+            "asked again after the pause"
+        );
     }
 }

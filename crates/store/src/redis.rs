@@ -135,7 +135,8 @@ impl RevocationBus for SharedRedis {
                     None => return StoreError::Unavailable("redis: subscription closed".into()),
                 },
                 _ = health.tick() => {
-                    match tokio::time::timeout(self.options.timeout, sink.ping::<String>()).await {
+                    // Subscribed, Redis answers PING with an array: read any value.
+                    match tokio::time::timeout(self.options.timeout, sink.ping::<redis::Value>()).await {
                         Ok(Ok(_)) => {}
                         Ok(Err(error)) => return redis_error(error),
                         Err(_) => return StoreError::Unavailable("redis: no reply to PING".into()),
