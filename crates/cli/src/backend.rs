@@ -33,6 +33,7 @@ pub(crate) async fn open(config: &Config, schema: Schema) -> Result<Backend, Fai
                 RedisOptions {
                     prefix: config.redis_prefix.clone(),
                     timeout: config.redis_timeout.0,
+                    ..RedisOptions::default()
                 },
             )
             .map_err(|e| Failure::usage(format!("redis_url: {e}")))

@@ -21,6 +21,8 @@ pub struct RedisOptions {
     /// Longest wait for a connection or a reply before the call fails and the caller falls back
     /// (default 1 s).
     pub timeout: Duration,
+    /// How often a listening connection is pinged, so a silent peer is noticed (default 5 s).
+    pub health_check: Duration,
 }
 
 impl Default for RedisOptions {
@@ -28,6 +30,7 @@ impl Default for RedisOptions {
         RedisOptions {
             prefix: "tessera:".into(),
             timeout: Duration::from_secs(1),
+            health_check: Duration::from_secs(5),
         }
     }
 }
@@ -126,7 +129,7 @@ impl RevocationBus for SharedRedis {
         let (mut sink, mut messages) = pubsub.split();
         heard();
         // A silent peer (a cut cable rather than a closed socket) shows as an unanswered ping.
-        let mut health = tokio::time::interval(Duration::from_secs(5));
+        let mut health = tokio::time::interval(self.options.health_check);
         health.tick().await;
         loop {
             tokio::select! {

@@ -9,4 +9,5 @@
 )]
 
 mod postgres;
+mod redis;
 mod sqlite;
