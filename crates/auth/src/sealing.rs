@@ -77,6 +77,22 @@ impl MasterKey {
         Ok(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(sealed)))
     }
 
+    /// Opens what [`MasterKey::seal`] stored for key `kid` (algorithm `alg`). Fails, never panics,
+    /// on anything else: the text comes from the database.
+    pub fn unseal(
+        &self,
+        kid: &str,
+        alg: &str,
+        stored: &str,
+    ) -> Result<Zeroizing<String>, AuthError> {
+        match stored.strip_prefix(PREFIX) {
+            Some(sealed) => self.open(kid, alg, sealed),
+            None => Err(AuthError::Internal(format!(
+                "signing key {kid}: not a sealed key"
+            ))),
+        }
+    }
+
     fn open(&self, kid: &str, alg: &str, sealed: &str) -> Result<Zeroizing<String>, AuthError> {
         let wrong = || {
             AuthError::Internal(format!(
@@ -129,13 +145,13 @@ pub(crate) fn open(
     alg: &str,
     stored: &str,
 ) -> Result<Zeroizing<String>, AuthError> {
-    match (stored.strip_prefix(PREFIX), master) {
-        (Some(sealed), Some(master)) => master.open(kid, alg, sealed),
-        (Some(_), None) => Err(AuthError::Internal(format!(
+    match (is_sealed(stored), master) {
+        (true, Some(master)) => master.unseal(kid, alg, stored),
+        (true, None) => Err(AuthError::Internal(format!(
             "signing key {kid} is encrypted at rest: set TESSERA_MASTER_KEY to the key it was \
              sealed with"
         ))),
-        (None, _) => Ok(Zeroizing::new(stored.to_owned())),
+        (false, _) => Ok(Zeroizing::new(stored.to_owned())),
     }
 }
 
@@ -213,5 +229,55 @@ mod tests {
             seal(None, "k", "ES256", Zeroizing::new("{}".into())).unwrap(),
             "{}"
         );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// One key however it is written: hex, base64url and standard base64 of the same bytes
+        /// open each other's seals.
+        #[test]
+        fn every_spelling_of_a_key_is_the_same_key(bytes in proptest::array::uniform32(any::<u8>()),
+                                                    plain in ".{0,200}") {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let spellings = [hex.clone(), hex.to_uppercase(), URL_SAFE_NO_PAD.encode(bytes), STANDARD.encode(bytes)];
+            let sealed = MasterKey::parse(&spellings[0]).unwrap().seal("k", "ES256", &plain).unwrap();
+            for spelling in &spellings {
+                let key = MasterKey::parse(spelling).unwrap();
+                prop_assert_eq!(&*key.unseal("k", "ES256", &sealed).unwrap(), &plain);
+            }
+        }
+
+        /// Any text is refused or accepted as a key, never a panic; anything but 32 bytes is refused.
+        #[test]
+        fn parsing_arbitrary_text_never_panics(text in ".{0,100}") {
+            let _ = MasterKey::parse(&text);
+        }
+
+        /// Changing any one character of a sealed key makes it fail to open.
+        #[test]
+        fn a_sealed_key_altered_anywhere_does_not_open(plain in ".{1,100}", at in any::<prop::sample::Index>()) {
+            let key = MasterKey::parse(&"5a".repeat(32)).unwrap();
+            let sealed = key.seal("k", "EdDSA", &plain).unwrap();
+            let body = &sealed[PREFIX.len()..];
+            let i = at.index(body.len());
+            let replacement = if body.as_bytes()[i] == b'A' { 'B' } else { 'A' };
+            let mut altered = sealed[..PREFIX.len() + i].to_owned();
+            altered.push(replacement);
+            altered.push_str(&sealed[PREFIX.len() + i + 1..]);
+            // The last base64url character may carry unused bits: then the bytes, and the
+            // result, are unchanged.
+            match key.unseal("k", "EdDSA", &altered) {
+                Ok(opened) => prop_assert!(i == body.len() - 1 && *opened == plain),
+                Err(_) => {}
+            }
+        }
     }
 }

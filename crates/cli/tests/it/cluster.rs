@@ -581,3 +581,61 @@ fn redis_outage_falls_back_to_polling() {
     assert!(total > 20, "the load ran ({total} verifications)");
     assert!(wrong.is_empty(), "{:?}", &wrong[..wrong.len().min(3)]);
 }
+
+/// `serve` migrates a fresh PostgreSQL database unless told not to; every other command refuses
+/// an outdated schema with the command that fixes it.
+#[test]
+fn migrations_are_applied_by_migrate_or_serve_and_required_by_the_rest() {
+    let runtime = Runtime::new().unwrap();
+    let Some(database) = runtime.block_on(TestDatabase::create()) else {
+        return;
+    };
+    let url = database.url.as_str();
+    for args in [
+        vec!["users", "list", "--database-url", url],
+        vec![
+            "serve",
+            "--no-migrate",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            url,
+        ],
+    ] {
+        let output = tessera(&args, "");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let message = crate::stderr(&output);
+        assert!(
+            message.contains("run `tessera migrate`"),
+            "{args:?}: {message}"
+        );
+    }
+    let server = Server::start(&["--database-url", url], &[]);
+    add_user_at(&["--database-url", url], "ann", "pw\n");
+    let (status, _) = http(
+        &server.addr,
+        "POST",
+        "/api/token/",
+        None,
+        Some(&json!({"username": "ann", "password": "pw"})),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        stdout(&tessera(&["migrate", "--database-url", url], "")).trim(),
+        "database schema is up to date"
+    );
+    let bad = tessera(
+        &[
+            "migrate",
+            "--database-url",
+            "postgres://postgres@127.0.0.1:1/x",
+        ],
+        "",
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        crate::stderr(&bad).contains("cannot connect to PostgreSQL"),
+        "{}",
+        crate::stderr(&bad)
+    );
+}
