@@ -274,9 +274,8 @@ mod properties {
             altered.push_str(&sealed[PREFIX.len() + i + 1..]);
             // The last base64url character may carry unused bits: then the bytes, and the
             // result, are unchanged.
-            match key.unseal("k", "EdDSA", &altered) {
-                Ok(opened) => prop_assert!(i == body.len() - 1 && *opened == plain),
-                Err(_) => {}
+            if let Ok(opened) = key.unseal("k", "EdDSA", &altered) {
+                prop_assert!(i == body.len() - 1 && *opened == plain);
             }
         }
     }
