@@ -20,17 +20,8 @@ THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-200}
 SECTIONS=${SECTIONS:-refresh propagation verify}   # any subset, e.g. SECTIONS=verify
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
-ADMIN_URL=${TESSERA_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
-REDIS_URL=${TESSERA_TEST_REDIS_URL:-redis://127.0.0.1:6379}
 WORK=$(mktemp -d /tmp/tessera-cluster.XXXXXX)
-DB="tessera_bench_$$"
-DB_URL="${ADMIN_URL%/*}/$DB"
 PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
 log() { echo "$*" >&2; }
 
 command -v wrk >/dev/null || { log "installing wrk"; apt-get install -y -q wrk >/dev/null; }
@@ -43,8 +34,7 @@ export TESSERA_LOG=warn TESSERA_LOGIN_FAILURES_PER_IP=1000000 TESSERA_MASTER_KEY
 # The login pool and the propagation rounds log in thousands of times: cheap hashing for this user.
 CHEAP=(env TESSERA_PASSWORD_HASH_MEMORY_KIB=64 TESSERA_PASSWORD_HASH_ITERATIONS=1)
 
-psql "$ADMIN_URL" -qc "CREATE DATABASE $DB" >/dev/null
-"$TESSERA" migrate --database-url "$DB_URL" >/dev/null
+use_test_database tessera_bench
 printf 'pool-pw\n' | "${CHEAP[@]}" "$TESSERA" users add pool --password-stdin --database-url "$DB_URL" >/dev/null
 mkdir -p "$WORK/sqlite"
 printf 'pool-pw\n' | "${CHEAP[@]}" "$TESSERA" users add pool --password-stdin --data-dir "$WORK/sqlite" >/dev/null

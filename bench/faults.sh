@@ -8,27 +8,17 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ADMIN_URL=${TESSERA_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
-REDIS_URL=${TESSERA_TEST_REDIS_URL:-redis://127.0.0.1:6379}
 THREADS=1 CONNS=4 DURATION=30s
 WORK=$(mktemp -d /tmp/tessera-faults.XXXXXX)
-DB="tessera_faults_$$"
-DB_URL="${ADMIN_URL%/*}/$DB"
 PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
 log() { echo "$*" >&2; }
 cargo build --release -q -p tessera --manifest-path "$ROOT/Cargo.toml"
 TESSERA="$ROOT/target/release/tessera"
 source "$ROOT/bench/lib.sh"
+use_test_database tessera_faults
 export TESSERA_LOG=warn TESSERA_REDIS_URL=$REDIS_URL TESSERA_REDIS_PREFIX="faults$$:" \
   TESSERA_PASSWORD_HASH_MEMORY_KIB=64 TESSERA_PASSWORD_HASH_ITERATIONS=1
 
-psql "$ADMIN_URL" -qc "CREATE DATABASE $DB" >/dev/null
-"$TESSERA" migrate --database-url "$DB_URL" >/dev/null
 printf 'pw\n' | "$TESSERA" users add ann --password-stdin --database-url "$DB_URL" >/dev/null
 addrs=()
 for i in 1 2; do
@@ -61,9 +51,12 @@ drill() { # NAME STOP-COMMAND START-COMMAND
   local revoked; revoked=$(status -X POST "http://$B/api/token/verify/" -H 'content-type: application/json' -d "{\"token\":\"$REVOKED\"}")
   eval "$start" >/dev/null 2>&1 || true
   local up_at; up_at=$(now_ms)
-  local back=""
+  local back="" seen=""
   for _ in $(seq 1 400); do
-    if [ "$(login_status "$A")" = 200 ] && [ "$(login_status "$B")" = 200 ]; then back=$(( $(now_ms) - up_at )); break; fi
+    local sa sb; sa=$(login_status "$A"); sb=$(login_status "$B")
+    [ "$sa" = 200 ] || seen+=" A:$sa:$(head -c 60 "$WORK/body")"
+    [ "$sb" = 200 ] || seen+=" B:$sb"
+    if [ "$sa" = 200 ] && [ "$sb" = 200 ]; then back=$(( $(now_ms) - up_at )); break; fi
     sleep 0.05
   done
   wait "$la" "$lb" || true
@@ -77,7 +70,7 @@ drill() { # NAME STOP-COMMAND START-COMMAND
   echo "- during the outage: login on A answered $ls in $lt ms: \`$lbody\`"
   echo "- during the outage: /readyz on B answered $rs: \`$ready\`"
   echo "- during the outage: a token revoked before the fault verified as $revoked on B"
-  echo "- after the restart: login worked on both instances ${back:-NOT within 20 s} ms after the start command returned"
+  echo "- after the restart: login worked on both instances ${back:-NOT within 20 s} ms after the start command returned${seen:+ (before that:$(echo "$seen" | cut -c1-300))}"
   echo "- access-token verification load through the fault: $total requests, $((bad_a + bad_b)) not 200"
   echo
 }

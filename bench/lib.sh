@@ -46,3 +46,20 @@ mint_pool() {
       wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$ROOT/bench/wrk/mint_pool.lua" "http://$addr/api/token/" >> "$pool.mint.txt" 2>&1
   done
 }
+
+# use_test_database STEM: creates and migrates a database of this run's own on the test PostgreSQL
+# (sets ADMIN_URL, REDIS_URL, DB, DB_URL) and, when the script exits, stops the servers in PIDS and
+# drops the database. Needs TESSERA to be built.
+use_test_database() {
+  ADMIN_URL=${TESSERA_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+  REDIS_URL=${TESSERA_TEST_REDIS_URL:-redis://127.0.0.1:6379}
+  DB="$1_$$"
+  DB_URL="${ADMIN_URL%/*}/$DB"
+  trap drop_test_database EXIT
+  psql "$ADMIN_URL" -qc "CREATE DATABASE $DB" >/dev/null
+  "$TESSERA" migrate --database-url "$DB_URL" >/dev/null
+}
+drop_test_database() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+}

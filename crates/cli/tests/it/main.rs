@@ -16,8 +16,14 @@ use std::process::{Command, Output, Stdio};
 
 /// Runs `tessera` with `args`, feeding `stdin`.
 pub(crate) fn tessera(args: &[&str], stdin: &str) -> Output {
+    tessera_with_env(args, stdin, &[])
+}
+
+/// Runs `tessera` with `args` and extra environment variables, feeding `stdin`.
+pub(crate) fn tessera_with_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

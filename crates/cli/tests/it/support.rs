@@ -92,25 +92,11 @@ pub(crate) fn http(
 /// `tessera users add NAME --password-stdin` with `location` (`--data-dir D` or
 /// `--database-url U`), the password given on standard input.
 pub(crate) fn add_user_at(location: &[&str], name: &str, password_line: &str) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["users", "add", name, "--password-stdin"])
-        .args(location)
-        .envs(cheap_hashing())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(password_line.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut args = vec!["users", "add", name, "--password-stdin"];
+    args.extend(location);
+    crate::stdout(&crate::tessera_with_env(
+        &args,
+        password_line,
+        &cheap_hashing(),
+    ));
 }
