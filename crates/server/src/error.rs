@@ -181,8 +181,16 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static(WWW_AUTHENTICATE),
             );
         }
-        if let ApiError::Auth(AuthError::Throttled { retry_after }) = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        match self {
+            ApiError::Auth(AuthError::Throttled { retry_after }) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            // Storage outages are usually short (a restart, a failover): tell clients and
+            // proxies to retry soon rather than give up.
+            ApiError::Auth(AuthError::Unavailable(_)) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
         }
         response
     }
@@ -358,5 +366,12 @@ mod tests {
             json!({"detail":"Request was throttled. Expected available in 840 seconds."})
         );
         assert_eq!(retry.as_deref(), Some("840"));
+    }
+
+    #[test]
+    fn an_outage_says_to_retry_soon() {
+        let (status, _, _, retry) = render(AuthError::Unavailable("db down".into()).into());
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry.as_deref(), Some("1"));
     }
 }
