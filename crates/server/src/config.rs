@@ -148,6 +148,10 @@ pub struct Config {
     /// How often to poll for revocations and key changes made elsewhere (also the fallback when
     /// the broadcast is down). Default `1s`.
     pub sync_interval: Span,
+    /// Refuse access tokens (503) when revocations have not been synced with the database for
+    /// this long (an instance cut off from a database others still write to); `0s` never refuses,
+    /// so verification survives a database outage. Default `0s`.
+    pub revocation_max_staleness: Span,
     /// How often to delete expired rows. Default `1h`.
     pub sweep_interval: Span,
     /// Keep the refresh token in an HttpOnly cookie. Default `false`.
@@ -203,6 +207,7 @@ impl Default for Config {
             password_hash_iterations: password.iterations,
             password_hash_workers: 0,
             sync_interval: Span(Duration::from_secs(1)),
+            revocation_max_staleness: Span(Duration::ZERO),
             sweep_interval: Span(Duration::from_secs(3600)),
             browser_mode: false,
             cookie_secure: true,
@@ -321,6 +326,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "sync_interval",
         "1s",
         "how often to poll for revocations and key changes",
+    ),
+    (
+        "revocation_max_staleness",
+        "0s",
+        "503 for access tokens when revocations are this stale; 0s = never",
     ),
     ("sweep_interval", "1h", "how often to delete expired rows"),
     (

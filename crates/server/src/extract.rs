@@ -275,6 +275,7 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
+        state.revocations_fresh()?;
         state
             .auth
             .verify_access_fresh(token)

@@ -151,6 +151,8 @@ pub async fn build(config: &Config, backend: Backend) -> Result<Arc<AppState>, S
             allowed_origins: config.allowed_origins.clone(),
         }),
         feed: FeedStatus::new(bus),
+        max_staleness: (!config.revocation_max_staleness.0.is_zero())
+            .then_some(config.revocation_max_staleness.0),
     });
     // `AuthService::start` has just loaded the revocation state.
     state.feed.synced(Ok(()));

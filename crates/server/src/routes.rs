@@ -143,6 +143,7 @@ async fn refresh(
 async fn verify(State(state): State<Arc<AppState>>, mut body: Body) -> ApiResult {
     let token = body.char_field("token", true);
     body.finish()?;
+    state.revocations_fresh()?;
     state.auth.verify_any(&token).await?;
     empty_ok()
 }

@@ -1,11 +1,11 @@
 //! Shared state of the HTTP layer.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tessera_auth::{AuthService, RevocationBus, UserAdmin};
+use tessera_auth::{AuthError, AuthService, RevocationBus, UserAdmin};
 
 /// Opt-in browser mode: the refresh token travels in an `HttpOnly` cookie.
 #[derive(Clone, Debug)]
@@ -31,17 +31,41 @@ pub struct AppState {
     pub browser: Option<BrowserMode>,
     /// The revocation broadcast, if any, and how the instance keeps its revocation state current.
     pub feed: FeedStatus,
+    /// Refuse access tokens when the revocation state is older than this (see
+    /// [`AppState::revocations_fresh`]); `None` never refuses.
+    pub max_staleness: Option<Duration>,
+}
+
+impl AppState {
+    /// Fails with 503 when revocations have not been synced for longer than `max_staleness`: an
+    /// instance cut off from the database (while others can still write to it) cannot know what
+    /// was revoked meanwhile.
+    pub fn revocations_fresh(&self) -> Result<(), AuthError> {
+        let Some(max) = self.max_staleness else {
+            return Ok(());
+        };
+        match self.feed.sync_age_ms() {
+            Some(age) if u128::from(age) <= max.as_millis() => Ok(()),
+            age => Err(AuthError::Unavailable(format!(
+                "revocation state not synced for {} ms (limit {} ms)",
+                age.map_or_else(|| "ever".to_owned(), |a| a.to_string()),
+                max.as_millis()
+            ))),
+        }
+    }
 }
 
 /// How current this instance's revocation state is, for `/readyz`.
-#[derive(Default)]
 pub struct FeedStatus {
     /// The broadcast in use (`redis`, `postgres`), or none (polling only).
     pub bus: Option<Arc<dyn RevocationBus>>,
     listening: AtomicBool,
     bus_error: Mutex<Option<String>>,
-    /// When the last successful sync with the database finished.
-    last_sync: Mutex<Option<Instant>>,
+    /// Reference point for `last_sync_ms`.
+    started: Instant,
+    /// When the last successful sync with the database finished, in ms after `started`, plus one
+    /// (0: never). An atomic, because requests read it when `max_staleness` is set.
+    last_sync_ms: AtomicU64,
     sync_error: Mutex<Option<String>>,
 }
 
@@ -58,7 +82,23 @@ impl FeedStatus {
     pub fn new(bus: Option<Arc<dyn RevocationBus>>) -> FeedStatus {
         FeedStatus {
             bus,
-            ..FeedStatus::default()
+            listening: AtomicBool::new(false),
+            bus_error: Mutex::new(None),
+            started: Instant::now(),
+            last_sync_ms: AtomicU64::new(0),
+            sync_error: Mutex::new(None),
+        }
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Milliseconds since the last successful sync, if there was one.
+    pub fn sync_age_ms(&self) -> Option<u64> {
+        match self.last_sync_ms.load(Ordering::Acquire) {
+            0 => None,
+            at => Some(self.elapsed_ms().saturating_sub(at - 1)),
         }
     }
 
@@ -77,7 +117,8 @@ impl FeedStatus {
     /// A sync with the database finished.
     pub fn synced(&self, outcome: Result<(), String>) {
         if outcome.is_ok() {
-            *self.last_sync.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            self.last_sync_ms
+                .store(self.elapsed_ms().saturating_add(1), Ordering::Release);
         }
         *self.sync_error.lock().unwrap_or_else(|e| e.into_inner()) = outcome.err();
     }
@@ -106,11 +147,7 @@ impl FeedStatus {
 
     /// Milliseconds since the last successful sync, and the last sync error if the last one failed.
     pub fn sync_age(&self) -> (Option<u64>, Option<String>) {
-        let age = self
-            .last_sync
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .map(|at| u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX));
+        let age = self.sync_age_ms();
         let error = self
             .sync_error
             .lock()

@@ -306,3 +306,47 @@ impl TestServer {
         tessera_server::load_signing_key(self.config.signing_key.as_deref().unwrap()).unwrap()
     }
 }
+
+/// With `revocation_max_staleness` set, an instance whose revocation state has not been synced
+/// for that long refuses access tokens with 503 (it cannot know what was revoked meanwhile), and
+/// accepts them again after a sync. Unset, it never refuses (the default).
+#[tokio::test]
+async fn stale_revocation_state_refuses_access_tokens_when_configured() {
+    let server = TestServer::start_with(|config| {
+        config.revocation_max_staleness =
+            tessera_server::config::Span(std::time::Duration::from_millis(200));
+    })
+    .await;
+    server.add_user("ann", "pw").await;
+    let (access, _) = server.login("ann", "pw").await;
+    assert_eq!(
+        server.get_with("/api/me/", &access).await.status,
+        StatusCode::OK
+    );
+    // No background task runs in these tests: nothing syncs unless the test says so.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let stale = server.get_with("/api/me/", &access).await;
+    assert_eq!(stale.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(stale.headers[header::RETRY_AFTER], "1");
+    assert_eq!(
+        server
+            .post("/api/token/verify/", json!({ "token": access }))
+            .await
+            .status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    server.state.feed.synced(Ok(()));
+    assert_eq!(
+        server.get_with("/api/me/", &access).await.status,
+        StatusCode::OK
+    );
+
+    let default = TestServer::start().await;
+    default.add_user("ann", "pw").await;
+    let (access, _) = default.login("ann", "pw").await;
+    assert!(default.state.max_staleness.is_none());
+    assert_eq!(
+        default.get_with("/api/me/", &access).await.status,
+        StatusCode::OK
+    );
+}
