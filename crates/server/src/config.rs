@@ -460,6 +460,14 @@ impl Config {
                 "database_max_connections must be at least 1".into(),
             ));
         }
+        if !self.revocation_max_staleness.0.is_zero()
+            && self.revocation_max_staleness.0 <= self.sync_interval.0 * 2
+        {
+            return Err(ConfigError::Invalid(
+                "revocation_max_staleness must be 0s (off) or longer than twice sync_interval"
+                    .into(),
+            ));
+        }
         self.master_key()?;
         Ok(())
     }
@@ -616,6 +624,10 @@ mod tests {
                 "database_max_connections",
             ),
             (vec![("TESSERA_DATABASE_TIMEOUT", "0s")], "database_timeout"),
+            (
+                vec![("TESSERA_REVOCATION_MAX_STALENESS", "1s")],
+                "revocation_max_staleness",
+            ),
         ] {
             let error = Config::load(None, env(&pairs), &[])
                 .unwrap_err()
