@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
-use sqlx::{PgExecutor, Postgres, Row as _, Transaction};
+use sqlx::{PgConnection, PgExecutor, Postgres, Row as _, Transaction};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
     FlushStats, KeyStore, NewUser, RefreshRecord, RefreshState, Revocation, RevocationBus,
@@ -146,6 +146,42 @@ impl PostgresStore {
     async fn write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(db_error)
     }
+
+    /// A write transaction that may append to the revocation log. It takes the log's advisory lock
+    /// first, held until it ends: no other append can take an id and commit around ours (ids
+    /// become visible in order), and since it is every such transaction's first lock, lock-order
+    /// cycles (deadlocks) between them cannot form.
+    async fn log_writer(&self) -> Result<LogTx, StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOG_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        Ok(LogTx(tx))
+    }
+}
+
+/// A transaction holding the revocation log's lock: the only kind [`log`] accepts.
+struct LogTx(Transaction<'static, Postgres>);
+
+impl LogTx {
+    async fn commit(self) -> Result<(), StoreError> {
+        self.0.commit().await.map_err(db_error)
+    }
+}
+
+impl std::ops::Deref for LogTx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for LogTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.0
+    }
 }
 
 fn migrate_error(error: sqlx::migrate::MigrateError) -> StoreError {
@@ -205,18 +241,9 @@ async fn make_current(
     Ok(())
 }
 
-/// Appends to the revocation log in id order and announces it on commit.
-async fn log(
-    tx: &mut Transaction<'_, Postgres>,
-    kind: &RevocationKind,
-    expires_at: i64,
-) -> Result<(), StoreError> {
-    // Held until this transaction ends: no other append can take an id and commit around ours.
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(LOG_LOCK)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+/// Appends to the revocation log and announces it on commit. Only in a transaction from
+/// [`PostgresStore::log_writer`], which holds the log lock.
+async fn log(tx: &mut LogTx, kind: &RevocationKind, expires_at: i64) -> Result<(), StoreError> {
     let (kind, subject, before) = kind_row(kind);
     sqlx::query(
         "INSERT INTO revocations (kind, subject, before_ts, expires_at) VALUES ($1, $2, $3, $4)",
@@ -233,17 +260,17 @@ async fn log(
 
 /// Announces a change of shared state on [`REVOCATION_CHANNEL`]: delivered when (and only if) the
 /// transaction commits; repeats within one transaction are folded into one.
-async fn notify(tx: &mut Transaction<'_, Postgres>) -> Result<(), StoreError> {
+async fn notify(connection: &mut PgConnection) -> Result<(), StoreError> {
     sqlx::query("SELECT pg_notify($1, '')")
         .bind(REVOCATION_CHANNEL)
-        .execute(&mut **tx)
+        .execute(connection)
         .await
         .map_err(db_error)?;
     Ok(())
 }
 
 async fn revoke_in(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut LogTx,
     ids: Vec<String>,
     now: i64,
     log_expires_at: i64,
@@ -390,7 +417,7 @@ impl UserStore for PostgresStore {
         active: bool,
         log_expires_at: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.log_writer().await?;
         let changed = sqlx::query("UPDATE users SET is_active = $1 WHERE id = $2")
             .bind(active)
             .bind(id.0)
@@ -407,7 +434,7 @@ impl UserStore for PostgresStore {
             RevocationKind::UserDisabled(id)
         };
         log(&mut tx, &kind, log_expires_at).await?;
-        tx.commit().await.map_err(db_error)?;
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -423,7 +450,7 @@ impl UserStore for PostgresStore {
     }
 
     async fn delete_user(&self, id: UserId, log_expires_at: i64) -> Result<bool, StoreError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.log_writer().await?;
         // Sessions and their refresh tokens go by ON DELETE CASCADE.
         let changed = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.0)
@@ -435,7 +462,7 @@ impl UserStore for PostgresStore {
             return Ok(false);
         }
         log(&mut tx, &RevocationKind::UserDeleted(id), log_expires_at).await?;
-        tx.commit().await.map_err(db_error)?;
+        tx.commit().await?;
         Ok(true)
     }
 }
@@ -573,10 +600,10 @@ impl SessionStore for PostgresStore {
         now: i64,
         log_expires_at: i64,
     ) -> Result<Vec<SessionId>, StoreError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.log_writer().await?;
         let ids = ids.iter().map(|s| s.0.clone()).collect();
         let revoked = revoke_in(&mut tx, ids, now, log_expires_at).await?;
-        tx.commit().await.map_err(db_error)?;
+        tx.commit().await?;
         Ok(revoked)
     }
 
@@ -587,7 +614,7 @@ impl SessionStore for PostgresStore {
         now: i64,
         log_expires_at: i64,
     ) -> Result<Vec<SessionId>, StoreError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.log_writer().await?;
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL \
              AND ($2::TEXT IS NULL OR id <> $2) ORDER BY created_at, id FOR UPDATE",
@@ -604,7 +631,7 @@ impl SessionStore for PostgresStore {
         )
         .await?;
         let revoked = revoke_in(&mut tx, ids, now, log_expires_at).await?;
-        tx.commit().await.map_err(db_error)?;
+        tx.commit().await?;
         Ok(revoked)
     }
 
