@@ -17,8 +17,12 @@ const NOW: i64 = tessera_store::conformance::NOW;
 
 /// Small pools: tests run side by side on one PostgreSQL (100 connections by default).
 async fn connect(database: &TestDatabase) -> PostgresStore {
+    connect_with_pool(database, 4).await
+}
+
+async fn connect_with_pool(database: &TestDatabase, connections: u32) -> PostgresStore {
     let options = PostgresOptions {
-        max_connections: 4,
+        max_connections: connections,
         ..PostgresOptions::default()
     };
     PostgresStore::connect(&database.url, &options)
@@ -139,21 +143,22 @@ async fn rotation_raced_across_pools_has_one_winner() {
     assert_eq!(winners, 1);
 }
 
-/// Concurrent appends from separate pools: every reader that has seen id N has seen all ids below
+/// 120 concurrent appends from separate pools: every reader that has seen id N has seen all ids below
 /// N (the advisory lock orders commits), so a poller that remembers only the last id loses nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn revocation_log_ids_become_visible_in_order() {
     let Some(database) = TestDatabase::create().await else {
         return;
     };
-    let a = connect(&database).await;
+    // Enough connections for many appends to be in flight at once (24 of the server's 100).
+    let a = connect_with_pool(&database, 12).await;
     a.migrate().await.unwrap();
-    let b = connect(&database).await;
+    let b = connect_with_pool(&database, 12).await;
     let ann = a.create_user(&ann(), NOW).await.unwrap().id;
-    for n in 0..40u8 {
+    for n in 0..120u8 {
         session(&a, ann, &format!("s{n}"), n + 1).await;
     }
-    let writers: Vec<_> = (0..40u8)
+    let writers: Vec<_> = (0..120u8)
         .map(|n| {
             let store = if n % 2 == 0 { a.clone() } else { b.clone() };
             tokio::spawn(async move {
@@ -166,7 +171,7 @@ async fn revocation_log_ids_become_visible_in_order() {
     // Poll while they write, as an instance would: never see a gap.
     let mut seen = 0i64;
     let mut entries = 0;
-    while entries < 40 {
+    while entries < 120 {
         for entry in b.revocations_since(seen, NOW).await.unwrap() {
             assert_eq!(
                 entry.id,
