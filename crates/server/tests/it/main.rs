@@ -1,4 +1,6 @@
-//! HTTP tests of the server, in process (`tower::ServiceExt::oneshot`) over a real SQLite store.
+//! HTTP tests of the server, in process (`tower::ServiceExt::oneshot`), every one of them twice:
+//! over an SQLite file and over a PostgreSQL database of its own. When PostgreSQL is unreachable
+//! outside CI, the PostgreSQL run says so and uses SQLite; under `CI=true` that is a failure.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,10 +9,8 @@
     reason = "tests"
 )]
 
-mod protected;
-mod roles;
-mod sessions;
-mod token_api;
+mod postgres;
+mod sqlite;
 
 use std::sync::Arc;
 
@@ -25,15 +25,23 @@ use tessera_server::{AppState, Backend, Config};
 use tower::ServiceExt as _;
 use zeroize::Zeroizing;
 
-/// A server over a fresh database in a temporary directory.
-pub struct TestServer {
+/// A server over a fresh database: an SQLite file in a temporary directory, or (`POSTGRES`) a
+/// PostgreSQL database of its own.
+pub struct Server<const POSTGRES: bool> {
     pub app: Router,
     /// The store itself, to take it down in fault tests.
-    pub sqlite: tessera_store::SqliteStore,
+    store: OpenStore,
     pub state: Arc<AppState>,
     pub config: Config,
-    /// Shared by the instances of one test (see [`TestServer::another_instance`]).
+    /// Shared by the instances of one test (see [`Server::another_instance`]).
     pub dir: Arc<tempfile::TempDir>,
+    /// The PostgreSQL database, shared the same way and dropped after the last instance.
+    database: Option<Arc<tessera_store::testing::TestDatabase>>,
+}
+
+enum OpenStore {
+    Sqlite(tessera_store::SqliteStore),
+    Postgres(tessera_store::PostgresStore),
 }
 
 /// A response, decoded.
@@ -52,43 +60,94 @@ pub fn cheap_config(dir: &std::path::Path) -> Config {
     config
 }
 
-impl TestServer {
-    pub async fn start() -> TestServer {
-        TestServer::start_with(|_| {}).await
+impl<const POSTGRES: bool> Server<POSTGRES> {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
     }
 
-    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = cheap_config(dir.path());
         tweak(&mut config);
-        TestServer::open(config, Arc::new(dir)).await
+        let database = if POSTGRES {
+            let database = tessera_store::testing::TestDatabase::create().await;
+            if database.is_none() {
+                eprintln!("(this PostgreSQL run of the test runs on SQLite instead)");
+            }
+            database.map(Arc::new)
+        } else {
+            None
+        };
+        if let Some(database) = &database {
+            config.database_url = Some(database.url.clone());
+        }
+        Self::open(config, Arc::new(dir), database).await
     }
 
-    /// Starts a server over an existing directory (a restart, or a second instance).
-    pub async fn open(config: Config, dir: Arc<tempfile::TempDir>) -> TestServer {
-        let store = tessera_store::SqliteStore::open(&config.sqlite_path().unwrap())
+    /// Starts a server over an existing database (a restart, or a second instance).
+    async fn open(
+        config: Config,
+        dir: Arc<tempfile::TempDir>,
+        database: Option<Arc<tessera_store::testing::TestDatabase>>,
+    ) -> Self {
+        let (store, shared): (OpenStore, Arc<dyn tessera_auth::Store>) = match &database {
+            Some(database) => {
+                let options = tessera_store::PostgresOptions {
+                    max_connections: 4,
+                    ..tessera_store::PostgresOptions::default()
+                };
+                let store = tessera_store::PostgresStore::connect(&database.url, &options)
+                    .await
+                    .unwrap();
+                store.migrate().await.unwrap();
+                (OpenStore::Postgres(store.clone()), Arc::new(store))
+            }
+            None => {
+                let store = tessera_store::SqliteStore::open(&config.sqlite_path().unwrap())
+                    .await
+                    .unwrap();
+                (OpenStore::Sqlite(store.clone()), Arc::new(store))
+            }
+        };
+        let state = tessera_server::build(&config, Backend::store_only(shared))
             .await
             .unwrap();
-        let state = tessera_server::build(&config, Backend::store_only(Arc::new(store.clone())))
-            .await
-            .unwrap();
-        TestServer {
-            sqlite: store,
+        Server {
+            store,
             app: tessera_server::routes::router(Arc::clone(&state)),
             state,
             config,
             dir,
+            database,
         }
     }
 
-    pub async fn restart(self) -> TestServer {
-        let TestServer { config, dir, .. } = self;
-        TestServer::open(config, dir).await
+    pub async fn restart(self) -> Self {
+        let Server {
+            config,
+            dir,
+            database,
+            ..
+        } = self;
+        Self::open(config, dir, database).await
     }
 
     /// A second instance on the same database, as behind a load balancer.
-    pub async fn another_instance(&self) -> TestServer {
-        TestServer::open(self.config.clone(), Arc::clone(&self.dir)).await
+    pub async fn another_instance(&self) -> Self {
+        Self::open(
+            self.config.clone(),
+            Arc::clone(&self.dir),
+            self.database.clone(),
+        )
+        .await
+    }
+
+    /// Takes the store down (every later call fails as unavailable), as an outage would.
+    pub async fn close_store(&self) {
+        match &self.store {
+            OpenStore::Sqlite(store) => store.close().await,
+            OpenStore::Postgres(store) => store.close().await,
+        }
     }
 
     pub fn admin(&self) -> UserAdmin {

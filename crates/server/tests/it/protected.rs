@@ -6,7 +6,7 @@ use base64::Engine as _;
 use serde_json::json;
 use tessera_auth::KeyRing;
 
-use crate::{TestServer, decode_part, mint, now};
+use super::{TestServer, decode_part, mint, now};
 
 #[tokio::test]
 async fn me_and_every_bearer_failure() {

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::{TestServer, json_request};
+use super::{TestServer, json_request};
 
 impl TestServer {
     async fn admin_call(

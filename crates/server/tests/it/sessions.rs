@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::json;
 
-use crate::{TestServer, decode_part};
+use super::{TestServer, decode_part};
 
 #[tokio::test]
 async fn sessions_are_listed_and_deleted_by_their_owner_only() {

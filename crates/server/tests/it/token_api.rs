@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::json;
 
-use crate::{TestServer, decode_part, json_request, mint, now};
+use super::{TestServer, decode_part, json_request, mint, now};
 
 const BEARER: &str = "Bearer realm=\"api\"";
 
@@ -524,7 +524,7 @@ async fn storage_down_means_503_for_what_needs_it_and_verification_goes_on() {
         server.get_with("/api/me/", &access).await.status,
         StatusCode::OK
     );
-    server.sqlite.close().await;
+    server.close_store().await;
 
     let reply = server
         .send(Request::get("/readyz").body(Body::empty()).unwrap())

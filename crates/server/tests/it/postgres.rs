@@ -1,0 +1,13 @@
+//! The same server tests over PostgreSQL: a database of its own per test.
+
+pub(crate) type TestServer = crate::Server<true>;
+pub(crate) use crate::{decode_part, json_request, mint, now};
+
+#[path = "protected.rs"]
+mod protected;
+#[path = "roles.rs"]
+mod roles;
+#[path = "sessions.rs"]
+mod sessions;
+#[path = "token_api.rs"]
+mod token_api;

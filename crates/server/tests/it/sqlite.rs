@@ -1,0 +1,13 @@
+//! The server tests over the embedded default: an SQLite file per test.
+
+pub(crate) type TestServer = crate::Server<false>;
+pub(crate) use crate::{decode_part, json_request, mint, now};
+
+#[path = "protected.rs"]
+mod protected;
+#[path = "roles.rs"]
+mod roles;
+#[path = "sessions.rs"]
+mod sessions;
+#[path = "token_api.rs"]
+mod token_api;
