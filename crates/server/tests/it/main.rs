@@ -8,6 +8,10 @@
     missing_docs,
     reason = "tests"
 )]
+#![allow(
+    clippy::duplicate_mod,
+    reason = "the same test files are included once per backend, on purpose"
+)]
 
 mod postgres;
 mod sqlite;
