@@ -37,6 +37,8 @@ pub struct AuthConfig {
     pub verified_token_cache: usize,
     /// Seals private signing keys stored in the database; `None` stores them as plain JWKs.
     pub master_key: Option<MasterKey>,
+    /// Seconds a rotated-in key is published before it signs (default 0: at once).
+    pub key_publish_ahead: i64,
 }
 
 impl Default for AuthConfig {
@@ -56,6 +58,7 @@ impl Default for AuthConfig {
             max_token_bytes: tessera_jwt::DEFAULT_MAX_TOKEN_BYTES,
             verified_token_cache: 10_000,
             master_key: None,
+            key_publish_ahead: 0,
         }
     }
 }

@@ -17,7 +17,7 @@ pub(crate) struct KeyMaterial {
     pub(crate) signing: SigningKey,
     pub(crate) verifying: KeySet,
     /// What the view was built from, to notice changes cheaply.
-    fingerprint: Vec<(String, Option<i64>, Option<i64>)>,
+    fingerprint: Fingerprint,
 }
 
 /// Keys shared by every instance through the store, plus an optional operator-supplied key.
@@ -33,8 +33,9 @@ fn internal(e: impl std::fmt::Display) -> AuthError {
 }
 
 impl KeyRing {
-    /// Loads the stored keys. With no operator key and no current stored key, generates one with
-    /// the configured algorithm and stores it (the embedded default's first start).
+    /// Loads the stored keys. With no operator key and no stored key able to sign now, generates
+    /// one with the configured algorithm, signing at once, and stores it (the embedded default's
+    /// first start).
     pub async fn load(
         store: &dyn Store,
         config: &AuthConfig,
@@ -42,8 +43,8 @@ impl KeyRing {
         now: i64,
     ) -> Result<KeyRing, AuthError> {
         let mut stored = store.keys().await?;
-        if operator.is_none() && !stored.iter().any(|k| k.retired_at.is_none()) {
-            KeyRing::rotate(store, config, now).await?;
+        if operator.is_none() && !stored.iter().any(|k| signs_at(k, now)) {
+            KeyRing::store_new(store, config, now).await?;
             stored = store.keys().await?;
         }
         let master = config.master_key.clone();
@@ -66,27 +67,42 @@ impl KeyRing {
         })
     }
 
-    /// Generates a new signing key and stores it; the previous one keeps verifying until every
-    /// token it can have signed has expired.
+    /// Generates a new signing key and stores it. It is published at once (JWKS, and every
+    /// instance's verification set) but signs only `key_publish_ahead` seconds later, so that
+    /// verifiers that cache the key set know it before they meet a token it signed. The previous
+    /// key signs until then, and verifies until every token it can have signed has expired.
     pub async fn rotate(
         store: &dyn Store,
         config: &AuthConfig,
         now: i64,
     ) -> Result<StoredKey, AuthError> {
+        let signs_from = now.saturating_add(config.key_publish_ahead.max(0));
+        KeyRing::store_new(store, config, signs_from).await
+    }
+
+    async fn store_new(
+        store: &dyn Store,
+        config: &AuthConfig,
+        signs_from: i64,
+    ) -> Result<StoredKey, AuthError> {
         let key = SigningKey::generate(config.signing_algorithm).map_err(internal)?;
         let jwk = key.to_jwk().map_err(internal)?;
         let (kid, alg) = (key.kid().to_string(), key.algorithm().to_string());
         let private_jwk = Zeroizing::new(serde_json::to_string(&jwk).map_err(internal)?);
+        // `created_at` is when the key starts signing; the store retires the others at that time.
         let stored = StoredKey {
             private_jwk: sealing::seal(config.master_key.as_ref(), &kid, &alg, private_jwk)?,
             kid,
             alg,
-            created_at: now,
+            created_at: signs_from,
             retired_at: None,
             expires_at: None,
         };
         store
-            .rotate_in(&stored, now.saturating_add(config.longest_token_lifetime()))
+            .rotate_in(
+                &stored,
+                signs_from.saturating_add(config.longest_token_lifetime()),
+            )
             .await?;
         Ok(stored)
     }
@@ -96,7 +112,7 @@ impl KeyRing {
     pub async fn reload(&self, store: &dyn Store, now: i64) -> Result<bool, AuthError> {
         let stored = store.keys().await?;
         let live = live_keys(&stored, now);
-        if fingerprint(&live) == self.material().fingerprint {
+        if fingerprint(&live, now) == self.material().fingerprint {
             return Ok(false);
         }
         let material = build(&stored, self.operator.as_ref(), self.master.as_ref(), now)?;
@@ -126,10 +142,26 @@ fn live_keys(stored: &[StoredKey], now: i64) -> Vec<&StoredKey> {
         .collect()
 }
 
-fn fingerprint(live: &[&StoredKey]) -> Vec<(String, Option<i64>, Option<i64>)> {
-    live.iter()
+/// Whether `key` is the one to sign with at `now` (when several are, the newest).
+fn signs_at(key: &StoredKey, now: i64) -> bool {
+    key.created_at <= now && key.retired_at.is_none_or(|retired| retired > now)
+}
+
+/// What a view was built from: the live keys, and which of them signs at `now` (that changes
+/// with time alone when a pre-published key comes into force).
+type Fingerprint = (Vec<(String, Option<i64>, Option<i64>)>, Option<String>);
+
+fn fingerprint(live: &[&StoredKey], now: i64) -> Fingerprint {
+    let keys = live
+        .iter()
         .map(|k| (k.kid.clone(), k.retired_at, k.expires_at))
-        .collect()
+        .collect();
+    let signer = live
+        .iter()
+        .rev()
+        .find(|k| signs_at(k, now))
+        .map(|k| k.kid.clone());
+    (keys, signer)
 }
 
 fn build(
@@ -148,8 +180,8 @@ fn build(
             .map_err(internal)?
             .with_kid(key.kid.clone());
         verifying.push(private.verifying_key().map_err(internal)?);
-        if key.retired_at.is_none() && operator.is_none() {
-            // Newest unretired key wins (keys are ordered oldest first).
+        if signs_at(key, now) && operator.is_none() {
+            // The newest key in force wins (keys are ordered oldest first).
             signing = Some(private);
         }
     }
@@ -166,6 +198,6 @@ fn build(
     Ok(KeyMaterial {
         signing,
         verifying: set,
-        fingerprint: fingerprint(&live),
+        fingerprint: fingerprint(&live, now),
     })
 }

@@ -374,11 +374,21 @@ pub(crate) fn keys_rotate(data: DataArgs) -> Result<(), Failure> {
     let config = load_config(&data, &[])?;
     runtime()?.block_on(async {
         let backend = backend::open(&config, Schema::Check).await?;
-        let key = KeyRing::rotate(backend.store.as_ref(), &config.auth(), SystemClock.now())
+        let now = SystemClock.now();
+        let key = KeyRing::rotate(backend.store.as_ref(), &config.auth(), now)
             .await
             .map_err(domain)?;
         announce(&backend).await;
-        println!("new signing key {} ({})", key.kid, key.alg);
+        if key.created_at > now {
+            println!(
+                "new signing key {} ({}), published now, signs from {}",
+                key.kid,
+                key.alg,
+                tessera_server::routes::rfc3339(key.created_at)
+            );
+        } else {
+            println!("new signing key {} ({})", key.kid, key.alg);
+        }
         Ok(())
     })
 }
@@ -388,21 +398,22 @@ pub(crate) fn keys_list(data: DataArgs) -> Result<(), Failure> {
     runtime()?.block_on(async {
         let store = open_store(&config).await?;
         let now = SystemClock.now();
-        println!("{:<44}  {:<6}  {:<20}  status", "kid", "alg", "created");
+        let time = tessera_server::routes::rfc3339;
+        println!("{:<44}  {:<6}  {:<20}  status", "kid", "alg", "signs from");
         for key in store.keys().await.map_err(|e| domain(e.into()))? {
             let status = match (key.retired_at, key.expires_at) {
+                _ if key.created_at > now => "published, not signing yet".to_owned(),
                 (None, _) => "signing".to_owned(),
+                (Some(retired), _) if retired > now => format!("signing until {}", time(retired)),
                 (Some(_), Some(until)) if until <= now => "expired".to_owned(),
-                (Some(_), Some(until)) => {
-                    format!("verifying until {}", tessera_server::routes::rfc3339(until))
-                }
+                (Some(_), Some(until)) => format!("verifying until {}", time(until)),
                 (Some(_), None) => "verifying".to_owned(),
             };
             println!(
                 "{:<44}  {:<6}  {:<20}  {status}",
                 key.kid,
                 key.alg,
-                tessera_server::routes::rfc3339(key.created_at)
+                time(key.created_at)
             );
         }
         Ok(())

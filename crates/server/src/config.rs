@@ -112,6 +112,9 @@ pub struct Config {
     pub signing_key: Option<PathBuf>,
     /// Algorithm for keys the server generates. Default `ES256`.
     pub signing_algorithm: Algorithm,
+    /// How long a rotated-in key is published (JWKS) before it signs, so verifiers that cache the
+    /// key set know it first. Default `0s` (signs at once).
+    pub key_publish_ahead: Span,
     /// Access token lifetime. Default `5m`.
     pub access_token_lifetime: Span,
     /// Refresh token lifetime. Default `1d`.
@@ -190,6 +193,7 @@ impl Default for Config {
             master_key: None,
             signing_key: None,
             signing_algorithm: auth.signing_algorithm,
+            key_publish_ahead: span(auth.key_publish_ahead),
             access_token_lifetime: span(auth.access_lifetime),
             refresh_token_lifetime: span(auth.refresh_lifetime),
             session_lifetime: span(auth.session_lifetime),
@@ -278,6 +282,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "private JWK or PEM to sign with instead of generated keys",
     ),
     ("signing_algorithm", "ES256", "algorithm of generated keys"),
+    (
+        "key_publish_ahead",
+        "0s",
+        "how long a rotated key is published before it signs",
+    ),
     ("access_token_lifetime", "5m", "access token lifetime"),
     ("refresh_token_lifetime", "1d", "refresh token lifetime"),
     ("session_lifetime", "30d", "absolute session lifetime"),
@@ -505,6 +514,7 @@ impl Config {
                 .then(|| self.access_token_claims.clone()),
             max_token_bytes: tessera_jwt::DEFAULT_MAX_TOKEN_BYTES,
             verified_token_cache: self.verified_token_cache,
+            key_publish_ahead: self.key_publish_ahead.seconds(),
             // Validated at load; a config built by hand with a bad key gets none here and fails
             // loudly at `validate`.
             master_key: self.master_key().ok().flatten(),

@@ -350,3 +350,57 @@ async fn stale_revocation_state_refuses_access_tokens_when_configured() {
         StatusCode::OK
     );
 }
+
+/// With `key_publish_ahead`, a rotated-in key is in the published set at once but signs only
+/// when due; the previous key signs until then and keeps verifying afterwards.
+#[tokio::test]
+async fn a_key_published_ahead_signs_only_when_due() {
+    let server = TestServer::start_with(|config| {
+        config.key_publish_ahead = tessera_server::config::Span(std::time::Duration::from_secs(2));
+    })
+    .await;
+    server.add_user("ann", "pw").await;
+    let old_kid = server.state.auth.keys().signing_kid();
+    let key = KeyRing::rotate(
+        server.state.auth.store().as_ref(),
+        &server.config.auth(),
+        now(),
+    )
+    .await
+    .unwrap();
+    assert!(key.created_at > now(), "signs from later");
+    server.sync().await;
+    let published: Vec<String> = server
+        .send(
+            Request::get("/.well-known/jwks.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        published.contains(&key.kid) && published.contains(&old_kid),
+        "{published:?}"
+    );
+    let (before, _) = server.login("ann", "pw").await;
+    assert_eq!(
+        decode_part(&before, 0)["kid"],
+        old_kid.as_str(),
+        "not due yet"
+    );
+    while now() < key.created_at {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    server.sync().await;
+    let (after, _) = server.login("ann", "pw").await;
+    assert_eq!(decode_part(&after, 0)["kid"], key.kid.as_str());
+    assert_eq!(
+        server.get_with("/api/me/", &before).await.status,
+        StatusCode::OK
+    );
+}
