@@ -103,20 +103,11 @@ impl LoginThrottle {
         }
     }
 
-    fn keys(username: &str, ip: Option<&str>) -> [(String, usize); 2] {
-        // The IP key is left empty when there is no IP, and skipped.
-        [
-            (format!("u:{username}"), 0),
-            (ip.map(|ip| format!("i:{ip}")).unwrap_or_default(), 1),
-        ]
-    }
-
-    fn limit(&self, which: usize) -> usize {
-        if which == 0 {
-            self.config.per_username
-        } else {
-            self.config.per_ip
-        }
+    /// The counters an attempt touches, each with its limit: the username's, and the IP's when
+    /// there is one.
+    fn counters(&self, username: &str, ip: Option<&str>) -> impl Iterator<Item = (String, usize)> {
+        std::iter::once((format!("u:{username}"), self.config.per_username))
+            .chain(ip.map(|ip| (format!("i:{ip}"), self.config.per_ip)))
     }
 
     fn keep(&self) -> usize {
@@ -150,11 +141,7 @@ impl LoginThrottle {
     pub async fn retry_after(&self, username: &str, ip: Option<&str>, now: i64) -> Option<u64> {
         let since = now - self.config.window;
         let mut wait = None;
-        for (key, which) in Self::keys(username, ip) {
-            if key.is_empty() {
-                continue;
-            }
-            let limit = self.limit(which);
+        for (key, limit) in self.counters(username, ip) {
             let times = self.recent(&key, since, now).await;
             if times.len() < limit {
                 continue;
@@ -170,10 +157,7 @@ impl LoginThrottle {
 
     /// Counts a failed login.
     pub async fn record_failure(&self, username: &str, ip: Option<&str>, now: i64) {
-        for (key, _) in Self::keys(username, ip) {
-            if key.is_empty() {
-                continue;
-            }
+        for (key, _) in self.counters(username, ip) {
             if let Some(shared) = self.shared_now(now) {
                 match shared
                     .record(&key, now, self.config.window, self.keep())
