@@ -82,18 +82,6 @@ impl SharedRedis {
     fn channel(&self) -> String {
         self.key("revocations")
     }
-
-    async fn round_trip(&self) -> Result<(), StoreError> {
-        let mut connection = self.commands.clone();
-        tokio::time::timeout(
-            self.options.timeout,
-            redis::cmd("PING").query_async::<String>(&mut connection),
-        )
-        .await
-        .map_err(|_| StoreError::Unavailable("redis: no reply to PING".into()))?
-        .map_err(redis_error)?;
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -112,7 +100,15 @@ impl RevocationBus for SharedRedis {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.round_trip().await
+        let mut connection = self.commands.clone();
+        tokio::time::timeout(
+            self.options.timeout,
+            redis::cmd("PING").query_async::<String>(&mut connection),
+        )
+        .await
+        .map_err(|_| StoreError::Unavailable("redis: no reply to PING".into()))?
+        .map_err(redis_error)?;
+        Ok(())
     }
 
     async fn listen(&self, heard: &(dyn Fn() + Send + Sync)) -> StoreError {
