@@ -123,14 +123,16 @@ pub async fn build(config: &Config, backend: Backend) -> Result<Arc<AppState>, S
         n => n,
     };
     let hasher = PasswordHasher::new(config.password_policy(), workers)?;
-    let mut admin = UserAdmin::new(Arc::clone(&store), hasher.clone(), config.auth());
+    // Built once: it parses the master key.
+    let auth_config = config.auth();
+    let mut admin = UserAdmin::new(Arc::clone(&store), hasher.clone(), auth_config.clone());
     let throttle = match failures {
         Some(shared) => LoginThrottle::shared(config.throttle(), shared),
         None => LoginThrottle::new(config.throttle()),
     };
     let mut auth = AuthService::start(
         store,
-        config.auth(),
+        auth_config,
         operator_key,
         hasher,
         throttle,
