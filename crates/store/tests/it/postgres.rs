@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    NewUser, RefreshRecord, RevocationBus as _, RotateOutcome, Session, SessionStore as _, Store,
-    StoreError, UserStore as _,
+    NewUser, RefreshRecord, RotateOutcome, Session, SessionStore as _, Store, StoreError,
+    UserStore as _,
 };
 use tessera_store::testing::TestDatabase;
+
+use crate::Listening;
 use tessera_store::{PostgresNotifications, PostgresOptions, PostgresStore};
 
 const NOW: i64 = tessera_store::conformance::NOW;
@@ -197,27 +199,12 @@ async fn log_appends_notify_listeners_on_commit() {
     store.migrate().await.unwrap();
     let ann = store.create_user(&ann(), NOW).await.unwrap().id;
     session(&store, ann, "s", 1).await;
-    let bus = PostgresNotifications::new(store.clone());
-    let (heard_tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
-    let listening = tokio::spawn(async move {
-        let heard_tx = heard_tx;
-        bus.listen(&move || {
-            let _ = heard_tx.send(());
-        })
-        .await
-    });
-    let within = Duration::from_secs(5);
-    tokio::time::timeout(within, heard.recv())
-        .await
-        .unwrap()
-        .unwrap(); // subscribed
+    let mut listening = Listening::start(PostgresNotifications::new(store.clone()));
+    listening.next().await; // subscribed
     store
         .revoke_sessions(&[SessionId("s".into())], NOW, NOW + 600)
         .await
         .unwrap();
-    tokio::time::timeout(within, heard.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    listening.abort();
+    listening.next().await;
+    listening.task.abort();
 }

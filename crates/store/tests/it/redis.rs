@@ -9,6 +9,8 @@ use tessera_auth::store::{FailureLog as _, RevocationBus as _, StoreError};
 use tessera_store::testing::{redis_url, unique_name};
 use tessera_store::{RedisOptions, SharedRedis};
 
+use crate::Listening;
+
 fn shared(url: &str, prefix: &str) -> SharedRedis {
     SharedRedis::new(
         url,
@@ -30,34 +32,20 @@ async fn announcements_reach_listeners_and_pings_keep_them_subscribed() {
     let listener = shared(&url, &prefix);
     let announcer = shared(&url, &prefix);
     let other_deployment = shared(&url, &format!("{}:", unique_name("t")));
-    let (heard_tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
-    let listening = tokio::spawn(async move {
-        listener
-            .listen(&move || {
-                let _ = heard_tx.send(());
-            })
-            .await
-    });
-    let within = Duration::from_secs(5);
-    tokio::time::timeout(within, heard.recv())
-        .await
-        .unwrap()
-        .unwrap(); // subscribed
+    let mut listening = Listening::start(listener);
+    listening.next().await; // subscribed
     // Several health pings go by (every 50 ms) without breaking the subscription.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!listening.is_finished(), "{:?}", listening.await);
+    assert!(!listening.task.is_finished(), "{:?}", listening.task.await);
     other_deployment.announce().await.unwrap();
     announcer.announce().await.unwrap();
-    tokio::time::timeout(within, heard.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    listening.next().await;
     assert!(
-        heard.try_recv().is_err(),
+        listening.heard.try_recv().is_err(),
         "another prefix is another channel"
     );
     announcer.ping().await.unwrap();
-    listening.abort();
+    listening.task.abort();
 }
 
 #[tokio::test]
