@@ -40,7 +40,7 @@ pub use sealing::MasterKey;
 pub use service::{
     AuthService, LoginContext, RefreshOutcome, TokenPair, UserAdmin, UserChange, VerifiedAccess,
 };
-pub use store::{FailureLog, RevocationBus, Store, StoreError};
+pub use store::{Counter, FailureLog, RevocationBus, Store, StoreError};
 pub use tessera_jwt::{Clock, FixedClock, SystemClock};
-pub use throttle::{LoginThrottle, ThrottleConfig};
+pub use throttle::{Attempt, LocalFailures, LoginThrottle, ThrottleConfig};
 pub use tokens::{ACCESS_TYP, REFRESH_TYP, TokenKind};

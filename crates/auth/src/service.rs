@@ -264,29 +264,35 @@ impl AuthService {
         context: &LoginContext,
     ) -> Result<TokenPair, AuthError> {
         let now = self.now();
-        if let Some(retry_after) = self
+        // Counted before the password check, so concurrent guesses cannot all slip past it.
+        let attempt = self
             .throttle
-            .retry_after(username, context.ip.as_deref(), now)
-            .await
-        {
-            return Err(AuthError::Throttled { retry_after });
-        }
-        let user = self.store.user_by_name(username).await?;
-        let matches = self
-            .hasher
-            .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
+            .admit(username, context.ip.as_deref(), now)
             .await?;
-        let user = match user {
-            Some(user) if matches && user.is_active => user,
-            _ => {
-                if !matches {
-                    self.throttle
-                        .record_failure(username, context.ip.as_deref(), now)
-                        .await;
-                }
-                return Err(AuthError::InvalidCredentials);
+        let checked = async {
+            let user = self.store.user_by_name(username).await?;
+            let matches = self
+                .hasher
+                .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
+                .await?;
+            Ok::<_, AuthError>((user, matches))
+        }
+        .await;
+        let (user, matches) = match checked {
+            Ok(checked) => checked,
+            Err(error) => {
+                self.throttle.forget(attempt).await;
+                return Err(error);
             }
         };
+        if !matches {
+            // Stays counted as a failure.
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.throttle.forget(attempt).await;
+        let user = user
+            .filter(|user| user.is_active)
+            .ok_or(AuthError::InvalidCredentials)?;
         let session = Session {
             id: SessionId::random(),
             user_id: user.id,

@@ -333,12 +333,35 @@ pub trait RevocationBus: Send + Sync {
     async fn listen(&self, heard: &(dyn Fn() + Send + Sync)) -> StoreError;
 }
 
-/// Failed-login times shared by every instance (see [`crate::LoginThrottle`]).
+/// One sliding-window counter an attempt is checked against: its key and how many attempts it
+/// holds within the window before the next is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counter {
+    /// Key, e.g. `u:ann` or `i:203.0.113.9`.
+    pub key: String,
+    /// Attempts allowed within the window.
+    pub limit: usize,
+}
+
+/// Failed-login counters (see [`crate::LoginThrottle`]): kept in one process, or shared by every
+/// instance (Redis).
+///
+/// An attempt is counted *before* the password is checked, so that attempts in flight count: a
+/// burst of concurrent guesses cannot all pass the check before any is recorded. An attempt that
+/// turns out to be a success is forgotten afterwards.
 #[async_trait]
 pub trait FailureLog: Send + Sync {
-    /// Up to the newest `keep` failure times recorded under `key` after `since`, oldest first.
-    async fn recent(&self, key: &str, since: i64, keep: usize) -> Result<Vec<i64>, StoreError>;
-    /// Records a failure under `key` at `at`. Entries older than `window` seconds, and all but the
-    /// newest `keep`, may be forgotten.
-    async fn record(&self, key: &str, at: i64, window: i64, keep: usize) -> Result<(), StoreError>;
+    /// Atomically: if any of `counters` already holds `limit` attempts newer than `at - window`,
+    /// records nothing and returns the seconds until the oldest of those leaves the window (at
+    /// least 1); otherwise records `attempt` (a unique id) at `at` under every counter and returns
+    /// `None`. Entries older than the window, and beyond a counter's limit, may be forgotten.
+    async fn admit(
+        &self,
+        counters: &[Counter],
+        attempt: &str,
+        at: i64,
+        window: i64,
+    ) -> Result<Option<u64>, StoreError>;
+    /// Removes `attempt` from `keys` (it succeeded, or was never checked).
+    async fn forget(&self, keys: &[&str], attempt: &str) -> Result<(), StoreError>;
 }

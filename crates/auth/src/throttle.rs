@@ -2,13 +2,19 @@
 //! in this process or shared by every instance.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::store::{FailureLog, StoreError};
+use async_trait::async_trait;
+
+use crate::error::AuthError;
+use crate::store::{Counter, FailureLog, StoreError};
 
 /// How long an unreachable shared log is left alone before the next try.
 const SHARED_RETRY_SECONDS: i64 = 5;
+
+/// Most counters kept in one process before those with nothing left in their window are dropped.
+const LOCAL_COUNTERS_MAX: usize = 100_000;
 
 /// Limits on failed logins.
 #[derive(Clone, Debug)]
@@ -31,40 +37,108 @@ impl Default for ThrottleConfig {
     }
 }
 
-/// Failure times kept in this process: the log when nothing is shared, and the fallback when the
+/// One counter's attempts, oldest first: when each was made, and its id.
+type Attempts = VecDeque<(i64, Box<str>)>;
+
+/// Seconds until the oldest of the newest `limit` attempts at `times` (oldest first) leaves the
+/// window, if the counter is full; at least 1.
+fn full_for(times: &Attempts, limit: usize, at: i64, window: i64) -> Option<u64> {
+    if times.len() < limit {
+        return None;
+    }
+    let oldest_relevant = times
+        .len()
+        .checked_sub(limit)
+        .and_then(|i| times.get(i))
+        .map_or(at, |(t, _)| *t);
+    Some(
+        u64::try_from(oldest_relevant.saturating_add(window).saturating_sub(at))
+            .unwrap_or(0)
+            .max(1),
+    )
+}
+
+/// Attempt times kept in this process: the log when nothing is shared, and the fallback when the
 /// shared one is unreachable.
 #[derive(Debug, Default)]
-struct LocalFailures {
-    failures: Mutex<HashMap<String, VecDeque<i64>>>,
+pub struct LocalFailures {
+    attempts: Mutex<HashMap<String, Attempts>>,
 }
 
 impl LocalFailures {
-    fn recent(&self, key: &str, since: i64) -> Vec<i64> {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures
-            .get(key)
-            .map(|times| times.iter().copied().filter(|t| *t > since).collect())
-            .unwrap_or_default()
+    fn admit_now(&self, counters: &[Counter], attempt: &str, at: i64, window: i64) -> Option<u64> {
+        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        let horizon = at.saturating_sub(window);
+        let mut wait = None;
+        for counter in counters {
+            let times = attempts.entry(counter.key.clone()).or_default();
+            while times.front().is_some_and(|(t, _)| *t <= horizon) {
+                times.pop_front();
+            }
+            wait = wait.max(full_for(times, counter.limit, at, window));
+        }
+        if wait.is_none() {
+            for counter in counters {
+                let times = attempts.entry(counter.key.clone()).or_default();
+                times.push_back((at, attempt.into()));
+                while times.len() > counter.limit {
+                    times.pop_front();
+                }
+            }
+        }
+        if attempts.len() > LOCAL_COUNTERS_MAX {
+            attempts.retain(|_, times| times.back().is_some_and(|(t, _)| *t > horizon));
+        }
+        wait
     }
 
-    fn record(&self, key: &str, at: i64, window: i64, keep: usize) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let times = failures.entry(key.to_owned()).or_default();
-        times.push_back(at);
-        while times.len() > keep || times.front().is_some_and(|t| *t <= at - window) {
-            times.pop_front();
-        }
-        if failures.len() > 100_000 {
-            let horizon = at - window;
-            failures.retain(|_, times| times.back().is_some_and(|t| *t > horizon));
+    fn forget_now(&self, keys: &[&str], attempt: &str) {
+        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        for key in keys {
+            if let Some(times) = attempts.get_mut(*key) {
+                times.retain(|(_, id)| &**id != attempt);
+            }
         }
     }
+}
+
+#[async_trait]
+impl FailureLog for LocalFailures {
+    async fn admit(
+        &self,
+        counters: &[Counter],
+        attempt: &str,
+        at: i64,
+        window: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        Ok(self.admit_now(counters, attempt, at, window))
+    }
+
+    async fn forget(&self, keys: &[&str], attempt: &str) -> Result<(), StoreError> {
+        self.forget_now(keys, attempt);
+        Ok(())
+    }
+}
+
+/// A login attempt counted against the limits while its password is checked. Pass it to
+/// [`LoginThrottle::forget`] when the password was right; otherwise it stays counted as a
+/// failure.
+#[derive(Debug)]
+#[must_use = "an attempt is a failure unless passed to LoginThrottle::forget"]
+pub struct Attempt {
+    id: String,
+    keys: Vec<String>,
+    /// Whether it was counted in the shared log (else in this process).
+    shared: bool,
 }
 
 /// Sliding-window limits on failed logins, per username and per client IP. Counted in this
 /// process, or in a [`FailureLog`] shared by every instance (Redis) when one is given; if the
 /// shared log is unreachable, the instance counts locally until it is back rather than stop
 /// throttling.
+///
+/// Every attempt is counted before its password is checked and forgotten only if it succeeds, so
+/// the number of guesses does not depend on how many arrive at once.
 #[derive(Default)]
 pub struct LoginThrottle {
     config: ThrottleConfig,
@@ -73,6 +147,9 @@ pub struct LoginThrottle {
     /// After the shared log fails, it is left alone until this time (Unix seconds), so a login
     /// does not pay a timeout per call while it is down.
     shared_retry_at: AtomicI64,
+    /// Numbers this process's attempts; with a random prefix, unique across instances.
+    attempts: AtomicU64,
+    instance: String,
 }
 
 impl std::fmt::Debug for LoginThrottle {
@@ -92,6 +169,8 @@ impl LoginThrottle {
             local: LocalFailures::default(),
             shared: None,
             shared_retry_at: AtomicI64::new(i64::MIN),
+            attempts: AtomicU64::new(0),
+            instance: crate::ids::random_hex(),
         }
     }
 
@@ -105,13 +184,16 @@ impl LoginThrottle {
 
     /// The counters an attempt touches, each with its limit: the username's, and the IP's when
     /// there is one.
-    fn counters(&self, username: &str, ip: Option<&str>) -> impl Iterator<Item = (String, usize)> {
-        std::iter::once((format!("u:{username}"), self.config.per_username))
-            .chain(ip.map(|ip| (format!("i:{ip}"), self.config.per_ip)))
-    }
-
-    fn keep(&self) -> usize {
-        self.config.per_ip.max(self.config.per_username)
+    fn counters(&self, username: &str, ip: Option<&str>) -> Vec<Counter> {
+        std::iter::once(Counter {
+            key: format!("u:{username}"),
+            limit: self.config.per_username,
+        })
+        .chain(ip.map(|ip| Counter {
+            key: format!("i:{ip}"),
+            limit: self.config.per_ip,
+        }))
+        .collect()
     }
 
     /// The shared log, unless it failed within the last few seconds.
@@ -127,49 +209,58 @@ impl LoginThrottle {
             .store(now.saturating_add(SHARED_RETRY_SECONDS), Ordering::Release);
     }
 
-    async fn recent(&self, key: &str, since: i64, now: i64) -> Vec<i64> {
-        if let Some(shared) = self.shared_now(now) {
-            match shared.recent(key, since, self.keep()).await {
-                Ok(times) => return times,
+    /// Counts an attempt for `username` from `ip` before its password is checked, or refuses it
+    /// with [`AuthError::Throttled`] when a limit is reached.
+    pub async fn admit(
+        &self,
+        username: &str,
+        ip: Option<&str>,
+        now: i64,
+    ) -> Result<Attempt, AuthError> {
+        let counters = self.counters(username, ip);
+        let id = format!(
+            "{now}:{}:{}",
+            self.instance,
+            self.attempts.fetch_add(1, Ordering::Relaxed)
+        );
+        let window = self.config.window;
+        let mut shared = false;
+        let mut refused = None;
+        if let Some(log) = self.shared_now(now) {
+            match log.admit(&counters, &id, now, window).await {
+                Ok(wait) => {
+                    shared = true;
+                    refused = wait;
+                }
                 Err(error) => self.shared_failed(&error, now),
             }
         }
-        self.local.recent(key, since)
+        if !shared {
+            refused = self.local.admit_now(&counters, &id, now, window);
+        }
+        match refused {
+            Some(retry_after) => Err(AuthError::Throttled { retry_after }),
+            None => Ok(Attempt {
+                id,
+                keys: counters.into_iter().map(|c| c.key).collect(),
+                shared,
+            }),
+        }
     }
 
-    /// Seconds to wait if another attempt for `username` from `ip` is refused now, else `None`.
-    pub async fn retry_after(&self, username: &str, ip: Option<&str>, now: i64) -> Option<u64> {
-        let since = now - self.config.window;
-        let mut wait = None;
-        for (key, limit) in self.counters(username, ip) {
-            let times = self.recent(&key, since, now).await;
-            if times.len() < limit {
-                continue;
+    /// Forgets `attempt`: its password was right, or was never checked (storage down), so it is no
+    /// failure.
+    pub async fn forget(&self, attempt: Attempt) {
+        let keys: Vec<&str> = attempt.keys.iter().map(String::as_str).collect();
+        if attempt.shared
+            && let Some(log) = &self.shared
+        {
+            if let Err(error) = log.forget(&keys, &attempt.id).await {
+                tracing::warn!(%error, "shared login throttle: a successful attempt stays counted");
             }
-            let oldest_relevant = times[times.len() - limit];
-            let seconds = u64::try_from(oldest_relevant + self.config.window - now)
-                .unwrap_or(0)
-                .max(1);
-            wait = wait.max(Some(seconds));
+            return;
         }
-        wait
-    }
-
-    /// Counts a failed login.
-    pub async fn record_failure(&self, username: &str, ip: Option<&str>, now: i64) {
-        for (key, _) in self.counters(username, ip) {
-            if let Some(shared) = self.shared_now(now) {
-                match shared
-                    .record(&key, now, self.config.window, self.keep())
-                    .await
-                {
-                    Ok(()) => continue,
-                    Err(error) => self.shared_failed(&error, now),
-                }
-            }
-            self.local
-                .record(&key, now, self.config.window, self.keep());
-        }
+        self.local.forget_now(&keys, &attempt.id);
     }
 }
 
@@ -178,27 +269,61 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
+    async fn fail(throttle: &LoginThrottle, username: &str, ip: Option<&str>, now: i64) {
+        let attempt = throttle.admit(username, ip, now).await;
+        assert!(attempt.is_ok(), "{attempt:?}");
+    }
+
+    fn retry_after(result: Result<Attempt, AuthError>) -> Option<u64> {
+        match result {
+            Err(AuthError::Throttled { retry_after }) => Some(retry_after),
+            Ok(_) => None,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn sixth_attempt_for_a_username_is_refused_whatever_the_ip() {
         let throttle = LoginThrottle::new(ThrottleConfig::default());
         for i in 0..5 {
-            let ip = format!("10.0.0.{i}");
-            assert_eq!(throttle.retry_after("ann", Some(&ip), 100).await, None);
-            throttle.record_failure("ann", Some(&ip), 100).await;
+            fail(&throttle, "ann", Some(&format!("10.0.0.{i}")), 100).await;
         }
         assert_eq!(
-            throttle.retry_after("ann", Some("10.9.9.9"), 160).await,
+            retry_after(throttle.admit("ann", Some("10.9.9.9"), 160).await),
             Some(900 - 60)
         );
         assert_eq!(
-            throttle.retry_after("bob", Some("10.0.0.1"), 160).await,
+            retry_after(throttle.admit("bob", Some("10.0.0.1"), 160).await),
             None
         );
         assert_eq!(
-            throttle.retry_after("ann", None, 100 + 900).await,
+            retry_after(throttle.admit("ann", None, 100 + 900).await),
             None,
             "window passed"
         );
+    }
+
+    #[tokio::test]
+    async fn attempts_in_flight_count_and_successes_are_forgotten() {
+        let throttle = LoginThrottle::new(ThrottleConfig::default());
+        // Nineteen attempts admitted before any password check has finished.
+        let mut admitted = Vec::new();
+        let mut refused = 0;
+        for _ in 0..19 {
+            match throttle.admit("ann", Some("10.0.0.1"), 100).await {
+                Ok(attempt) => admitted.push(attempt),
+                Err(AuthError::Throttled { .. }) => refused += 1,
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!((admitted.len(), refused), (5, 14));
+        // Two of them turn out to have the right password: they no longer count.
+        for attempt in admitted.drain(..2) {
+            throttle.forget(attempt).await;
+        }
+        fail(&throttle, "ann", Some("10.0.0.1"), 101).await;
+        fail(&throttle, "ann", Some("10.0.0.1"), 101).await;
+        assert!(retry_after(throttle.admit("ann", None, 101).await).is_some());
     }
 
     #[tokio::test]
@@ -209,43 +334,46 @@ mod tests {
             window: 60,
         });
         for i in 0..8 {
-            throttle
-                .record_failure(&format!("user{i}"), Some("1.2.3.4"), 0)
-                .await;
+            fail(&throttle, &format!("user{i}"), Some("1.2.3.4"), 0).await;
         }
         assert!(
-            throttle
-                .retry_after("fresh", Some("1.2.3.4"), 1)
-                .await
-                .is_some()
+            retry_after(throttle.admit("fresh", Some("1.2.3.4"), 1).await).is_some(),
+            "the IP is full"
         );
-        assert!(
-            throttle
-                .retry_after("fresh", Some("1.2.3.5"), 1)
-                .await
-                .is_none()
-        );
+        assert!(retry_after(throttle.admit("fresh", Some("1.2.3.5"), 1).await).is_none());
     }
 
-    /// A shared log kept in memory, standing for Redis between two "instances".
-    #[derive(Default)]
-    struct SharedInMemory(LocalFailures);
+    #[tokio::test]
+    async fn a_refused_attempt_counts_under_no_counter() {
+        let throttle = LoginThrottle::new(ThrottleConfig {
+            per_username: 1,
+            per_ip: 3,
+            window: 60,
+        });
+        fail(&throttle, "ann", Some("1.2.3.4"), 0).await;
+        for _ in 0..5 {
+            assert!(retry_after(throttle.admit("ann", Some("1.2.3.4"), 0).await).is_some());
+        }
+        // The refusals above did not fill the IP's counter.
+        fail(&throttle, "bob", Some("1.2.3.4"), 0).await;
+        fail(&throttle, "cid", Some("1.2.3.4"), 0).await;
+    }
 
-    #[async_trait::async_trait]
-    impl FailureLog for SharedInMemory {
-        async fn recent(&self, key: &str, since: i64, _: usize) -> Result<Vec<i64>, StoreError> {
-            Ok(self.0.recent(key, since))
+    #[tokio::test]
+    async fn failures_on_one_instance_count_on_another_through_the_shared_log() {
+        let shared: Arc<dyn FailureLog> = Arc::new(LocalFailures::default());
+        let a = LoginThrottle::shared(ThrottleConfig::default(), Arc::clone(&shared));
+        let b = LoginThrottle::shared(ThrottleConfig::default(), shared);
+        for _ in 0..3 {
+            fail(&a, "ann", None, 100).await;
         }
-        async fn record(
-            &self,
-            key: &str,
-            at: i64,
-            window: i64,
-            keep: usize,
-        ) -> Result<(), StoreError> {
-            self.0.record(key, at, window, keep);
-            Ok(())
+        let success = b.admit("ann", None, 100).await.unwrap();
+        b.forget(success).await;
+        for _ in 0..2 {
+            fail(&b, "ann", None, 100).await;
         }
+        assert!(retry_after(a.admit("ann", None, 101).await).is_some());
+        assert!(retry_after(b.admit("ann", None, 101).await).is_some());
     }
 
     /// A shared log that is down, counting how often it is asked.
@@ -261,27 +389,18 @@ mod tests {
 
     #[async_trait::async_trait]
     impl FailureLog for Unreachable {
-        async fn recent(&self, _: &str, _: i64, _: usize) -> Result<Vec<i64>, StoreError> {
+        async fn admit(
+            &self,
+            _: &[Counter],
+            _: &str,
+            _: i64,
+            _: i64,
+        ) -> Result<Option<u64>, StoreError> {
             Err(self.refuse())
         }
-        async fn record(&self, _: &str, _: i64, _: i64, _: usize) -> Result<(), StoreError> {
+        async fn forget(&self, _: &[&str], _: &str) -> Result<(), StoreError> {
             Err(self.refuse())
         }
-    }
-
-    #[tokio::test]
-    async fn failures_on_one_instance_count_on_another_through_the_shared_log() {
-        let shared: Arc<dyn FailureLog> = Arc::new(SharedInMemory::default());
-        let a = LoginThrottle::shared(ThrottleConfig::default(), Arc::clone(&shared));
-        let b = LoginThrottle::shared(ThrottleConfig::default(), shared);
-        for _ in 0..3 {
-            a.record_failure("ann", None, 100).await;
-        }
-        for _ in 0..2 {
-            b.record_failure("ann", None, 100).await;
-        }
-        assert!(a.retry_after("ann", None, 101).await.is_some());
-        assert!(b.retry_after("ann", None, 101).await.is_some());
     }
 
     #[tokio::test]
@@ -289,17 +408,16 @@ mod tests {
         let down = Arc::new(Unreachable::default());
         let throttle = LoginThrottle::shared(ThrottleConfig::default(), down.clone());
         for _ in 0..5 {
-            assert_eq!(throttle.retry_after("ann", None, 100).await, None);
-            throttle.record_failure("ann", None, 100).await;
+            fail(&throttle, "ann", None, 100).await;
         }
-        assert!(throttle.retry_after("ann", None, 100).await.is_some());
+        assert!(retry_after(throttle.admit("ann", None, 100).await).is_some());
         assert_eq!(
             down.0.load(Ordering::Relaxed),
             1,
             "asked once, then left alone"
         );
-        throttle
-            .retry_after("ann", None, 100 + SHARED_RETRY_SECONDS)
+        let _ = throttle
+            .admit("ann", None, 100 + SHARED_RETRY_SECONDS)
             .await;
         assert_eq!(
             down.0.load(Ordering::Relaxed),

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt as _;
 use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tessera_auth::store::{FailureLog, RevocationBus, StoreError};
+use tessera_auth::store::{Counter, FailureLog, RevocationBus, StoreError};
 
 /// Tunables of the Redis connection.
 #[derive(Clone, Debug)]
@@ -146,58 +146,71 @@ impl RevocationBus for SharedRedis {
     }
 }
 
+/// [`FailureLog::admit`] as one atomic step: trim each counter to its window, refuse (with the
+/// longest wait) if any is full, else add the attempt to every counter.
+/// KEYS: the counters; ARGV: now, window, attempt id, then each counter's limit.
+const ADMIT: &str = r"
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local wait = 0
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local limit = tonumber(ARGV[3 + i])
+  local count = redis.call('ZCARD', key)
+  if count >= limit then
+    local left = window
+    if limit > 0 then
+      local oldest = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+      left = tonumber(oldest[2]) + window - now
+    end
+    if left < 1 then left = 1 end
+    if left > wait then wait = left end
+  end
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[3])
+  redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[3 + i]) + 1))
+  redis.call('EXPIRE', key, math.max(window, 1))
+end
+return 0
+";
+
 #[async_trait]
 impl FailureLog for SharedRedis {
-    async fn recent(&self, key: &str, since: i64, keep: usize) -> Result<Vec<i64>, StoreError> {
+    async fn admit(
+        &self,
+        counters: &[Counter],
+        attempt: &str,
+        at: i64,
+        window: i64,
+    ) -> Result<Option<u64>, StoreError> {
         let mut connection = self.commands.clone();
-        // Newest `keep` scores above `since`, newest first.
-        let newest: Vec<(String, f64)> = redis::cmd("ZRANGE")
-            .arg(self.key(&format!("fail:{key}")))
-            .arg("+inf")
-            .arg(format!("({since}"))
-            .arg("BYSCORE")
-            .arg("REV")
-            .arg("LIMIT")
-            .arg(0)
-            .arg(keep)
-            .arg("WITHSCORES")
-            .query_async(&mut connection)
+        let script = redis::Script::new(ADMIT);
+        let mut invocation = script.prepare_invoke();
+        for counter in counters {
+            invocation.key(self.key(&format!("fail:{}", counter.key)));
+        }
+        invocation.arg(at).arg(window).arg(attempt);
+        for counter in counters {
+            invocation.arg(counter.limit);
+        }
+        let wait: u64 = invocation
+            .invoke_async(&mut connection)
             .await
             .map_err(redis_error)?;
-        #[allow(clippy::cast_possible_truncation, reason = "scores are whole seconds")]
-        let mut times: Vec<i64> = newest.into_iter().map(|(_, at)| at as i64).collect();
-        times.reverse();
-        Ok(times)
+        Ok((wait > 0).then_some(wait))
     }
 
-    async fn record(&self, key: &str, at: i64, window: i64, keep: usize) -> Result<(), StoreError> {
+    async fn forget(&self, keys: &[&str], attempt: &str) -> Result<(), StoreError> {
         let mut connection = self.commands.clone();
-        let key = self.key(&format!("fail:{key}"));
-        // Members must be unique: two failures in the same second are two failures.
-        let member = format!("{at}:{:016x}", rand_u64());
-        let keep = isize::try_from(keep).unwrap_or(isize::MAX);
-        redis::pipe()
-            .atomic()
-            .zadd(&key, member, at)
-            .ignore()
-            .zrembyscore(&key, "-inf", at - window)
-            .ignore()
-            .zremrangebyrank(&key, 0, -(keep + 1))
-            .ignore()
-            .expire(&key, window.max(1))
-            .ignore()
-            .query_async::<()>(&mut connection)
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.zrem(self.key(&format!("fail:{key}")), attempt)
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut connection)
             .await
             .map_err(redis_error)
     }
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    // Uniqueness, not secrecy: the std hasher's per-process random keys over a counter suffice.
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    hasher.finish()
 }

@@ -424,6 +424,34 @@ async fn throttling_counts_failures_per_username_whatever_the_ip() {
     server.login("bob", "pw").await;
 }
 
+/// Wrong passwords sent at once are counted before they are checked: how many are checked does not
+/// depend on how many arrive together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_wrong_passwords_are_checked_only_up_to_the_limit() {
+    let server = TestServer::start().await;
+    server.add_user("ann", "pw").await;
+    let guesses = (0..19).map(|i| {
+        server.post(
+            "/api/token/",
+            json!({"username": "ann", "password": format!("guess {i}")}),
+        )
+    });
+    let mut checked = 0;
+    let mut throttled = 0;
+    for reply in futures_util::future::join_all(guesses).await {
+        match reply.status {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => throttled += 1,
+            other => panic!("{other}: {:?}", reply.body),
+        }
+    }
+    assert_eq!((checked, throttled), (5, 14));
+    let reply = server
+        .post("/api/token/", json!({"username": "ann", "password": "pw"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
 #[tokio::test]
 async fn unknown_paths_and_methods_answer_in_json() {
     let server = TestServer::start().await;

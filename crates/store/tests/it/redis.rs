@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tessera_auth::store::{FailureLog as _, RevocationBus as _, StoreError};
+use tessera_auth::store::{Counter, FailureLog as _, RevocationBus as _, StoreError};
 use tessera_store::testing::{redis_url, unique_name};
 use tessera_store::{RedisOptions, SharedRedis};
 
@@ -48,25 +48,76 @@ async fn announcements_reach_listeners_and_pings_keep_them_subscribed() {
     listening.task.abort();
 }
 
+fn counters(pairs: &[(&str, usize)]) -> Vec<Counter> {
+    pairs
+        .iter()
+        .map(|(key, limit)| Counter {
+            key: (*key).to_owned(),
+            limit: *limit,
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn the_failure_log_keeps_the_newest_within_the_window_per_prefix() {
+async fn the_failure_log_admits_up_to_the_limit_within_the_window_per_prefix() {
     let Some(url) = redis_url().await else {
         return;
     };
     let log = shared(&url, &format!("{}:", unique_name("t")));
     let other = shared(&url, &format!("{}:", unique_name("t")));
-    for at in [100, 100, 150, 200, 250] {
-        log.record("u:ann", at, 120, 3).await.unwrap();
+    let ann = counters(&[("u:ann", 3), ("i:1.2.3.4", 10)]);
+    for (i, at) in [100, 150, 200].into_iter().enumerate() {
+        assert_eq!(
+            log.admit(&ann, &format!("a{i}"), at, 120).await.unwrap(),
+            None
+        );
     }
-    // At 250 with a 120 s window, 100 has left it; of the rest only the newest 3 are kept.
+    // Full: the oldest (100) leaves the 120 s window at 220.
+    assert_eq!(log.admit(&ann, "a3", 210, 120).await.unwrap(), Some(10));
     assert_eq!(
-        log.recent("u:ann", 250 - 120, 10).await.unwrap(),
-        [150, 200, 250]
+        log.admit(&ann, "a4", 220, 120).await.unwrap(),
+        None,
+        "100 has left the window"
     );
-    assert_eq!(log.recent("u:ann", 150, 10).await.unwrap(), [200, 250]);
-    assert_eq!(log.recent("u:ann", 0, 2).await.unwrap(), [200, 250]);
-    assert!(log.recent("u:bob", 0, 10).await.unwrap().is_empty());
-    assert!(other.recent("u:ann", 0, 10).await.unwrap().is_empty());
+    // A forgotten attempt (a success) frees its place.
+    assert_eq!(log.admit(&ann, "a5", 221, 120).await.unwrap(), Some(49));
+    log.forget(&["u:ann", "i:1.2.3.4"], "a4").await.unwrap();
+    assert_eq!(log.admit(&ann, "a6", 221, 120).await.unwrap(), None);
+    // The refused attempts counted nowhere: the IP holds a1, a2 and a6 (a0 has left the
+    // window, a4 was forgotten).
+    let ip_only = counters(&[("i:1.2.3.4", 4)]);
+    assert_eq!(log.admit(&ip_only, "b0", 221, 120).await.unwrap(), None);
+    assert_eq!(log.admit(&ip_only, "b1", 221, 120).await.unwrap(), Some(49));
+    assert_eq!(
+        other.admit(&ann, "c0", 221, 120).await.unwrap(),
+        None,
+        "another prefix is another deployment"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_attempts_from_many_connections_are_admitted_only_up_to_the_limit() {
+    let Some(url) = redis_url().await else {
+        return;
+    };
+    let prefix = format!("{}:", unique_name("t"));
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let log = shared(&url, &prefix);
+            tokio::spawn(async move {
+                log.admit(&counters(&[("u:ann", 5)]), &format!("a{i}"), 100, 900)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for task in tasks {
+        if task.await.unwrap().is_none() {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 5);
 }
 
 #[tokio::test]
@@ -79,7 +130,7 @@ async fn an_absent_redis_fails_fast_as_unavailable() {
         Err(StoreError::Unavailable(_))
     ));
     assert!(matches!(
-        absent.recent("u:ann", 0, 5).await,
+        absent.admit(&counters(&[("u:ann", 5)]), "a", 0, 60).await,
         Err(StoreError::Unavailable(_))
     ));
     assert!(matches!(
