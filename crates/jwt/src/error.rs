@@ -44,6 +44,8 @@ pub enum Malformed {
     NotObject(Part),
     /// A JSON object names the same member twice (RFC 7515 §5.2 step 4, RFC 7519 §7.2 step 3).
     DuplicateMember(Part, String),
+    /// A string escapes half of a UTF-16 surrogate pair without the other half (RFC 8259 §8.2).
+    LoneSurrogate(Part),
     /// A header parameter has the wrong type or value.
     Header(&'static str),
 }
@@ -58,6 +60,9 @@ impl fmt::Display for Malformed {
             Malformed::NotObject(part) => write!(f, "{part} is not a JSON object"),
             Malformed::DuplicateMember(part, name) => {
                 write!(f, "{part} names member {name:?} more than once")
+            }
+            Malformed::LoneSurrogate(part) => {
+                write!(f, "{part} escapes a lone UTF-16 surrogate")
             }
             Malformed::Header(reason) => write!(f, "header {reason}"),
         }

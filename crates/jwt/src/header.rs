@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::alg::Algorithm;
 use crate::b64;
 use crate::error::{Error, Malformed, Part};
-use crate::json::find_duplicate_member;
+use crate::json::{find_duplicate_member, has_lone_surrogate};
 use crate::key::SigningKey;
 
 /// A protected header. When verifying, only the registered members below are read; anything else
@@ -55,8 +55,17 @@ struct RawHeader {
     kid: Option<String>,
     typ: Option<String>,
     cty: Option<String>,
-    crit: Option<Vec<String>>,
+    /// `Some` whenever the member is present, `null` included: `"crit": null` is not an absent
+    /// `crit` but a malformed one.
+    #[serde(default, deserialize_with = "present")]
+    crit: Option<serde_json::Value>,
     b64: Option<bool>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(deserializer).map(Some)
 }
 
 thread_local! {
@@ -94,6 +103,9 @@ fn parse_uncached(segment: &[u8]) -> Result<Header, Error> {
     if let Some(name) = find_duplicate_member(&json) {
         return Err(Malformed::DuplicateMember(Part::Header, name).into());
     }
+    if has_lone_surrogate(&json) {
+        return Err(Malformed::LoneSurrogate(Part::Header).into());
+    }
     let raw: RawHeader =
         serde_json::from_str(text).map_err(|e| Malformed::Json(Part::Header, e.to_string()))?;
     let alg: Algorithm = raw
@@ -102,11 +114,16 @@ fn parse_uncached(segment: &[u8]) -> Result<Header, Error> {
         .ok_or(Malformed::Header("has no \"alg\""))?
         .parse()?;
     if let Some(crit) = raw.crit {
-        // RFC 7515 §4.1.11: understood extensions only. We understand none.
-        let first = crit
-            .into_iter()
-            .next()
-            .ok_or(Malformed::Header("\"crit\" must not be empty"))?;
+        // RFC 7515 §4.1.11: a non-empty array of names, of understood extensions only. We
+        // understand none.
+        let serde_json::Value::Array(names) = crit else {
+            return Err(Malformed::Header("\"crit\" must be an array of names").into());
+        };
+        let first = names
+            .first()
+            .ok_or(Malformed::Header("\"crit\" must not be empty"))?
+            .as_str()
+            .ok_or(Malformed::Header("\"crit\" must be an array of names"))?;
         return Err(Error::UnsupportedCritical(first.chars().take(64).collect()));
     }
     if raw.b64 == Some(false) {
@@ -163,6 +180,20 @@ mod tests {
             Err(Error::UnsupportedCritical("exp".into()))
         );
         assert!(header(r#"{"alg":"HS256","crit":[]}"#).is_err());
+        for crit in ["null", "\"exp\"", "{}", "[1]", "true"] {
+            assert!(
+                matches!(
+                    header(&format!(r#"{{"alg":"HS256","crit":{crit}}}"#)),
+                    Err(Error::Malformed(Malformed::Header(_)))
+                ),
+                "crit {crit}"
+            );
+        }
+        assert_eq!(
+            header(r#"{"alg":"HS256","x":"\ud800"}"#),
+            Err(Error::Malformed(Malformed::LoneSurrogate(Part::Header))),
+            "even in a member nobody reads"
+        );
         assert!(header(r#"{"alg":"HS256","b64":false}"#).is_err());
         assert!(header(r#"{"typ":"JWT"}"#).is_err());
         assert!(header(r#"["alg"]"#).is_err());

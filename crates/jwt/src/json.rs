@@ -1,4 +1,5 @@
-//! Duplicate member detection for untrusted JSON.
+//! Structural checks of untrusted JSON that `serde_json` does not make: duplicate members, and
+//! lone UTF-16 surrogate escapes in strings it skips.
 //!
 //! `serde_json` silently keeps the last of two members with one name, so `{"alg":"RS256","alg":"none"}`
 //! would mean different things to different parsers. RFC 7515 §5.2 and RFC 7519 §7.2 let us reject
@@ -87,6 +88,45 @@ pub(crate) fn find_duplicate_member(json: &[u8]) -> Option<String> {
     None
 }
 
+/// Whether `json` holds a `\uXXXX` escape of a UTF-16 surrogate that is not half of a pair.
+///
+/// `serde_json` refuses `"\ud800"` in a string it decodes, but not in one it skips (a member the
+/// target type ignores), so the same bytes would be valid or not depending on who reads them. RFC
+/// 8259 §8.2 leaves such strings' meaning unpredictable; we refuse them wherever they are. Outside
+/// strings a backslash is already invalid JSON, so every backslash is looked at.
+pub(crate) fn has_lone_surrogate(json: &[u8]) -> bool {
+    let hex4 = |at: usize| -> Option<u16> {
+        let digits = json.get(at..at + 4)?;
+        let text = std::str::from_utf8(digits).ok()?;
+        u16::from_str_radix(text, 16)
+            .ok()
+            .filter(|_| digits.iter().all(u8::is_ascii_hexdigit))
+    };
+    let mut i = 0;
+    while let Some(offset) = json.get(i..).and_then(|rest| memchr::memchr(b'\\', rest)) {
+        i += offset;
+        if json.get(i + 1) != Some(&b'u') {
+            // `\\`, `\"` and the rest: skip the escaped character with its backslash.
+            i += 2;
+            continue;
+        }
+        match hex4(i + 2) {
+            Some(0xD800..=0xDBFF) => {
+                let low = (json.get(i + 6..i + 8) == Some(b"\\u"))
+                    .then(|| hex4(i + 8))
+                    .flatten();
+                if !matches!(low, Some(0xDC00..=0xDFFF)) {
+                    return true;
+                }
+                i += 12;
+            }
+            Some(0xDC00..=0xDFFF) => return true,
+            _ => i += 6,
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::find_duplicate_member as dup;
@@ -108,6 +148,28 @@ mod tests {
         assert_eq!(dup(br#"{"a\"b":1,"a":2}"#), None);
         assert_eq!(dup(br#"{"s":"x,\"y\":{","y":1}"#), None);
         assert_eq!(dup(br#"["a","a"]"#), None);
+    }
+
+    #[test]
+    fn lone_surrogates_are_found_and_pairs_are_not() {
+        use super::has_lone_surrogate as lone;
+        assert!(lone(br#"{"x":"\ud800"}"#));
+        assert!(lone(br#"{"x":"\uDC00"}"#));
+        assert!(lone(br#"{"x":"\ud800\u0041"}"#));
+        assert!(lone(br#"{"x":"\ud800\ud800"}"#));
+        assert!(
+            lone(br#"{"x":"a\\\ud800"}"#),
+            "an escaped backslash, then the escape"
+        );
+        assert!(!lone(br#"{"x":"\ud83d\ude00"}"#));
+        assert!(
+            !lone(br#"{"x":"\\ud800"}"#),
+            "an escaped backslash, then text"
+        );
+        assert!(!lone(br#"{"x":"\u00e9\n\"q\""}"#));
+        for garbage in [&b"\\"[..], b"\\u", b"\\ud8", b"\\ud800\\", b"\\ud800\\u12"] {
+            let _ = lone(garbage);
+        }
     }
 
     #[test]

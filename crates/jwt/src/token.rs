@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use crate::b64;
 use crate::error::{Error, Malformed, Part};
 use crate::header::{self, Header};
-use crate::json::find_duplicate_member;
+use crate::json::{find_duplicate_member, has_lone_surrogate};
 use crate::key::{KeyResolver, SigningKey};
 use crate::validation::{Clock, Validation};
 
@@ -133,6 +133,9 @@ impl<'a> UntrustedToken<'a> {
         if nested && let Some(name) = find_duplicate_member(&payload) {
             return Err(Malformed::DuplicateMember(Part::Payload, name).into());
         }
+        if has_lone_surrogate(&payload) {
+            return Err(Malformed::LoneSurrogate(Part::Payload).into());
+        }
         validation.check(&header, text, clock.now())?;
         let claims = serde_json::from_str(text).map_err(|e| {
             if e.is_data() {
@@ -227,6 +230,9 @@ pub mod dangerous {
         let json = b64::decode(segment).ok_or(Malformed::Base64(part))?;
         if let Some(name) = find_duplicate_member(&json) {
             return Err(Malformed::DuplicateMember(part, name).into());
+        }
+        if has_lone_surrogate(&json) {
+            return Err(Malformed::LoneSurrogate(part).into());
         }
         let value: serde_json::Value =
             serde_json::from_slice(&json).map_err(|e| Malformed::Json(part, e.to_string()))?;

@@ -231,3 +231,64 @@ proptest! {
         }
     }
 }
+
+/// Signs raw header and payload JSON, as any key holder could (the encoder never writes such text).
+fn sign_raw(key: &SigningKey, header: &str, payload: &str) -> String {
+    let input = format!("{}.{}", b64url(header), b64url(payload));
+    let signature = key.sign(input.as_bytes()).unwrap();
+    format!("{input}.{}", b64url(signature))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A `\uXXXX` surrogate escape is accepted only as half of a proper pair, in a member the
+    /// verifier reads or skips, in the header or the payload, correctly signed or not.
+    #[test]
+    fn lone_surrogate_escapes_are_refused_and_pairs_accepted(
+        unit in 0xD800u16..=0xDFFF,
+        low in 0xDC00u16..=0xDFFF,
+        paired in any::<bool>(),
+        in_header in any::<bool>(),
+        prefix in "[a-z]{0,4}",
+        name in prop_oneof![Just("kid".to_owned()), Just("sub".to_owned()), "q[a-z]{0,2}"],
+    ) {
+        let (key, verifying) = key(Algorithm::HS256);
+        let pair = paired && (0xD800..=0xDBFF).contains(&unit);
+        let escape = if pair {
+            format!("{prefix}\\u{unit:04x}\\u{low:04X}")
+        } else {
+            format!("{prefix}\\u{unit:04x}")
+        };
+        let member = format!(r#""{name}":"{escape}""#);
+        // A `kid` in the header would choose a key; here it goes in the payload.
+        let (header, payload) = if in_header && name != "kid" {
+            (format!(r#"{{"alg":"HS256",{member}}}"#), format!(r#"{{"exp":{}}}"#, NOW + 1))
+        } else {
+            (r#"{"alg":"HS256"}"#.to_owned(), format!(r#"{{"exp":{},{member}}}"#, NOW + 1))
+        };
+        let token = sign_raw(key, &header, &payload);
+        let verified = check(&token, verifying);
+        let unverified = dangerous::decode_unverified(&token, LIMIT);
+        if pair {
+            prop_assert!(verified.is_ok(), "{}: {:?}", token, verified);
+            prop_assert!(unverified.is_ok());
+        } else {
+            prop_assert!(
+                matches!(verified, Err(Error::Malformed(tessera_jwt::Malformed::LoneSurrogate(_)))),
+                "{} {}: {:?}", header, payload, verified
+            );
+            prop_assert!(unverified.is_err());
+        }
+    }
+
+    /// `crit` present with any value at all is refused: an array naming extensions (we understand
+    /// none), and anything else (`null`, a string, an object, an empty array) as malformed.
+    #[test]
+    fn any_crit_is_refused(crit in json_value()) {
+        let (key, verifying) = key(Algorithm::HS256);
+        let header = format!(r#"{{"alg":"HS256","crit":{crit}}}"#);
+        let token = sign_raw(key, &header, &format!(r#"{{"exp":{}}}"#, NOW + 1));
+        prop_assert!(check(&token, verifying).is_err(), "{}", header);
+    }
+}
