@@ -38,6 +38,21 @@ pub enum ApiError {
     MethodNotAllowed(String),
     /// A cookie-authenticated request without the CSRF header or a matching `Origin`.
     CsrfFailed,
+    /// In browser mode, a request whose `Origin` (or `Referer`) names a site that is neither this
+    /// one nor an allowed origin: a cross-site form would otherwise log the victim in or out.
+    ForeignOrigin(String),
+    /// The same credential sent twice (two `Authorization` headers, two refresh cookies): a proxy
+    /// that reads the other copy would disagree with us about who is calling.
+    DuplicateCredential(Credential),
+}
+
+/// A credential a request can carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// The `Authorization` header.
+    AuthorizationHeader,
+    /// The browser-mode refresh cookie.
+    RefreshCookie,
 }
 
 impl From<AuthError> for ApiError {
@@ -165,6 +180,21 @@ impl ApiError {
             ApiError::CsrfFailed => detail(
                 StatusCode::FORBIDDEN,
                 "CSRF Failed: cookie-authenticated requests need the X-Requested-With header or a trusted Origin.",
+            ),
+            // Django's own wording for the same refusal.
+            ApiError::ForeignOrigin(origin) => detail(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "CSRF Failed: Origin checking failed - {origin} does not match any trusted origins."
+                ),
+            ),
+            ApiError::DuplicateCredential(Credential::AuthorizationHeader) => token_endpoint(
+                "Request has more than one Authorization header",
+                "bad_authorization_header",
+            ),
+            ApiError::DuplicateCredential(Credential::RefreshCookie) => token_endpoint(
+                "Request has more than one refresh token cookie",
+                "token_not_valid",
             ),
         }
     }
@@ -316,6 +346,30 @@ mod tests {
                 401,
                 json!({"detail":"Authorization header must contain two space-delimited values","code":"bad_authorization_header"}),
                 bearer.clone(),
+            ),
+            (
+                ApiError::DuplicateCredential(Credential::AuthorizationHeader),
+                401,
+                json!({"detail":"Request has more than one Authorization header","code":"bad_authorization_header"}),
+                bearer.clone(),
+            ),
+            (
+                ApiError::DuplicateCredential(Credential::RefreshCookie),
+                401,
+                json!({"detail":"Request has more than one refresh token cookie","code":"token_not_valid"}),
+                bearer.clone(),
+            ),
+            (
+                ApiError::ForeignOrigin("https://evil.example".into()),
+                403,
+                json!({"detail":"CSRF Failed: Origin checking failed - https://evil.example does not match any trusted origins."}),
+                None,
+            ),
+            (
+                ApiError::CsrfFailed,
+                403,
+                json!({"detail":"CSRF Failed: cookie-authenticated requests need the X-Requested-With header or a trusted Origin."}),
+                None,
             ),
             (
                 ApiError::field("password", "This field is required."),

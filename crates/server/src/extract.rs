@@ -4,14 +4,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use serde_json::{Map, Value};
 use tessera_auth::{AuthError, LoginContext, VerifiedAccess};
 use zeroize::Zeroizing;
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::error::{ApiError, Credential};
+use crate::state::{AppState, BrowserMode};
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -203,10 +203,13 @@ pub struct Authenticated(pub Arc<VerifiedAccess>);
 /// The raw token of `Authorization: Bearer <token>`, with simplejwt's rules: another scheme or no
 /// header is "not provided"; `Bearer` with other than one value is a bad header.
 pub(crate) fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let value = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .ok_or(ApiError::NotAuthenticated)?;
+    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next().ok_or(ApiError::NotAuthenticated)?;
+    if values.next().is_some() {
+        return Err(ApiError::DuplicateCredential(
+            Credential::AuthorizationHeader,
+        ));
+    }
     let text = value.to_str().map_err(|_| ApiError::NotAuthenticated)?;
     let mut words = text.split_ascii_whitespace();
     if words.next() != Some("Bearer") {
@@ -288,6 +291,77 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
     }
 }
 
+/// In browser mode, a request that no other site's page can have sent: its `Origin` (or, without
+/// one, its `Referer`) is this server's own or an allowed origin, or absent (a client that is not
+/// a browser). Guards the routes that set or clear the refresh cookie, so a cross-site form cannot
+/// log a victim's browser into an attacker's account (login CSRF) or out of their own. Outside
+/// browser mode no cookie is involved and every request passes.
+#[derive(Clone, Copy, Debug)]
+pub struct SameSite;
+
+impl FromRequestParts<Arc<AppState>> for SameSite {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(mode) = &state.browser else {
+            return Ok(SameSite);
+        };
+        match request_origin(&parts.headers)? {
+            Some(origin) if !trusted_origin(mode, &parts.headers, &origin) => {
+                Err(ApiError::ForeignOrigin(origin.chars().take(200).collect()))
+            }
+            _ => Ok(SameSite),
+        }
+    }
+}
+
+/// The site a browser says a request comes from: `Origin`, or the scheme, host and port of
+/// `Referer`; `None` when neither is sent. Two values of either header are refused.
+pub(crate) fn request_origin(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let single = |name: header::HeaderName| -> Result<Option<String>, ApiError> {
+        let mut values = headers.get_all(&name).iter();
+        let Some(value) = values.next() else {
+            return Ok(None);
+        };
+        if values.next().is_some() {
+            return Err(ApiError::ForeignOrigin(format!("(two {name} headers)")));
+        }
+        Ok(Some(String::from_utf8_lossy(value.as_bytes()).into_owned()))
+    };
+    if let Some(origin) = single(header::ORIGIN)? {
+        return Ok(Some(origin));
+    }
+    Ok(single(header::REFERER)?.map(|referer| origin_of_url(&referer)))
+}
+
+/// `scheme://host[:port]` of a URL (the whole text when it has no `://`).
+fn origin_of_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            format!("{scheme}://{authority}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Whether `origin` is one of the allowed origins, or this server itself (its authority is the
+/// request's `Host`, which a browser sets to the server it sends to).
+pub(crate) fn trusted_origin(mode: &BrowserMode, headers: &HeaderMap, origin: &str) -> bool {
+    if mode.allowed_origins.iter().any(|allowed| allowed == origin) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let authority = origin
+        .split_once("://")
+        .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
+        .map(|(_, authority)| authority);
+    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
+}
+
 /// Who is calling: the client IP (trusting `X-Forwarded-For` only from configured proxies) and
 /// the `User-Agent`.
 #[derive(Clone, Debug, Default)]
@@ -353,6 +427,44 @@ pub(crate) fn client_ip(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_come_from_origin_or_referer_and_match_listed_or_own_site() {
+        let mode = BrowserMode {
+            cookie_name: "refresh_token".into(),
+            secure: true,
+            allowed_origins: vec!["https://app.example".into()],
+        };
+        let headers = |pairs: &[(header::HeaderName, &str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.append(name.clone(), value.parse().unwrap());
+            }
+            map
+        };
+        let host = (header::HOST, "auth.example:8443");
+        let h = headers(&[host.clone(), (header::ORIGIN, "https://evil.example")]);
+        assert_eq!(
+            request_origin(&h).unwrap().as_deref(),
+            Some("https://evil.example")
+        );
+        assert!(!trusted_origin(&mode, &h, "https://evil.example"));
+        assert!(trusted_origin(&mode, &h, "https://app.example"));
+        assert!(trusted_origin(&mode, &h, "https://auth.example:8443"));
+        assert!(!trusted_origin(&mode, &h, "https://auth.example"));
+        assert!(!trusted_origin(&mode, &h, "null"));
+        let h = headers(&[
+            host.clone(),
+            (header::REFERER, "https://evil.example/a/b?c#d"),
+        ]);
+        assert_eq!(
+            request_origin(&h).unwrap().as_deref(),
+            Some("https://evil.example")
+        );
+        assert_eq!(request_origin(&headers(&[host.clone()])).unwrap(), None);
+        let twice = headers(&[(header::ORIGIN, "https://a"), (header::ORIGIN, "https://b")]);
+        assert!(request_origin(&twice).is_err());
+    }
 
     #[test]
     fn forwarded_for_is_trusted_only_from_proxies() {

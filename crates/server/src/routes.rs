@@ -13,8 +13,8 @@ use tessera_auth::store::Session;
 use tessera_auth::{AuthError, SessionId};
 use zeroize::Zeroizing;
 
-use crate::error::ApiError;
-use crate::extract::{Authenticated, Body, Client};
+use crate::error::{ApiError, Credential};
+use crate::extract::{Authenticated, Body, Client, SameSite, request_origin, trusted_origin};
 use crate::state::{AppState, BrowserMode};
 
 /// All routes, with JSON 404 and 405 fallbacks.
@@ -66,13 +66,11 @@ fn refresh_from(
         return Ok(token);
     }
     if let Some(mode) = &state.browser
-        && let Some(token) = cookie(headers, &mode.cookie_name)
+        && let Some(token) = cookie(headers, &mode.cookie_name)?
     {
         let header_ok = headers.contains_key("x-requested-with");
-        let origin_ok = headers
-            .get(header::ORIGIN)
-            .and_then(|o| o.to_str().ok())
-            .is_some_and(|o| mode.allowed_origins.iter().any(|a| a == o));
+        let origin_ok =
+            request_origin(headers)?.is_some_and(|origin| trusted_origin(mode, headers, &origin));
         if !(header_ok || origin_ok) {
             return Err(ApiError::CsrfFailed);
         }
@@ -81,19 +79,27 @@ fn refresh_from(
     Ok(body.char_field("refresh", true))
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
+/// The refresh cookie, from every `Cookie` header (HTTP/2 sends one per cookie); two of them are
+/// refused rather than one picked.
+fn cookie(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
+    let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned());
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(ApiError::DuplicateCredential(Credential::RefreshCookie));
+    }
+    Ok(first)
 }
 
 async fn login(
     State(state): State<Arc<AppState>>,
+    _: SameSite,
     Client(client): Client,
     mut body: Body,
 ) -> ApiResult {
@@ -118,6 +124,7 @@ async fn login(
 
 async fn refresh(
     State(state): State<Arc<AppState>>,
+    _: SameSite,
     headers: HeaderMap,
     mut body: Body,
 ) -> ApiResult {
@@ -150,6 +157,7 @@ async fn verify(State(state): State<Arc<AppState>>, mut body: Body) -> ApiResult
 
 async fn blacklist(
     State(state): State<Arc<AppState>>,
+    _: SameSite,
     headers: HeaderMap,
     mut body: Body,
 ) -> ApiResult {
@@ -197,6 +205,7 @@ async fn me(State(state): State<Arc<AppState>>, Authenticated(access): Authentic
 
 async fn logout(
     State(state): State<Arc<AppState>>,
+    _: SameSite,
     Authenticated(access): Authenticated,
 ) -> ApiResult {
     state.auth.logout(&access).await?;
@@ -205,6 +214,7 @@ async fn logout(
 
 async fn logout_all(
     State(state): State<Arc<AppState>>,
+    _: SameSite,
     Authenticated(access): Authenticated,
 ) -> ApiResult {
     state.auth.logout_all(access.user_id, None).await?;

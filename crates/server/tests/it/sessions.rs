@@ -200,3 +200,143 @@ async fn browser_mode_keeps_the_refresh_token_in_an_httponly_cookie() {
         .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused_everywhere() {
+    let server = TestServer::start().await;
+    server
+        .add_user_with("root", "pw", &["admin"], json!({}))
+        .await;
+    let (access, _) = server.login("root", "pw").await;
+    for path in ["/api/me/", "/api/sessions/", "/api/admin/users/"] {
+        for second in [
+            "Bearer garbage",
+            "Basic cm9vdDpwdw==",
+            &format!("Bearer {access}"),
+        ] {
+            let request = Request::get(path)
+                .header(header::AUTHORIZATION, format!("Bearer {access}"))
+                .header(header::AUTHORIZATION, second)
+                .body(Body::empty())
+                .unwrap();
+            let reply = server.send(request).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+            assert_eq!(
+                reply.body,
+                json!({"detail": "Request has more than one Authorization header", "code": "bad_authorization_header"}),
+                "{path}"
+            );
+        }
+    }
+    assert_eq!(
+        server.get_with("/api/me/", &access).await.status,
+        StatusCode::OK
+    );
+}
+
+/// Login CSRF: a page on another site posts a form to the login endpoint with the attacker's
+/// credentials; the browser would keep the refresh cookie and be signed in as the attacker.
+#[tokio::test]
+async fn browser_mode_refuses_logins_refreshes_and_logouts_from_other_sites() {
+    let server = TestServer::start_with(|c| {
+        c.browser_mode = true;
+        c.allowed_origins = vec!["https://app.example".into()];
+    })
+    .await;
+    server.add_user("mallory", "pw").await;
+    let form_login = |pairs: &[(&str, &str)]| {
+        let mut builder = Request::post("/api/token/")
+            .header(header::HOST, "auth.example")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        for (name, value) in pairs {
+            builder = builder.header(*name, *value);
+        }
+        builder
+            .body(Body::from("username=mallory&password=pw"))
+            .unwrap()
+    };
+    let refused = "CSRF Failed: Origin checking failed - https://evil.example does not match any trusted origins.";
+    for from in [
+        [("origin", "https://evil.example")].as_slice(),
+        &[("referer", "https://evil.example/trap.html")],
+        &[
+            ("origin", "https://evil.example"),
+            ("x-requested-with", "XMLHttpRequest"),
+        ],
+    ] {
+        let reply = server.send(form_login(from)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{from:?}");
+        assert_eq!(reply.body, json!({"detail": refused}));
+        assert!(reply.headers.get(header::SET_COOKIE).is_none());
+    }
+    let reply = server.send(form_login(&[("origin", "null")])).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "an opaque origin");
+    for allowed in [
+        [("origin", "https://app.example")].as_slice(),
+        &[("origin", "http://auth.example")],
+        &[("referer", "https://auth.example/console/")],
+        &[],
+    ] {
+        let reply = server.send(form_login(allowed)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{allowed:?}: {:?}",
+            reply.body
+        );
+    }
+
+    let reply = server.send(form_login(&[])).await;
+    let access = reply.body["access"].as_str().unwrap().to_owned();
+    let cookie = reply.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    for path in ["/api/token/refresh/", "/api/token/blacklist/"] {
+        let request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::COOKIE, &cookie)
+            .header("x-requested-with", "XMLHttpRequest")
+            .header(header::ORIGIN, "https://evil.example")
+            .body(Body::from("{}"))
+            .unwrap();
+        assert_eq!(
+            server.send(request).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    for path in ["/api/logout/", "/api/logout-all/"] {
+        let request = Request::post(path)
+            .header(header::AUTHORIZATION, format!("Bearer {access}"))
+            .header(header::ORIGIN, "https://evil.example")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            server.send(request).await.status,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        server.get_with("/api/me/", &access).await.status,
+        StatusCode::OK,
+        "nothing was logged out"
+    );
+    // Two refresh cookies (one planted by a sibling subdomain, say): neither is picked.
+    let request = Request::post("/api/token/refresh/")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, format!("{cookie}; refresh_token=planted"))
+        .header("x-requested-with", "XMLHttpRequest")
+        .body(Body::from("{}"))
+        .unwrap();
+    let reply = server.send(request).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reply.body["detail"],
+        "Request has more than one refresh token cookie"
+    );
+}
