@@ -461,7 +461,7 @@ mod tests {
             request_origin(&h).unwrap().as_deref(),
             Some("https://evil.example")
         );
-        assert_eq!(request_origin(&headers(&[host.clone()])).unwrap(), None);
+        assert_eq!(request_origin(&headers(&[host])).unwrap(), None);
         let twice = headers(&[(header::ORIGIN, "https://a"), (header::ORIGIN, "https://b")]);
         assert!(request_origin(&twice).is_err());
     }
