@@ -51,7 +51,7 @@ impl SessionKey {
 struct Revoked {
     /// Revoked session ids -> when the entry may be forgotten.
     sessions: HashMap<SessionKey, i64>,
-    /// Per user: tokens without `sid` issued before `.0` are revoked; forget after `.1`.
+    /// Per user: tokens without `sid` issued at or before `.0` are revoked; forget after `.1`.
     users_before: HashMap<i64, (i64, i64)>,
     disabled: HashSet<i64>,
     /// Deleted users -> when the entry may be forgotten.
@@ -140,7 +140,10 @@ impl RevocationState {
             None => revoked
                 .users_before
                 .get(&user.0)
-                .is_some_and(|(before, _)| iat < *before),
+                // At or before: `iat` has one-second resolution, and a token used to log out in
+                // the second it was issued must end with that logout. Our own tokens carry a
+                // `sid`, so a login right after a logout-all is not caught by this.
+                .is_some_and(|(before, _)| iat <= *before),
         };
         if is_revoked {
             return Err(AuthError::Token(TokenProblem::Blacklisted));
@@ -219,9 +222,10 @@ mod tests {
         ));
         assert!(state.check(ann, None, 49).is_err());
         assert!(
-            state.check(ann, None, 50).is_ok(),
-            "a login in the same second is not caught"
+            state.check(ann, None, 50).is_err(),
+            "a token issued in the cut-off's second is revoked"
         );
+        assert!(state.check(ann, None, 51).is_ok());
         assert!(
             state.check(ann, Some("s3"), 10).is_ok(),
             "sid tokens are revoked by sid only"

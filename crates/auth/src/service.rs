@@ -627,11 +627,15 @@ impl AuthService {
             .await
     }
 
-    /// Ends the caller's session; a token without `sid` revokes every token of its user.
+    /// Ends the caller's session; a token without `sid` revokes every token of its user issued up
+    /// to and including its own `iat` (which may be a little ahead of our clock, within the leeway).
     pub async fn logout(&self, access: &VerifiedAccess) -> Result<(), AuthError> {
         match &access.session_id {
             Some(sid) => self.revoke_sessions(std::slice::from_ref(sid)).await,
-            None => self.logout_all(access.user_id, None).await,
+            None => {
+                let cut_off = self.now().max(access.issued_at);
+                self.revoke_user_tokens(access.user_id, None, cut_off).await
+            }
         }
     }
 
@@ -641,7 +645,17 @@ impl AuthService {
         user: UserId,
         keep: Option<&SessionId>,
     ) -> Result<(), AuthError> {
-        let now = self.now();
+        self.revoke_user_tokens(user, keep, self.now()).await
+    }
+
+    /// Revokes every session of `user` except `keep`, and their tokens without `sid` issued at or
+    /// before `now`.
+    async fn revoke_user_tokens(
+        &self,
+        user: UserId,
+        keep: Option<&SessionId>,
+        now: i64,
+    ) -> Result<(), AuthError> {
         let until = now.saturating_add(self.config.longest_token_lifetime());
         self.store
             .revoke_user_sessions(user, keep, now, until)

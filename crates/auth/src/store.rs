@@ -134,11 +134,11 @@ pub enum RotateOutcome {
 pub enum RevocationKind {
     /// Every token of this session is revoked.
     Session(SessionId),
-    /// Tokens of this user without a `sid` issued before `before` are revoked.
+    /// Tokens of this user without a `sid` issued at or before `before` are revoked.
     UserTokensBefore {
         /// The user.
         user: UserId,
-        /// Tokens with `iat` strictly before this are revoked.
+        /// Tokens with `iat` at or before this are revoked.
         before: i64,
     },
     /// The user was disabled.

@@ -128,16 +128,20 @@ async fn logout_is_immediate_and_logout_all_reaches_every_session() {
     );
 }
 
-#[tokio::test]
-async fn simplejwt_tokens_on_a_shared_hs256_key_verify_and_are_revocable_by_user() {
-    let dir = tempfile::tempdir().unwrap();
-    let key_path = dir.path().join("hs256.jwk");
+/// Writes an HS256 secret shared with a simplejwt deployment into the server's data directory.
+fn server_secret_file(config: &tessera_server::Config) -> std::path::PathBuf {
+    let path = config.data_dir.join("hs256.jwk");
     std::fs::write(
-        &key_path,
+        &path,
         r#"{"kty":"oct","alg":"HS256","k":"c2hhcmVkLXNlY3JldC1vZi1hdC1sZWFzdC0zMi1ieXRlcyE"}"#,
     )
     .unwrap();
-    let server = TestServer::start_with(|c| c.signing_key = Some(key_path.clone())).await;
+    path
+}
+
+#[tokio::test]
+async fn simplejwt_tokens_on_a_shared_hs256_key_verify_and_are_revocable_by_user() {
+    let server = TestServer::start_with(|c| c.signing_key = Some(server_secret_file(c))).await;
     server.add_user("ann", "pw").await;
 
     let jwks = server
@@ -178,6 +182,43 @@ async fn simplejwt_tokens_on_a_shared_hs256_key_verify_and_are_revocable_by_user
     assert_eq!(reply.status, StatusCode::OK);
     let reply = server.get_with("/api/me/", &theirs).await;
     assert_eq!(reply.body["messages"][0]["message"], "Token is blacklisted");
+}
+
+/// A simplejwt-issued token (no `sid`) used to log out in the very second it was issued, or with
+/// an `iat` a little ahead of our clock (within the leeway), ends with that logout.
+#[tokio::test]
+async fn logout_ends_the_sidless_token_it_was_called_with_whatever_its_iat() {
+    let server = TestServer::start_with(|c| {
+        c.signing_key = Some(server_secret_file(c));
+        c.leeway = 30;
+    })
+    .await;
+    server.add_user("ann", "pw").await;
+    let key = server.signing_key_for_operator();
+    for (i, iat) in [now(), now() + 20].into_iter().enumerate() {
+        let token = mint(
+            &key,
+            &json!({"alg": "HS256", "typ": "JWT"}),
+            &json!({"token_type": "access", "exp": now() + 300, "iat": iat, "jti": format!("{i}123456789abcdef0123456789abcdef"), "user_id": 1}),
+        );
+        assert_eq!(
+            server.get_with("/api/me/", &token).await.status,
+            StatusCode::OK
+        );
+        let reply = server.post_with("/api/logout/", &token, json!({})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        let reply = server.get_with("/api/me/", &token).await;
+        assert_eq!(
+            reply.body["messages"][0]["message"], "Token is blacklisted",
+            "iat {iat}"
+        );
+    }
+    // Tokens we issue carry a `sid`: a login right after is untouched.
+    let (ours, _) = server.login("ann", "pw").await;
+    assert_eq!(
+        server.get_with("/api/me/", &ours).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
