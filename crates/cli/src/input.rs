@@ -2,7 +2,7 @@
 
 use std::io::Read as _;
 
-use tessera_jwt::{Algorithm, Jwk, JwkSet, KeySet, SigningKey, VerifyingKey};
+use tessera_jwt::{Algorithm, Jwk, JwkSet, KeyResolver, KeySet, SigningKey, VerifyingKey};
 
 use crate::Failure;
 
@@ -95,33 +95,65 @@ pub(crate) fn signing_key(path: &str, alg: Option<Algorithm>) -> Result<SigningK
     }
 }
 
-/// The keys a token may be verified with.
-pub(crate) fn verifying_keys(path: &str, alg: Option<Algorithm>) -> Result<KeySet, Failure> {
-    let single = |key: VerifyingKey| KeySet::new(vec![key]).map_err(key_error(path));
+/// The keys a token may be verified with. One key the caller names without an id (a PEM, a JWK
+/// without `kid`) verifies whatever `kid` a token carries: the id is only a hint (RFC 7515
+/// §4.1.4), as PyJWT, jose and jsonwebtoken treat it, so a token another issuer signed with that
+/// key and its own `kid` verifies. In a JWK Set (or a JWK with `kid`), `kid` selects the key, and a
+/// token without one uses the only key of its algorithm.
+pub(crate) enum VerifyingKeys {
+    /// One key; the token's `kid` is not compared.
+    One(VerifyingKey),
+    /// Keys chosen by `kid`.
+    Set(KeySet),
+}
+
+impl KeyResolver for VerifyingKeys {
+    fn resolve(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<&VerifyingKey, tessera_jwt::Error> {
+        match self {
+            VerifyingKeys::One(key) => key.resolve(kid, alg),
+            VerifyingKeys::Set(keys) => keys.resolve(kid, alg),
+        }
+    }
+}
+
+pub(crate) fn verifying_keys(path: &str, alg: Option<Algorithm>) -> Result<VerifyingKeys, Failure> {
+    let set = |keys: Vec<VerifyingKey>| {
+        KeySet::new(keys)
+            .map(VerifyingKeys::Set)
+            .map_err(key_error(path))
+    };
     match read_key_file(path)? {
-        KeyFile::Jwk(jwk) => single(VerifyingKey::from_jwk(&jwk, alg).map_err(key_error(path))?),
-        KeyFile::Set(set) => match alg {
-            None => KeySet::from_jwks(
-                &serde_json::to_string(&set).map_err(|e| Failure::usage(e.to_string()))?,
-            )
-            .map_err(key_error(path)),
-            Some(alg) => KeySet::new(
-                set.keys
-                    .iter()
-                    .filter(|jwk| jwk.alg.as_deref().is_none_or(|a| a == alg.as_str()))
-                    .map(|jwk| VerifyingKey::from_jwk(jwk, Some(alg)))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(key_error(path))?,
-            )
-            .map_err(key_error(path)),
-        },
-        KeyFile::Pem(pem) => single(
-            match alg {
-                Some(alg) => VerifyingKey::from_pem(&pem, alg),
-                None => VerifyingKey::from_pem_detect(&pem),
+        KeyFile::Jwk(jwk) => {
+            let key = VerifyingKey::from_jwk(&jwk, alg).map_err(key_error(path))?;
+            match jwk.kid {
+                None => Ok(VerifyingKeys::One(key)),
+                Some(_) => set(vec![key]),
             }
-            .map_err(key_error(path))?,
-        ),
+        }
+        KeyFile::Set(jwks) => match alg {
+            None => KeySet::from_jwks(
+                &serde_json::to_string(&jwks).map_err(|e| Failure::usage(e.to_string()))?,
+            )
+            .map(VerifyingKeys::Set)
+            .map_err(key_error(path)),
+            Some(alg) => set(jwks
+                .keys
+                .iter()
+                .filter(|jwk| jwk.alg.as_deref().is_none_or(|a| a == alg.as_str()))
+                .map(|jwk| VerifyingKey::from_jwk(jwk, Some(alg)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(key_error(path))?),
+        },
+        KeyFile::Pem(pem) => match alg {
+            Some(alg) => VerifyingKey::from_pem(&pem, alg),
+            None => VerifyingKey::from_pem_detect(&pem),
+        }
+        .map(VerifyingKeys::One)
+        .map_err(key_error(path)),
     }
 }
 

@@ -244,3 +244,61 @@ fn bad_arguments_exit_2() {
         stderr(&output)
     );
 }
+
+/// A token another issuer (here the `jsonwebtoken` crate) signed with its own `kid`: one key given
+/// without an id verifies it whatever the `kid`; in a JWK Set, `kid` selects the key.
+#[test]
+fn one_key_without_an_id_verifies_tokens_whatever_their_kid() {
+    use jsonwebtoken::{Algorithm as Alg, EncodingKey, Header, encode};
+    let dir = tempfile::tempdir().unwrap();
+    let pem = stdout(&tessera(
+        &["keys", "generate", "--alg", "RS256", "--format", "pem"],
+        "",
+    ));
+    let public_pem = write(
+        &dir,
+        "pub.pem",
+        &stdout(&tessera(&["keys", "public", "-", "--format", "pem"], &pem)),
+    );
+    let public_jwk: Value =
+        serde_json::from_str(&stdout(&tessera(&["keys", "public", "-"], &pem))).unwrap();
+    let mut without_kid = public_jwk.clone();
+    without_kid.as_object_mut().unwrap().remove("kid");
+    without_kid["alg"] = "RS256".into();
+    let jwk_file = write(&dir, "pub.jwk", &without_kid.to_string());
+    let mut in_set = public_jwk.clone();
+    in_set["kid"] = "ours-1".into();
+    in_set["alg"] = "RS256".into();
+    let set_file = write(
+        &dir,
+        "jwks.json",
+        &serde_json::json!({"keys": [in_set]}).to_string(),
+    );
+    let issuer_key = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+    let sign = |kid: Option<&str>| {
+        let mut header = Header::new(Alg::RS256);
+        header.kid = kid.map(str::to_owned);
+        encode(
+            &header,
+            &serde_json::json!({"sub": "7", "exp": 4_000_000_000u64}),
+            &issuer_key,
+        )
+        .unwrap()
+    };
+    let verify = |token: &str, key: &str| tessera(&["token", "verify", "-", "--key", key], token);
+
+    let theirs = sign(Some("their-key-7"));
+    for key in [&public_pem, &jwk_file] {
+        let verified = verify(&theirs, key);
+        assert_eq!(stdout(&verified).trim(), r#"{"sub":"7","exp":4000000000}"#);
+    }
+    let refused = verify(&theirs, &set_file);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).starts_with("unknown_kid: "),
+        "{}",
+        stderr(&refused)
+    );
+    stdout(&verify(&sign(Some("ours-1")), &set_file));
+    stdout(&verify(&sign(None), &set_file));
+}
