@@ -11,8 +11,12 @@ pub enum TokenProblem {
     Expired,
     /// An access token where a refresh token belongs, or the reverse.
     WrongType,
+    /// No `exp` (simplejwt requires one, though RFC 7519 does not).
+    NoExpiry,
     /// No `jti`.
     NoId,
+    /// No `token_type`.
+    NoType,
     /// Revoked: logged out, rotated, reused, or its user was disabled.
     Blacklisted,
     /// No usable `user_id`.
@@ -26,7 +30,9 @@ impl TokenProblem {
             TokenProblem::Invalid => "Token is invalid",
             TokenProblem::Expired => "Token is expired",
             TokenProblem::WrongType => "Token has wrong type",
+            TokenProblem::NoExpiry => "Token has no 'exp' claim",
             TokenProblem::NoId => "Token has no id",
+            TokenProblem::NoType => "Token has no type",
             TokenProblem::Blacklisted => "Token is blacklisted",
             TokenProblem::NoUserId => "Token contained no recognizable user identification",
         }

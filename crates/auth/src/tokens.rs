@@ -114,6 +114,8 @@ impl Validators {
         if let Some(audience) = &config.audience {
             base = base.audiences([audience.clone()]);
         }
+        // After `exp`, in simplejwt's order: the id, then the type.
+        let base = base.require("jti").require("token_type");
         Validators {
             access: base.clone().claim_equals("token_type", "access"),
             refresh: base.clone().claim_equals("token_type", "refresh"),
@@ -126,6 +128,9 @@ impl Validators {
 pub(crate) fn problem(error: &JwtError) -> TokenProblem {
     match error {
         JwtError::Expired { .. } => TokenProblem::Expired,
+        JwtError::MissingClaim(name) if name == "exp" => TokenProblem::NoExpiry,
+        JwtError::MissingClaim(name) if name == "jti" => TokenProblem::NoId,
+        JwtError::MissingClaim(name) if name == "token_type" => TokenProblem::NoType,
         JwtError::ClaimMismatch(name) if name == "token_type" => TokenProblem::WrongType,
         JwtError::InvalidTokenType { .. } => TokenProblem::WrongType,
         _ => TokenProblem::Invalid,

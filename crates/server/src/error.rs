@@ -282,6 +282,24 @@ mod tests {
                 bearer.clone(),
             ),
             (
+                AuthError::Token(TokenProblem::NoExpiry).into(),
+                401,
+                json!({"detail":"Token has no 'exp' claim","code":"token_not_valid"}),
+                bearer.clone(),
+            ),
+            (
+                AuthError::Token(TokenProblem::NoId).into(),
+                401,
+                json!({"detail":"Token has no id","code":"token_not_valid"}),
+                bearer.clone(),
+            ),
+            (
+                AuthError::Token(TokenProblem::NoType).into(),
+                401,
+                json!({"detail":"Token has no type","code":"token_not_valid"}),
+                bearer.clone(),
+            ),
+            (
                 AuthError::Token(TokenProblem::WrongType).into(),
                 401,
                 json!({"detail":"Token has wrong type","code":"token_not_valid"}),

@@ -221,6 +221,45 @@ async fn logout_ends_the_sidless_token_it_was_called_with_whatever_its_iat() {
     );
 }
 
+/// A correctly signed token that lacks a claim simplejwt requires gets simplejwt's own message.
+#[tokio::test]
+async fn correctly_signed_tokens_missing_a_claim_get_simplejwts_messages() {
+    let server = TestServer::start().await;
+    server.add_user("ann", "pw").await;
+    let key = server.signing_key().await;
+    let header = json!({"alg": "ES256", "typ": "JWT", "kid": key.kid().to_string()});
+    let complete = json!({"token_type": "access", "exp": now() + 300, "iat": now(), "jti": "0123456789abcdef0123456789abcdef", "user_id": "1"});
+    assert_eq!(
+        server
+            .get_with("/api/me/", &mint(&key, &header, &complete))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    for (missing, message) in [
+        (&["exp"][..], "Token has no 'exp' claim"),
+        (&["jti"], "Token has no id"),
+        (&["token_type"], "Token has no type"),
+        // simplejwt checks in this order: exp, then jti, then the type.
+        (&["exp", "jti", "token_type"], "Token has no 'exp' claim"),
+        (&["jti", "token_type"], "Token has no id"),
+    ] {
+        let mut claims = complete.clone();
+        for name in missing {
+            claims.as_object_mut().unwrap().remove(*name);
+        }
+        let token = mint(&key, &header, &claims);
+        let reply = server.get_with("/api/me/", &token).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{missing:?}");
+        assert_eq!(reply.body["code"], "token_not_valid");
+        assert_eq!(reply.body["messages"][0]["message"], message, "{missing:?}");
+        let reply = server
+            .post("/api/token/verify/", json!({"token": token}))
+            .await;
+        assert_eq!(reply.body["detail"], message, "verify, {missing:?}");
+    }
+}
+
 #[tokio::test]
 async fn jwks_publishes_keys_and_rotation_keeps_old_tokens_valid() {
     let server = TestServer::start().await;
