@@ -42,6 +42,19 @@ impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
         None
     }
 
+    /// The value for `key`, however old.
+    pub(crate) fn peek<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        self.entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
     pub(crate) fn insert(&self, key: K, value: V) {
         if self.capacity == 0 {
             return;

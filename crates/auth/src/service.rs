@@ -16,7 +16,7 @@ use crate::keyring::KeyRing;
 use crate::password::PasswordHasher;
 use crate::revocation::RevocationState;
 use crate::store::{
-    NewUser, RefreshRecord, RefreshState, RevocationBus, RotateOutcome, Session, Store,
+    NewUser, RefreshRecord, RefreshState, RevocationBus, RotateOutcome, Session, Store, StoreError,
     StoredRefresh, User,
 };
 use crate::throttle::LoginThrottle;
@@ -699,16 +699,41 @@ impl AuthService {
         self.logout_all(user.id, access.session_id.as_ref()).await
     }
 
-    /// A user by id, read at most once a second (changes show within a second or two).
+    /// A user by id, read at most once a second (changes show within a second or two). While
+    /// storage is unreachable, the last record this instance read is answered instead: the token
+    /// that asks was verified without storage, and revocations (disabling, deletion) are still
+    /// applied from memory.
     pub async fn user(&self, id: UserId) -> Result<Option<Arc<User>>, AuthError> {
         let now = self.now();
-        if let Some((user, _)) = self.profiles.get(&id.0, |(_, read_at)| *read_at == now) {
-            return Ok(Some(user));
+        let cached = self.profiles.peek(&id.0);
+        if let Some((user, read_at)) = &cached
+            && *read_at == now
+        {
+            return Ok(Some(Arc::clone(user)));
         }
-        let user = self.store.user_by_id(id).await?.map(Arc::new);
+        let user = match self.store.user_by_id(id).await {
+            Ok(user) => user.map(Arc::new),
+            Err(StoreError::Unavailable(cause)) if cached.is_some() => {
+                tracing::debug!(%cause, user = id.0, "storage unavailable: answering the last known user record");
+                return Ok(cached.map(|(user, _)| user));
+            }
+            Err(error) => return Err(error.into()),
+        };
         match &user {
             Some(user) => self.profiles.insert(id.0, (Arc::clone(user), now)),
             None => self.profiles.remove(&id.0),
+        }
+        Ok(user)
+    }
+
+    /// The caller's own account (`/api/me/`): gone or disabled users are refused.
+    pub async fn me(&self, access: &VerifiedAccess) -> Result<Arc<User>, AuthError> {
+        let user = self
+            .user(access.user_id)
+            .await?
+            .ok_or(AuthError::UserNotFound)?;
+        if !user.is_active {
+            return Err(AuthError::UserInactive);
         }
         Ok(user)
     }

@@ -186,14 +186,7 @@ struct Me<'a> {
 }
 
 async fn me(State(state): State<Arc<AppState>>, Authenticated(access): Authenticated) -> ApiResult {
-    let user = state
-        .auth
-        .user(access.user_id)
-        .await?
-        .ok_or(AuthError::UserNotFound)?;
-    if !user.is_active {
-        return Err(AuthError::UserInactive.into());
-    }
+    let user = state.auth.me(&access).await?;
     Ok(Json(Me {
         id: user.id.0,
         username: &user.username,

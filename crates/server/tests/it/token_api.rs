@@ -547,11 +547,13 @@ async fn rotation_never_extends_a_session_past_its_absolute_lifetime() {
 async fn storage_down_means_503_for_what_needs_it_and_verification_goes_on() {
     let server = TestServer::start().await;
     server.add_user("ann", "pw").await;
+    server.add_user("bob", "pw").await;
     let (access, refresh) = server.login("ann", "pw").await;
     assert_eq!(
         server.get_with("/api/me/", &access).await.status,
         StatusCode::OK
     );
+    let bob = server.login("bob", "pw").await;
     server.close_store().await;
 
     let reply = server
@@ -581,6 +583,15 @@ async fn storage_down_means_503_for_what_needs_it_and_verification_goes_on() {
         .post("/api/token/verify/", json!({"token": access}))
         .await;
     assert_eq!((reply.status, reply.body), (StatusCode::OK, json!({})));
+    // `/api/me/` answers from the last record this instance read, a second or more ago.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let reply = server.get_with("/api/me/", &access).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_eq!(reply.body["username"], "ann");
+    // A user this instance never read cannot be answered.
+    let (bob_access, _) = bob;
+    let reply = server.get_with("/api/me/", &bob_access).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     let reply = server
         .send(Request::get("/healthz").body(Body::empty()).unwrap())
         .await;
