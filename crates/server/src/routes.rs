@@ -10,7 +10,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tessera_auth::store::Session;
-use tessera_auth::{AuthError, SessionId};
+use tessera_auth::SessionId;
 use zeroize::Zeroizing;
 
 use crate::error::{ApiError, Credential};
