@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Argon2, Params, Version};
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
@@ -96,15 +96,7 @@ impl PasswordHasher {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
         let matches = self
-            .run(move || {
-                PasswordHash::new(&hash)
-                    .map(|parsed| {
-                        Argon2::default()
-                            .verify_password(password.as_bytes(), &parsed)
-                            .is_ok()
-                    })
-                    .unwrap_or(false)
-            })
+            .run(move || verify_blocking(&hash, password.as_bytes()))
             .await?;
         Ok(known && matches)
     }
@@ -124,12 +116,81 @@ impl PasswordHasher {
     }
 }
 
+/// More than glibc's largest dynamic mmap threshold (32 MiB on 64-bit). glibc serves a large
+/// allocation with a mapping of its own and unmaps it on free, but raises the threshold to the
+/// size of each such freed chunk up to that maximum: after the first login, every later 19 MiB
+/// argon2 buffer would come from a thread's arena and stay resident there. Reserving more address
+/// space than the maximum keeps each buffer a mapping of its own, returned to the OS as soon as
+/// the hash is done; only the pages argon2 touches are ever resident. (Other allocators return
+/// such buffers anyway; the reservation then costs only address space.)
+const OWN_MAPPING_BYTES: usize = 33 << 20;
+
+/// argon2 into `out`, with its working memory in a buffer that is returned to the OS afterwards.
+fn argon2_into(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    let count = argon2.params().block_count();
+    let reserve = count.max(OWN_MAPPING_BYTES / std::mem::size_of::<Block>());
+    let mut blocks: Vec<Block> = Vec::with_capacity(reserve);
+    blocks.resize(count, Block::default());
+    argon2.hash_password_into_with_memory(password, salt, out, &mut blocks[..])
+}
+
 fn hash_blocking(params: &Params, password: &str) -> Result<String, AuthError> {
+    let failed =
+        |e: password_hash::Error| AuthError::Internal(format!("password hashing failed: {e}"));
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::new(argon2::Algorithm::Argon2id, Version::V0x13, params.clone())
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| AuthError::Internal(format!("password hashing failed: {e}")))
+    let algorithm = argon2::Algorithm::Argon2id;
+    let argon2 = Argon2::new(algorithm, Version::V0x13, params.clone());
+    let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+    let salt_bytes = salt.as_salt().decode_b64(&mut salt_bytes).map_err(failed)?;
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output = Output::init_with(output_len, |out| {
+        Ok(argon2_into(&argon2, password.as_bytes(), salt_bytes, out)?)
+    })
+    .map_err(failed)?;
+    let hash = PasswordHash {
+        algorithm: algorithm.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(failed)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `password` matches the argon2 PHC string `hash` (any variant, version and cost); a hash
+/// that does not parse matches nothing. The comparison takes constant time.
+fn verify_blocking(hash: &str, password: &[u8]) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let Ok(version) = parsed
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+    else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+    let Ok(salt_bytes) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut computed = Zeroizing::new(vec![0u8; expected.len()]);
+    argon2_into(&argon2, password, salt_bytes, &mut computed).is_ok()
+        && aws_lc_rs::constant_time::verify_slices_are_equal(&computed, expected.as_bytes()).is_ok()
 }
 
 #[cfg(test)]
@@ -165,6 +226,52 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    /// Our hashing and verification agree with the argon2 crate's own PHC implementation, both
+    /// ways, for every variant and for other costs and output lengths.
+    #[test]
+    fn agrees_with_the_argon2_crates_own_phc_implementation() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let params = Params::new(64, 1, 1, None).unwrap();
+        let ours = hash_blocking(&params, "s3cret").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"s3cret", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"s3creT", &parsed)
+                .is_err()
+        );
+        for algorithm in [
+            argon2::Algorithm::Argon2id,
+            argon2::Algorithm::Argon2i,
+            argon2::Algorithm::Argon2d,
+        ] {
+            for (version, params) in [
+                (Version::V0x13, Params::new(128, 2, 2, Some(48)).unwrap()),
+                (Version::V0x10, Params::new(64, 3, 1, None).unwrap()),
+            ] {
+                let salt = SaltString::generate(&mut OsRng);
+                let theirs = Argon2::new(algorithm, version, params)
+                    .hash_password(b"pw", &salt)
+                    .unwrap()
+                    .to_string();
+                assert!(verify_blocking(&theirs, b"pw"), "{theirs}");
+                assert!(!verify_blocking(&theirs, b"pw "), "{theirs}");
+            }
+        }
+        for garbage in [
+            "",
+            "$argon2id$",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdA",
+            "plain",
+        ] {
+            assert!(!verify_blocking(garbage, b""));
+        }
     }
 
     #[tokio::test]
