@@ -281,15 +281,15 @@ impl AuthService {
         let (user, matches) = match checked {
             Ok(checked) => checked,
             Err(error) => {
-                self.throttle.forget(attempt).await;
+                self.throttle.released(attempt).await;
                 return Err(error);
             }
         };
         if !matches {
-            // Stays counted as a failure.
+            self.throttle.failed(attempt).await;
             return Err(AuthError::InvalidCredentials);
         }
-        self.throttle.forget(attempt).await;
+        self.throttle.released(attempt).await;
         let user = user
             .filter(|user| user.is_active)
             .ok_or(AuthError::InvalidCredentials)?;

@@ -346,15 +346,16 @@ pub struct Counter {
 /// Failed-login counters (see [`crate::LoginThrottle`]): kept in one process, or shared by every
 /// instance (Redis).
 ///
-/// An attempt is counted *before* the password is checked, so that attempts in flight count: a
-/// burst of concurrent guesses cannot all pass the check before any is recorded. An attempt that
-/// turns out to be a success is forgotten afterwards.
+/// An attempt is counted *before* its password is checked, as in flight, so that a burst of
+/// concurrent guesses cannot all pass the check before any is recorded. When the check is done the
+/// attempt is settled: a failure is recorded, a success forgotten.
 #[async_trait]
 pub trait FailureLog: Send + Sync {
-    /// Atomically: if any of `counters` already holds `limit` attempts newer than `at - window`,
-    /// records nothing and returns the seconds until the oldest of those leaves the window (at
-    /// least 1); otherwise records `attempt` (a unique id) at `at` under every counter and returns
-    /// `None`. Entries older than the window, and beyond a counter's limit, may be forgotten.
+    /// Atomically: if any of `counters` holds `limit` or more failures within `window` seconds
+    /// before `at` and attempts in flight together, records nothing and returns the seconds to
+    /// wait (until the oldest relevant failure leaves the window; 1 when attempts in flight fill
+    /// it); otherwise records `attempt` (a unique id) as in flight under every counter and returns
+    /// `None`. An attempt in flight for [`IN_FLIGHT_SECONDS`] is forgotten (its instance died).
     async fn admit(
         &self,
         counters: &[Counter],
@@ -362,6 +363,17 @@ pub trait FailureLog: Send + Sync {
         at: i64,
         window: i64,
     ) -> Result<Option<u64>, StoreError>;
-    /// Removes `attempt` from `keys` (it succeeded, or was never checked).
-    async fn forget(&self, keys: &[&str], attempt: &str) -> Result<(), StoreError>;
+    /// Ends `attempt`: no longer in flight; when it `failed`, a failure at `at` under every counter
+    /// (kept for `window` seconds, at most `limit` of them).
+    async fn settle(
+        &self,
+        counters: &[Counter],
+        attempt: &str,
+        failed: bool,
+        at: i64,
+        window: i64,
+    ) -> Result<(), StoreError>;
 }
+
+/// Longest time a login attempt is counted as in flight without being settled.
+pub const IN_FLIGHT_SECONDS: i64 = 60;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use crate::error::AuthError;
-use crate::store::{Counter, FailureLog, StoreError};
+use crate::store::{Counter, FailureLog, IN_FLIGHT_SECONDS, StoreError};
 
 /// How long an unreachable shared log is left alone before the next try.
 const SHARED_RETRY_SECONDS: i64 = 5;
@@ -37,66 +37,83 @@ impl Default for ThrottleConfig {
     }
 }
 
-/// One counter's attempts, oldest first: when each was made, and its id.
-type Attempts = VecDeque<(i64, Box<str>)>;
-
-/// Seconds until the oldest of the newest `limit` attempts at `times` (oldest first) leaves the
-/// window, if the counter is full; at least 1.
-fn full_for(times: &Attempts, limit: usize, at: i64, window: i64) -> Option<u64> {
-    if times.len() < limit {
-        return None;
-    }
-    let oldest_relevant = times
-        .len()
-        .checked_sub(limit)
-        .and_then(|i| times.get(i))
-        .map_or(at, |(t, _)| *t);
-    Some(
-        u64::try_from(oldest_relevant.saturating_add(window).saturating_sub(at))
-            .unwrap_or(0)
-            .max(1),
-    )
+/// One counter: its failures within the window (oldest first) and its attempts in flight.
+#[derive(Debug, Default)]
+struct Tally {
+    failures: VecDeque<i64>,
+    in_flight: Vec<(i64, Box<str>)>,
 }
 
-/// Attempt times kept in this process: the log when nothing is shared, and the fallback when the
+impl Tally {
+    fn forget_old(&mut self, at: i64, window: i64) {
+        let horizon = at.saturating_sub(window);
+        while self.failures.front().is_some_and(|t| *t <= horizon) {
+            self.failures.pop_front();
+        }
+        let stale = at.saturating_sub(IN_FLIGHT_SECONDS);
+        self.in_flight.retain(|(started, _)| *started > stale);
+    }
+
+    /// Seconds to wait if the counter is full: until its oldest relevant failure leaves the window,
+    /// or 1 when attempts in flight fill it (they settle within a second or so).
+    fn full(&self, limit: usize, at: i64, window: i64) -> Option<u64> {
+        if self.failures.len() + self.in_flight.len() < limit {
+            return None;
+        }
+        let wait = match self.failures.len().checked_sub(limit) {
+            Some(i) => self
+                .failures
+                .get(i)
+                .map_or(window, |t| t.saturating_add(window).saturating_sub(at)),
+            None => 1,
+        };
+        Some(u64::try_from(wait).unwrap_or(0).max(1))
+    }
+}
+
+/// Counters kept in this process: the log when nothing is shared, and the fallback when the
 /// shared one is unreachable.
 #[derive(Debug, Default)]
 pub struct LocalFailures {
-    attempts: Mutex<HashMap<String, Attempts>>,
+    tallies: Mutex<HashMap<String, Tally>>,
 }
 
 impl LocalFailures {
     fn admit_now(&self, counters: &[Counter], attempt: &str, at: i64, window: i64) -> Option<u64> {
-        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        let horizon = at.saturating_sub(window);
+        let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait = None;
         for counter in counters {
-            let times = attempts.entry(counter.key.clone()).or_default();
-            while times.front().is_some_and(|(t, _)| *t <= horizon) {
-                times.pop_front();
-            }
-            wait = wait.max(full_for(times, counter.limit, at, window));
+            let tally = tallies.entry(counter.key.clone()).or_default();
+            tally.forget_old(at, window);
+            wait = wait.max(tally.full(counter.limit, at, window));
         }
         if wait.is_none() {
             for counter in counters {
-                let times = attempts.entry(counter.key.clone()).or_default();
-                times.push_back((at, attempt.into()));
-                while times.len() > counter.limit {
-                    times.pop_front();
-                }
+                let tally = tallies.entry(counter.key.clone()).or_default();
+                tally.in_flight.push((at, attempt.into()));
             }
         }
-        if attempts.len() > LOCAL_COUNTERS_MAX {
-            attempts.retain(|_, times| times.back().is_some_and(|(t, _)| *t > horizon));
+        if tallies.len() > LOCAL_COUNTERS_MAX {
+            tallies.retain(|_, tally| {
+                tally.forget_old(at, window);
+                !(tally.failures.is_empty() && tally.in_flight.is_empty())
+            });
         }
         wait
     }
 
-    fn forget_now(&self, keys: &[&str], attempt: &str) {
-        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        for key in keys {
-            if let Some(times) = attempts.get_mut(*key) {
-                times.retain(|(_, id)| &**id != attempt);
+    fn settle_now(&self, counters: &[Counter], attempt: &str, failed: bool, at: i64) {
+        let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        for counter in counters {
+            let tally = tallies.entry(counter.key.clone()).or_default();
+            tally.in_flight.retain(|(_, id)| &**id != attempt);
+            if failed {
+                // Attempts settle out of order; failures stay sorted by when they were made.
+                let position = tally.failures.partition_point(|t| *t <= at);
+                tally.failures.insert(position, at);
+                while tally.failures.len() > counter.limit {
+                    tally.failures.pop_front();
+                }
             }
         }
     }
@@ -114,20 +131,28 @@ impl FailureLog for LocalFailures {
         Ok(self.admit_now(counters, attempt, at, window))
     }
 
-    async fn forget(&self, keys: &[&str], attempt: &str) -> Result<(), StoreError> {
-        self.forget_now(keys, attempt);
+    async fn settle(
+        &self,
+        counters: &[Counter],
+        attempt: &str,
+        failed: bool,
+        at: i64,
+        _window: i64,
+    ) -> Result<(), StoreError> {
+        self.settle_now(counters, attempt, failed, at);
         Ok(())
     }
 }
 
-/// A login attempt counted against the limits while its password is checked. Pass it to
-/// [`LoginThrottle::forget`] when the password was right; otherwise it stays counted as a
-/// failure.
+/// A login attempt counted as in flight while its password is checked. Settle it with
+/// [`LoginThrottle::failed`] or [`LoginThrottle::released`].
 #[derive(Debug)]
-#[must_use = "an attempt is a failure unless passed to LoginThrottle::forget"]
+#[must_use = "settle the attempt with LoginThrottle::failed or LoginThrottle::released"]
 pub struct Attempt {
     id: String,
-    keys: Vec<String>,
+    counters: Vec<Counter>,
+    /// When it was made (Unix seconds).
+    at: i64,
     /// Whether it was counted in the shared log (else in this process).
     shared: bool,
 }
@@ -137,8 +162,8 @@ pub struct Attempt {
 /// shared log is unreachable, the instance counts locally until it is back rather than stop
 /// throttling.
 ///
-/// Every attempt is counted before its password is checked and forgotten only if it succeeds, so
-/// the number of guesses does not depend on how many arrive at once.
+/// Every attempt is counted (as in flight) before its password is checked, so the number of
+/// guesses does not depend on how many arrive at once.
 #[derive(Default)]
 pub struct LoginThrottle {
     config: ThrottleConfig,
@@ -242,25 +267,52 @@ impl LoginThrottle {
             Some(retry_after) => Err(AuthError::Throttled { retry_after }),
             None => Ok(Attempt {
                 id,
-                keys: counters.into_iter().map(|c| c.key).collect(),
+                counters,
+                at: now,
                 shared,
             }),
         }
     }
 
-    /// Forgets `attempt`: its password was right, or was never checked (storage down), so it is no
-    /// failure.
-    pub async fn forget(&self, attempt: Attempt) {
-        let keys: Vec<&str> = attempt.keys.iter().map(String::as_str).collect();
+    /// Records `attempt` as a failed login.
+    pub async fn failed(&self, attempt: Attempt) {
+        self.settle(attempt, true).await;
+    }
+
+    /// Ends `attempt` without a failure: its password was right, or was never checked (storage
+    /// down).
+    pub async fn released(&self, attempt: Attempt) {
+        self.settle(attempt, false).await;
+    }
+
+    async fn settle(&self, attempt: Attempt, failed: bool) {
+        // The failure counts from when the attempt was made.
+        let now = attempt.at;
         if attempt.shared
             && let Some(log) = &self.shared
         {
-            if let Err(error) = log.forget(&keys, &attempt.id).await {
-                tracing::warn!(%error, "shared login throttle: a successful attempt stays counted");
+            match log
+                .settle(
+                    &attempt.counters,
+                    &attempt.id,
+                    failed,
+                    now,
+                    self.config.window,
+                )
+                .await
+            {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "shared login throttle: attempt not settled; counting it here");
+                    self.shared_failed(&error, now);
+                    if !failed {
+                        return;
+                    }
+                }
             }
-            return;
         }
-        self.local.forget_now(&keys, &attempt.id);
+        self.local
+            .settle_now(&attempt.counters, &attempt.id, failed, now);
     }
 }
 
@@ -272,6 +324,9 @@ mod tests {
     async fn fail(throttle: &LoginThrottle, username: &str, ip: Option<&str>, now: i64) {
         let attempt = throttle.admit(username, ip, now).await;
         assert!(attempt.is_ok(), "{attempt:?}");
+        if let Ok(attempt) = attempt {
+            throttle.failed(attempt).await;
+        }
     }
 
     fn retry_after(result: Result<Attempt, AuthError>) -> Option<u64> {
@@ -308,22 +363,51 @@ mod tests {
         let throttle = LoginThrottle::new(ThrottleConfig::default());
         // Nineteen attempts admitted before any password check has finished.
         let mut admitted = Vec::new();
-        let mut refused = 0;
+        let mut refused = Vec::new();
         for _ in 0..19 {
             match throttle.admit("ann", Some("10.0.0.1"), 100).await {
                 Ok(attempt) => admitted.push(attempt),
-                Err(AuthError::Throttled { .. }) => refused += 1,
+                Err(AuthError::Throttled { retry_after }) => refused.push(retry_after),
                 Err(other) => panic!("{other:?}"),
             }
         }
-        assert_eq!((admitted.len(), refused), (5, 14));
+        assert_eq!(admitted.len(), 5);
+        assert_eq!(
+            refused, [1; 14],
+            "attempts in flight settle soon: retry in a second"
+        );
         // Two of them turn out to have the right password: they no longer count.
         for attempt in admitted.drain(..2) {
-            throttle.forget(attempt).await;
+            throttle.released(attempt).await;
         }
         fail(&throttle, "ann", Some("10.0.0.1"), 101).await;
         fail(&throttle, "ann", Some("10.0.0.1"), 101).await;
-        assert!(retry_after(throttle.admit("ann", None, 101).await).is_some());
+        for attempt in admitted {
+            throttle.failed(attempt).await;
+        }
+        assert_eq!(
+            retry_after(throttle.admit("ann", None, 102).await),
+            Some(900 - 2),
+            "five failures: wait for the oldest to leave the window"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_attempt_never_settled_stops_counting_after_a_minute() {
+        let throttle = LoginThrottle::new(ThrottleConfig::default());
+        // Five attempts whose instance never settles them (it died while checking).
+        let lost: Vec<_> = admit_many(&throttle, 5, 100).await;
+        assert!(retry_after(throttle.admit("ann", None, 100).await).is_some());
+        assert!(retry_after(throttle.admit("ann", None, 100 + IN_FLIGHT_SECONDS).await).is_none());
+        drop(lost);
+    }
+
+    async fn admit_many(throttle: &LoginThrottle, n: usize, at: i64) -> Vec<Attempt> {
+        let mut attempts = Vec::new();
+        for _ in 0..n {
+            attempts.push(throttle.admit("ann", None, at).await.unwrap());
+        }
+        attempts
     }
 
     #[tokio::test]
@@ -368,7 +452,7 @@ mod tests {
             fail(&a, "ann", None, 100).await;
         }
         let success = b.admit("ann", None, 100).await.unwrap();
-        b.forget(success).await;
+        b.released(success).await;
         for _ in 0..2 {
             fail(&b, "ann", None, 100).await;
         }
@@ -398,7 +482,14 @@ mod tests {
         ) -> Result<Option<u64>, StoreError> {
             Err(self.refuse())
         }
-        async fn forget(&self, _: &[&str], _: &str) -> Result<(), StoreError> {
+        async fn settle(
+            &self,
+            _: &[Counter],
+            _: &str,
+            _: bool,
+            _: i64,
+            _: i64,
+        ) -> Result<(), StoreError> {
             Err(self.refuse())
         }
     }

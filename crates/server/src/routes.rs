@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tessera_auth::store::Session;
 use tessera_auth::SessionId;
+use tessera_auth::store::Session;
 use zeroize::Zeroizing;
 
 use crate::error::{ApiError, Credential};

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt as _;
 use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tessera_auth::store::{Counter, FailureLog, RevocationBus, StoreError};
+use tessera_auth::store::{Counter, FailureLog, IN_FLIGHT_SECONDS, RevocationBus, StoreError};
 
 /// Tunables of the Redis connection.
 #[derive(Clone, Debug)]
@@ -146,21 +146,28 @@ impl RevocationBus for SharedRedis {
     }
 }
 
-/// [`FailureLog::admit`] as one atomic step: trim each counter to its window, refuse (with the
-/// longest wait) if any is full, else add the attempt to every counter.
-/// KEYS: the counters; ARGV: now, window, attempt id, then each counter's limit.
+/// [`FailureLog::admit`] as one atomic step: trim each counter's failures to the window and its
+/// attempts in flight to [`IN_FLIGHT_SECONDS`], refuse (with the longest wait) if any is full, else
+/// add the attempt to every counter's attempts in flight.
+/// KEYS: per counter, its failures then its attempts in flight; ARGV: now, window, attempt id,
+/// in-flight limit in seconds, then each counter's limit.
 const ADMIT: &str = r"
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local in_flight_for = tonumber(ARGV[4])
 local wait = 0
-for i, key in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  local limit = tonumber(ARGV[3 + i])
-  local count = redis.call('ZCARD', key)
-  if count >= limit then
-    local left = window
-    if limit > 0 then
-      local oldest = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+for i = 1, #KEYS / 2 do
+  local failures, in_flight = KEYS[2 * i - 1], KEYS[2 * i]
+  local limit = tonumber(ARGV[4 + i])
+  redis.call('ZREMRANGEBYSCORE', failures, '-inf', now - window)
+  redis.call('ZREMRANGEBYSCORE', in_flight, '-inf', now - in_flight_for)
+  local failed = redis.call('ZCARD', failures)
+  if failed + redis.call('ZCARD', in_flight) >= limit then
+    local left = 1
+    if limit == 0 then
+      left = window
+    elseif failed >= limit then
+      local oldest = redis.call('ZRANGE', failures, failed - limit, failed - limit, 'WITHSCORES')
       left = tonumber(oldest[2]) + window - now
     end
     if left < 1 then left = 1 end
@@ -168,13 +175,57 @@ for i, key in ipairs(KEYS) do
   end
 end
 if wait > 0 then return wait end
-for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now, ARGV[3])
-  redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[3 + i]) + 1))
-  redis.call('EXPIRE', key, math.max(window, 1))
+for i = 1, #KEYS / 2 do
+  redis.call('ZADD', KEYS[2 * i], now, ARGV[3])
+  redis.call('EXPIRE', KEYS[2 * i], in_flight_for)
 end
 return 0
 ";
+
+/// [`FailureLog::settle`]: the attempt leaves every counter's attempts in flight and, when it
+/// failed, joins its failures (trimmed to the counter's limit).
+/// KEYS as for [`ADMIT`]; ARGV: at, window, attempt id, failed (1 or 0), then each counter's limit.
+const SETTLE: &str = r"
+local failed = ARGV[4] == '1'
+for i = 1, #KEYS / 2 do
+  local failures, in_flight = KEYS[2 * i - 1], KEYS[2 * i]
+  redis.call('ZREM', in_flight, ARGV[3])
+  if failed then
+    redis.call('ZADD', failures, tonumber(ARGV[1]), ARGV[3])
+    redis.call('ZREMRANGEBYRANK', failures, 0, -(tonumber(ARGV[4 + i]) + 1))
+    redis.call('EXPIRE', failures, math.max(tonumber(ARGV[2]), 1))
+  end
+end
+return 0
+";
+
+impl SharedRedis {
+    /// One of the throttle's scripts, invoked over `counters` (both of their keys each) with
+    /// `args` and then each counter's limit.
+    async fn throttle_script(
+        &self,
+        script: &str,
+        counters: &[Counter],
+        args: (i64, i64, &str, i64),
+    ) -> Result<u64, StoreError> {
+        let mut connection = self.commands.clone();
+        let script = redis::Script::new(script);
+        let mut invocation = script.prepare_invoke();
+        for counter in counters {
+            invocation
+                .key(self.key(&format!("fail:{}", counter.key)))
+                .key(self.key(&format!("trying:{}", counter.key)));
+        }
+        invocation.arg(args.0).arg(args.1).arg(args.2).arg(args.3);
+        for counter in counters {
+            invocation.arg(counter.limit);
+        }
+        invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(redis_error)
+    }
+}
 
 #[async_trait]
 impl FailureLog for SharedRedis {
@@ -185,32 +236,23 @@ impl FailureLog for SharedRedis {
         at: i64,
         window: i64,
     ) -> Result<Option<u64>, StoreError> {
-        let mut connection = self.commands.clone();
-        let script = redis::Script::new(ADMIT);
-        let mut invocation = script.prepare_invoke();
-        for counter in counters {
-            invocation.key(self.key(&format!("fail:{}", counter.key)));
-        }
-        invocation.arg(at).arg(window).arg(attempt);
-        for counter in counters {
-            invocation.arg(counter.limit);
-        }
-        let wait: u64 = invocation
-            .invoke_async(&mut connection)
-            .await
-            .map_err(redis_error)?;
+        let wait = self
+            .throttle_script(ADMIT, counters, (at, window, attempt, IN_FLIGHT_SECONDS))
+            .await?;
         Ok((wait > 0).then_some(wait))
     }
 
-    async fn forget(&self, keys: &[&str], attempt: &str) -> Result<(), StoreError> {
-        let mut connection = self.commands.clone();
-        let mut pipe = redis::pipe();
-        for key in keys {
-            pipe.zrem(self.key(&format!("fail:{key}")), attempt)
-                .ignore();
-        }
-        pipe.query_async::<()>(&mut connection)
+    async fn settle(
+        &self,
+        counters: &[Counter],
+        attempt: &str,
+        failed: bool,
+        at: i64,
+        window: i64,
+    ) -> Result<(), StoreError> {
+        let failed = i64::from(failed);
+        self.throttle_script(SETTLE, counters, (at, window, attempt, failed))
             .await
-            .map_err(redis_error)
+            .map(drop)
     }
 }

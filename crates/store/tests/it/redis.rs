@@ -66,28 +66,38 @@ async fn the_failure_log_admits_up_to_the_limit_within_the_window_per_prefix() {
     let log = shared(&url, &format!("{}:", unique_name("t")));
     let other = shared(&url, &format!("{}:", unique_name("t")));
     let ann = counters(&[("u:ann", 3), ("i:1.2.3.4", 10)]);
-    for (i, at) in [100, 150, 200].into_iter().enumerate() {
-        assert_eq!(
-            log.admit(&ann, &format!("a{i}"), at, 120).await.unwrap(),
-            None
-        );
-    }
-    // Full: the oldest (100) leaves the 120 s window at 220.
+    let fail = |id: &'static str, at: i64| {
+        let (log, ann) = (&log, &ann);
+        async move {
+            assert_eq!(log.admit(ann, id, at, 120).await.unwrap(), None, "{id}");
+            log.settle(ann, id, true, at, 120).await.unwrap();
+        }
+    };
+    fail("a0", 100).await;
+    fail("a1", 150).await;
+    fail("a2", 200).await;
+    // Full: the oldest failure (100) leaves the 120 s window at 220.
     assert_eq!(log.admit(&ann, "a3", 210, 120).await.unwrap(), Some(10));
     assert_eq!(
         log.admit(&ann, "a4", 220, 120).await.unwrap(),
         None,
         "100 has left the window"
     );
-    // A forgotten attempt (a success) frees its place.
-    assert_eq!(log.admit(&ann, "a5", 221, 120).await.unwrap(), Some(49));
-    log.forget(&["u:ann", "i:1.2.3.4"], "a4").await.unwrap();
-    assert_eq!(log.admit(&ann, "a6", 221, 120).await.unwrap(), None);
-    // The refused attempts counted nowhere: the IP holds a1, a2 and a6 (a0 has left the
-    // window, a4 was forgotten).
+    // a4 is in flight: the counter is full, but only for as long as a password check takes.
+    assert_eq!(log.admit(&ann, "a5", 221, 120).await.unwrap(), Some(1));
+    // a4 succeeds and is forgotten.
+    log.settle(&ann, "a4", false, 220, 120).await.unwrap();
+    fail("a6", 221).await;
+    assert_eq!(log.admit(&ann, "a7", 221, 120).await.unwrap(), Some(49));
+    // The refused attempts counted nowhere: the IP holds a1, a2 and a6.
     let ip_only = counters(&[("i:1.2.3.4", 4)]);
     assert_eq!(log.admit(&ip_only, "b0", 221, 120).await.unwrap(), None);
+    log.settle(&ip_only, "b0", true, 221, 120).await.unwrap();
     assert_eq!(log.admit(&ip_only, "b1", 221, 120).await.unwrap(), Some(49));
+    // An attempt whose instance died is in flight for a minute at most.
+    assert_eq!(log.admit(&ip_only, "b2", 300, 120).await.unwrap(), None);
+    assert_eq!(log.admit(&ip_only, "b3", 301, 120).await.unwrap(), Some(1));
+    assert_eq!(log.admit(&ip_only, "b4", 360, 120).await.unwrap(), None);
     assert_eq!(
         other.admit(&ann, "c0", 221, 120).await.unwrap(),
         None,
