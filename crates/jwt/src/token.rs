@@ -136,14 +136,7 @@ impl<'a> UntrustedToken<'a> {
         if has_lone_surrogate(&payload) {
             return Err(Malformed::LoneSurrogate(Part::Payload).into());
         }
-        validation.check(&header, text, clock.now())?;
-        let claims = serde_json::from_str(text).map_err(|e| {
-            if e.is_data() {
-                Error::Claims(e.to_string())
-            } else {
-                Error::Malformed(Malformed::Json(Part::Payload, e.to_string()))
-            }
-        })?;
+        let claims = validation.check_and_read(&header, text, clock.now())?;
         Ok(Verified { header, claims })
     }
 

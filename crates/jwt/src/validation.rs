@@ -170,6 +170,41 @@ impl Validation {
     /// Checks the header and the claims. `payload` is verified JSON text; duplicate members at its
     /// top level are refused here, nested ones must have been refused by the caller.
     pub(crate) fn check(&self, header: &Header, payload: &str, now: i64) -> Result<(), Error> {
+        self.check_type(header)?;
+        // The payload is known to start with `{`, so any failure here is broken JSON (a syntax
+        // error, truncation, nesting too deep): the token's fault, not the caller's.
+        let (IgnoredAny, view) = read_claims(self, payload)
+            .map_err(|e| Malformed::Json(Part::Payload, e.to_string()))?;
+        self.check_view(&view, now)
+    }
+
+    /// Checks the header and the claims like [`Validation::check`], and reads the claims as `T`,
+    /// all in one pass over the payload. When `T` does not fit, the policy's verdict still comes
+    /// first (an expired token is reported as expired whatever its shape).
+    pub(crate) fn check_and_read<T: de::DeserializeOwned>(
+        &self,
+        header: &Header,
+        payload: &str,
+        now: i64,
+    ) -> Result<T, Error> {
+        self.check_type(header)?;
+        match read_claims::<T>(self, payload) {
+            Ok((claims, view)) => {
+                self.check_view(&view, now)?;
+                Ok(claims)
+            }
+            Err(error) => {
+                self.check(header, payload, now)?;
+                Err(if error.is_data() {
+                    Error::Claims(error.to_string())
+                } else {
+                    Error::Malformed(Malformed::Json(Part::Payload, error.to_string()))
+                })
+            }
+        }
+    }
+
+    fn check_type(&self, header: &Header) -> Result<(), Error> {
         if let Some(expected) = &self.token_type {
             let matches = header
                 .typ
@@ -182,12 +217,7 @@ impl Validation {
                 });
             }
         }
-        // The payload is known to start with `{`, so any failure here is broken JSON (a syntax
-        // error, truncation, nesting too deep): the token's fault, not the caller's.
-        let view = ViewSeed { policy: self }
-            .deserialize(&mut serde_json::Deserializer::from_str(payload))
-            .map_err(|e| Malformed::Json(Part::Payload, e.to_string()))?;
-        self.check_view(&view, now)
+        Ok(())
     }
 
     fn check_view(&self, view: &ClaimsView<'_>, now: i64) -> Result<(), Error> {
@@ -356,7 +386,7 @@ impl<'de> de::Deserialize<'de> for CowStr<'de> {
 }
 
 /// The claims the policy looks at, captured as raw JSON in one pass over the payload.
-struct ClaimsView<'a> {
+pub(crate) struct ClaimsView<'a> {
     exp: Option<&'a RawValue>,
     nbf: Option<&'a RawValue>,
     iat: Option<&'a RawValue>,
@@ -369,31 +399,9 @@ struct ClaimsView<'a> {
     duplicate: Option<String>,
 }
 
-struct ViewSeed<'p> {
-    policy: &'p Validation,
-}
-
-impl<'de> DeserializeSeed<'de> for ViewSeed<'_> {
-    type Value = ClaimsView<'de>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ViewSeed<'_> {
-    type Value = ClaimsView<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object of claims")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let policy = self.policy;
-        let mut view = ClaimsView {
+impl<'a> ClaimsView<'a> {
+    fn new(policy: &Validation) -> ClaimsView<'a> {
+        ClaimsView {
             exp: None,
             nbf: None,
             iat: None,
@@ -403,41 +411,236 @@ impl<'de> Visitor<'de> for ViewSeed<'_> {
             required_seen: vec![false; policy.required.len()],
             pinned: vec![None; policy.pinned.len()],
             duplicate: None,
-        };
-        let mut names: Vec<Cow<'de, str>> = Vec::with_capacity(16);
-        while let Some(CowStr(name)) = map.next_key::<CowStr<'de>>()? {
-            if names.contains(&name) {
-                view.duplicate.get_or_insert_with(|| name.to_string());
-            }
-            for (seen, required) in view.required_seen.iter_mut().zip(&policy.required) {
-                *seen |= *required == name;
-            }
-            let slot = match name.as_ref() {
-                "exp" => Some(&mut view.exp),
-                "nbf" => Some(&mut view.nbf),
-                "iat" => Some(&mut view.iat),
-                "iss" => Some(&mut view.iss),
-                "sub" => Some(&mut view.sub),
-                "aud" => Some(&mut view.aud),
-                _ => None,
-            };
-            let pinned_index = policy.pinned.iter().position(|(pinned, _)| *pinned == name);
-            match (slot, pinned_index) {
-                (Some(slot), index) => {
-                    let raw: &'de RawValue = map.next_value()?;
-                    *slot = Some(raw);
-                    if let Some(i) = index {
-                        view.pinned[i] = Some(raw);
-                    }
-                }
-                (None, Some(i)) => view.pinned[i] = Some(map.next_value()?),
-                (None, None) => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-            names.push(name);
         }
-        Ok(view)
+    }
+
+    /// Notes a member named `name` (after the `earlier` ones) and says whether its value is wanted.
+    fn saw(&mut self, policy: &Validation, name: &str, earlier: &[Cow<'_, str>]) -> Capture {
+        if self.duplicate.is_none() && earlier.iter().any(|seen| seen == name) {
+            self.duplicate = Some(name.to_owned());
+        }
+        for (seen, required) in self.required_seen.iter_mut().zip(&policy.required) {
+            *seen |= required == name;
+        }
+        let registered = match name {
+            "exp" => Some(Registered::Exp),
+            "nbf" => Some(Registered::Nbf),
+            "iat" => Some(Registered::Iat),
+            "iss" => Some(Registered::Iss),
+            "sub" => Some(Registered::Sub),
+            "aud" => Some(Registered::Aud),
+            _ => None,
+        };
+        let pinned = policy.pinned.iter().position(|(pinned, _)| pinned == name);
+        match (registered, pinned) {
+            (None, None) => Capture::Skip,
+            (registered, pinned) => Capture::Keep(registered, pinned),
+        }
+    }
+
+    /// Keeps the raw value of a member [`ClaimsView::saw`] wanted.
+    fn keep(&mut self, registered: Option<Registered>, pinned: Option<usize>, raw: &'a RawValue) {
+        if let Some(registered) = registered {
+            let slot = match registered {
+                Registered::Exp => &mut self.exp,
+                Registered::Nbf => &mut self.nbf,
+                Registered::Iat => &mut self.iat,
+                Registered::Iss => &mut self.iss,
+                Registered::Sub => &mut self.sub,
+                Registered::Aud => &mut self.aud,
+            };
+            *slot = Some(raw);
+        }
+        if let Some(slot) = pinned.and_then(|i| self.pinned.get_mut(i)) {
+            *slot = Some(raw);
+        }
+    }
+}
+
+/// Reads the caller's claims type `T` from `payload` and, in the same pass, captures the claims the
+/// policy looks at: the deserializer `T` reads from is wrapped so that every member name, and the
+/// raw value of every member the policy checks, is seen on the way through.
+pub(crate) fn read_claims<'de, T: de::Deserialize<'de>>(
+    policy: &Validation,
+    payload: &'de str,
+) -> Result<(T, ClaimsView<'de>), serde_json::Error> {
+    let mut view = ClaimsView::new(policy);
+    let mut json = serde_json::Deserializer::from_str(payload);
+    let claims = T::deserialize(Tap {
+        inner: &mut json,
+        view: &mut view,
+        policy,
+    })?;
+    json.end()?;
+    Ok((claims, view))
+}
+
+/// A deserializer that hands every map it meets to a [`TapMap`].
+struct Tap<'v, 'p, 'de, D> {
+    inner: D,
+    view: &'v mut ClaimsView<'de>,
+    policy: &'p Validation,
+}
+
+impl<'v, 'p, 'de, D: de::Deserializer<'de>> de::Deserializer<'de> for Tap<'v, 'p, 'de, D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.inner.deserialize_any(TapVisitor {
+            visitor,
+            view: self.view,
+            policy: self.policy,
+        })
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.inner.deserialize_map(TapVisitor {
+            visitor,
+            view: self.view,
+            policy: self.policy,
+        })
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.inner.deserialize_struct(
+            name,
+            fields,
+            TapVisitor {
+                visitor,
+                view: self.view,
+                policy: self.policy,
+            },
+        )
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.inner.deserialize_newtype_struct(
+            name,
+            TapVisitor {
+                visitor,
+                view: self.view,
+                policy: self.policy,
+            },
+        )
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct seq tuple tuple_struct enum identifier ignored_any
+    }
+}
+
+/// The caller's visitor, given a [`TapMap`] instead of the map itself.
+struct TapVisitor<'v, 'p, 'de, V> {
+    visitor: V,
+    view: &'v mut ClaimsView<'de>,
+    policy: &'p Validation,
+}
+
+impl<'v, 'p, 'de, V: Visitor<'de>> Visitor<'de> for TapVisitor<'v, 'p, 'de, V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.visitor.expecting(f)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.visitor.visit_map(TapMap {
+            map,
+            view: self.view,
+            policy: self.policy,
+            names: Vec::with_capacity(16),
+            capture: Capture::Skip,
+        })
+    }
+
+    fn visit_newtype_struct<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<V::Value, D::Error> {
+        self.visitor.visit_newtype_struct(Tap {
+            inner: deserializer,
+            view: self.view,
+            policy: self.policy,
+        })
+    }
+}
+
+/// What the member whose name was just read is to the policy.
+#[derive(Clone, Copy)]
+enum Capture {
+    /// Nothing: its value goes straight to the caller.
+    Skip,
+    /// A registered claim (slot) and/or a pinned one (index): its raw value is kept.
+    Keep(Option<Registered>, Option<usize>),
+}
+
+#[derive(Clone, Copy)]
+enum Registered {
+    Exp,
+    Nbf,
+    Iat,
+    Iss,
+    Sub,
+    Aud,
+}
+
+/// The top-level map of the claims: records each name, keeps the raw value of the members the
+/// policy checks, and passes everything on to the caller's visitor. Only the top level is tapped:
+/// nested maps are read by the inner map access directly.
+struct TapMap<'v, 'p, 'de, A> {
+    map: A,
+    view: &'v mut ClaimsView<'de>,
+    policy: &'p Validation,
+    names: Vec<Cow<'de, str>>,
+    capture: Capture,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for TapMap<'_, '_, 'de, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        let Some(CowStr(name)) = self.map.next_key::<CowStr<'de>>()? else {
+            return Ok(None);
+        };
+        self.capture = self.view.saw(self.policy, &name, &self.names);
+        let key = match &name {
+            Cow::Borrowed(borrowed) => seed.deserialize(de::value::BorrowedStrDeserializer::<
+                A::Error,
+            >::new(borrowed)),
+            Cow::Owned(owned) => {
+                seed.deserialize(de::value::StrDeserializer::<A::Error>::new(owned))
+            }
+        }?;
+        self.names.push(name);
+        Ok(Some(key))
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
+        let Capture::Keep(registered, pinned) = std::mem::replace(&mut self.capture, Capture::Skip)
+        else {
+            return self.map.next_value_seed(seed);
+        };
+        let raw: &'de RawValue = self.map.next_value()?;
+        self.view.keep(registered, pinned, raw);
+        seed.deserialize(&mut serde_json::Deserializer::from_str(raw.get()))
+            .map_err(de::Error::custom)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.map.size_hint()
     }
 }
 
@@ -584,5 +787,62 @@ mod tests {
             Err(Error::InvalidTokenType { .. })
         ));
         assert!(p.check(&header(None), "{}", 0).is_err());
+    }
+
+    /// The one-pass reader gives the caller's type exactly as serde_json does, and the policy's
+    /// verdict keeps its priority over a claims type that does not fit.
+    #[test]
+    fn claims_are_read_in_the_same_pass_as_the_policy_checks() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Claims {
+            exp: i64,
+            sub: String,
+            nested: serde_json::Value,
+            #[serde(default)]
+            name: Option<String>,
+        }
+        let policy = Validation::new().require("sub").claim_equals("sub", "42");
+        let header = header(Some("JWT"));
+        let payload = r#"{"sub":"42","exp":100,"nested":{"exp":1,"a":[1,{"b":"\u00e9"}]},"name":"esc\"aped"}"#;
+        let read: Claims = policy.check_and_read(&header, payload, 10).unwrap();
+        assert_eq!(read, serde_json::from_str::<Claims>(payload).unwrap());
+        let untyped: serde_json::Value = policy.check_and_read(&header, payload, 10).unwrap();
+        assert_eq!(
+            untyped,
+            serde_json::from_str::<serde_json::Value>(payload).unwrap()
+        );
+
+        assert_eq!(
+            policy.check_and_read::<Claims>(&header, payload, 100),
+            Err(Error::Expired { exp: 100, now: 100 })
+        );
+        assert!(matches!(
+            policy.check_and_read::<Claims>(&header, r#"{"sub":"42","exp":100}"#, 10),
+            Err(Error::Claims(_))
+        ));
+        assert_eq!(
+            policy.check_and_read::<Claims>(&header, r#"{"sub":"42","exp":1,"nested":0}"#, 10),
+            Err(Error::Expired { exp: 1, now: 10 }),
+            "expired wins over a shape that would fit"
+        );
+        assert!(matches!(
+            policy.check_and_read::<Claims>(
+                &header,
+                r#"{"sub":"42","exp":100,"nested":0,"exp":100}"#,
+                10
+            ),
+            Err(Error::Malformed(Malformed::DuplicateMember(
+                Part::Payload,
+                _
+            )))
+        ));
+        assert_eq!(
+            policy.check_and_read::<Claims>(&header, r#"{"sub":"43","exp":100,"nested":0}"#, 10),
+            Err(Error::ClaimMismatch("sub".into()))
+        );
+        assert!(matches!(
+            policy.check_and_read::<Claims>(&header, r#"{"sub":"42","exp":100,"nested":0} x"#, 10),
+            Err(Error::Malformed(Malformed::Json(Part::Payload, _)))
+        ));
     }
 }
