@@ -1,6 +1,8 @@
 //! Compact JWS tokens: encoding, and verification through the typestate
 //! [`UntrustedToken`] -> [`Verified`]. Claims cannot be read before the signature has been checked.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -13,6 +15,12 @@ use crate::validation::{Clock, Validation};
 
 /// The largest signature any supported key makes (RSA-8192).
 const MAX_SIGNATURE_BYTES: usize = 1024;
+
+/// The largest signature of any key but RSA (ES512's 132 bytes).
+const SMALL_SIGNATURE_BYTES: usize = 132;
+
+/// Payloads up to this size are decoded on the stack; typical access tokens fit.
+const STACK_PAYLOAD_BYTES: usize = 768;
 
 /// Header members the verifier reads. They are set through [`Header`]'s fields (or not at all),
 /// never through `extra`: a second copy would make a header with duplicate members, and a value of
@@ -77,7 +85,7 @@ pub struct UntrustedToken<'a> {
     signing_input: &'a str,
     payload: &'a str,
     signature: &'a str,
-    header: Header,
+    header: Arc<Header>,
 }
 
 impl<'a> UntrustedToken<'a> {
@@ -90,13 +98,17 @@ impl<'a> UntrustedToken<'a> {
                 limit: max_bytes,
             });
         }
-        let (signing_input, signature) = token.rsplit_once('.').ok_or(Malformed::SegmentCount)?;
-        let (header_segment, payload) = signing_input
-            .split_once('.')
-            .ok_or(Malformed::SegmentCount)?;
-        if payload.contains('.') {
+        // Exactly two dots: the first and the last must be two, with none between them.
+        let bytes = token.as_bytes();
+        let (Some(first), Some(last)) = (memchr::memchr(b'.', bytes), memchr::memrchr(b'.', bytes))
+        else {
+            return Err(Malformed::SegmentCount.into());
+        };
+        if first == last || memchr::memchr(b'.', &bytes[first + 1..last]).is_some() {
             return Err(Malformed::SegmentCount.into());
         }
+        let (signing_input, signature) = (&token[..last], &token[last + 1..]);
+        let (header_segment, payload) = (&token[..first], &token[first + 1..last]);
         let header = header::parse(header_segment.as_bytes())?;
         Ok(UntrustedToken {
             signing_input,
@@ -119,8 +131,19 @@ impl<'a> UntrustedToken<'a> {
         validation: &Validation,
         clock: &dyn Clock,
     ) -> Result<Verified<T>, Error> {
-        let (header, payload) = self.verify_payload(keys)?;
-        let text = std::str::from_utf8(&payload).map_err(|_| Malformed::Utf8(Part::Payload))?;
+        self.check_signature(keys)?;
+        // Only now is the payload worth reading.
+        let mut stack = [0u8; STACK_PAYLOAD_BYTES];
+        let heap;
+        let payload: &[u8] = match b64::decode_into(self.payload.as_bytes(), &mut stack) {
+            Some(len) => &stack[..len],
+            None => {
+                heap =
+                    b64::decode(self.payload.as_bytes()).ok_or(Malformed::Base64(Part::Payload))?;
+                &heap
+            }
+        };
+        let text = std::str::from_utf8(payload).map_err(|_| Malformed::Utf8(Part::Payload))?;
         if !text.trim_start().starts_with('{') {
             return Err(Malformed::NotObject(Part::Payload).into());
         }
@@ -130,28 +153,42 @@ impl<'a> UntrustedToken<'a> {
             .get(1..)
             .and_then(|rest| memchr::memchr(b'{', rest))
             .is_some();
-        if nested && let Some(name) = find_duplicate_member(&payload) {
+        if nested && let Some(name) = find_duplicate_member(payload) {
             return Err(Malformed::DuplicateMember(Part::Payload, name).into());
         }
-        if has_lone_surrogate(&payload) {
+        if has_lone_surrogate(payload) {
             return Err(Malformed::LoneSurrogate(Part::Payload).into());
         }
-        let claims = validation.check_and_read(&header, text, clock.now())?;
-        Ok(Verified { header, claims })
+        let claims = validation.check_and_read(&self.header, text, clock.now())?;
+        Ok(Verified {
+            header: self.header,
+            claims,
+        })
     }
 
     /// Verifies the signature only and returns the header and the raw payload bytes: plain JWS
     /// (RFC 7515) for payloads that are not JWT claims. No claim is validated.
     pub fn verify_payload(self, keys: &impl KeyResolver) -> Result<(Header, Vec<u8>), Error> {
-        let key = keys.resolve(self.header.kid.as_deref(), self.header.alg)?;
-        let mut signature = [0u8; MAX_SIGNATURE_BYTES];
-        let len = b64::decode_into(self.signature.as_bytes(), &mut signature)
-            .ok_or(Malformed::Base64(Part::Signature))?;
-        key.verify_signature(self.signing_input.as_bytes(), &signature[..len])?;
-        // Only now is the payload worth reading.
+        self.check_signature(keys)?;
         let payload =
             b64::decode(self.payload.as_bytes()).ok_or(Malformed::Base64(Part::Payload))?;
-        Ok((self.header, payload))
+        Ok((Arc::unwrap_or_clone(self.header), payload))
+    }
+
+    fn check_signature(&self, keys: &impl KeyResolver) -> Result<(), Error> {
+        let key = keys.resolve(self.header.kid.as_deref(), self.header.alg)?;
+        let encoded = self.signature.as_bytes();
+        // Every signature but RSA's fits the small buffer, which is cheaper to set up.
+        let mut small = [0u8; SMALL_SIGNATURE_BYTES];
+        let mut large;
+        let buffer: &mut [u8] = if encoded.len() <= SMALL_SIGNATURE_BYTES * 4 / 3 + 1 {
+            &mut small
+        } else {
+            large = [0u8; MAX_SIGNATURE_BYTES];
+            &mut large
+        };
+        let len = b64::decode_into(encoded, buffer).ok_or(Malformed::Base64(Part::Signature))?;
+        key.verify_signature(self.signing_input.as_bytes(), &buffer[..len])
     }
 }
 
@@ -169,7 +206,7 @@ pub fn verify<T: DeserializeOwned>(
 /// A token whose signature and claims have been checked.
 #[derive(Clone, Debug)]
 pub struct Verified<T> {
-    header: Header,
+    header: Arc<Header>,
     claims: T,
 }
 

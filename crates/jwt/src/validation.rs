@@ -415,8 +415,8 @@ impl<'a> ClaimsView<'a> {
     }
 
     /// Notes a member named `name` (after the `earlier` ones) and says whether its value is wanted.
-    fn saw(&mut self, policy: &Validation, name: &str, earlier: &[Cow<'_, str>]) -> Capture {
-        if self.duplicate.is_none() && earlier.iter().any(|seen| seen == name) {
+    fn saw(&mut self, policy: &Validation, name: &str, earlier: &SeenNames<'_>) -> Capture {
+        if self.duplicate.is_none() && earlier.contains(name) {
             self.duplicate = Some(name.to_owned());
         }
         for (seen, required) in self.required_seen.iter_mut().zip(&policy.required) {
@@ -554,11 +554,12 @@ impl<'v, 'p, 'de, V: Visitor<'de>> Visitor<'de> for TapVisitor<'v, 'p, 'de, V> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        let mut names = SeenNames::default();
         self.visitor.visit_map(TapMap {
             map,
             view: self.view,
             policy: self.policy,
-            names: Vec::with_capacity(16),
+            names: &mut names,
             capture: Capture::Skip,
         })
     }
@@ -601,8 +602,43 @@ struct TapMap<'v, 'p, 'de, A> {
     map: A,
     view: &'v mut ClaimsView<'de>,
     policy: &'p Validation,
-    names: Vec<Cow<'de, str>>,
+    names: &'v mut SeenNames<'de>,
     capture: Capture,
+}
+
+/// The member names read so far: the first few in place, the rest (rare) on the heap, so a
+/// typical token's claims are read without allocating for this.
+struct SeenNames<'de> {
+    first: [Cow<'de, str>; 16],
+    len: usize,
+    rest: Vec<Cow<'de, str>>,
+}
+
+impl Default for SeenNames<'_> {
+    fn default() -> Self {
+        SeenNames {
+            first: std::array::from_fn(|_| Cow::Borrowed("")),
+            len: 0,
+            rest: Vec::new(),
+        }
+    }
+}
+
+impl<'de> SeenNames<'de> {
+    fn contains(&self, name: &str) -> bool {
+        self.first[..self.len].iter().any(|seen| seen == name)
+            || self.rest.iter().any(|seen| seen == name)
+    }
+
+    fn push(&mut self, name: Cow<'de, str>) {
+        match self.first.get_mut(self.len) {
+            Some(slot) => {
+                *slot = name;
+                self.len += 1;
+            }
+            None => self.rest.push(name),
+        }
+    }
 }
 
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for TapMap<'_, '_, 'de, A> {
@@ -615,7 +651,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for TapMap<'_, '_, 'de, A> {
         let Some(CowStr(name)) = self.map.next_key::<CowStr<'de>>()? else {
             return Ok(None);
         };
-        self.capture = self.view.saw(self.policy, &name, &self.names);
+        self.capture = self.view.saw(self.policy, &name, self.names);
         let key = match &name {
             Cow::Borrowed(borrowed) => seed.deserialize(de::value::BorrowedStrDeserializer::<
                 A::Error,
@@ -840,6 +876,15 @@ mod tests {
             policy.check_and_read::<Claims>(&header, r#"{"sub":"43","exp":100,"nested":0}"#, 10),
             Err(Error::ClaimMismatch("sub".into()))
         );
+        // Past the names kept in place, duplicates are still found.
+        let many: String = (0..40).map(|i| format!(r#""c{i}":{i},"#)).collect();
+        for last in ["c3", "c39"] {
+            let payload = format!(r#"{{"sub":"42","exp":100,"nested":0,{many}"{last}":0}}"#);
+            assert!(matches!(
+                policy.check_and_read::<serde_json::Value>(&header, &payload, 10),
+                Err(Error::Malformed(Malformed::DuplicateMember(Part::Payload, name))) if name == last
+            ));
+        }
         assert!(matches!(
             policy.check_and_read::<Claims>(&header, r#"{"sub":"42","exp":100,"nested":0} x"#, 10),
             Err(Error::Malformed(Malformed::Json(Part::Payload, _)))
