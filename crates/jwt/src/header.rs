@@ -69,11 +69,14 @@ fn present<'de, D: serde::Deserializer<'de>>(
     serde_json::Value::deserialize(deserializer).map(Some)
 }
 
+/// A header segment, byte for byte, and what it parsed to.
+type Accepted = (Box<[u8]>, Arc<Header>);
+
 thread_local! {
     /// The last header segment this thread accepted, and what it parsed to. Tokens from one issuer
     /// share their header byte for byte, so most verifications skip decoding it; the key is the
     /// exact segment, so the result is the one a fresh parse would give.
-    static LAST_ACCEPTED: RefCell<Option<(Box<[u8]>, Arc<Header>)>> = const { RefCell::new(None) };
+    static LAST_ACCEPTED: RefCell<Option<Accepted>> = const { RefCell::new(None) };
 }
 
 /// Decodes and checks the first segment of a token: strict base64url, UTF-8, a JSON object without
