@@ -30,7 +30,8 @@ cargo build --release -q -p tessera --manifest-path "$ROOT/Cargo.toml"
 TESSERA="$ROOT/target/release/tessera"
 source "$ROOT/bench/lib.sh"
 
-export TESSERA_LOG=warn TESSERA_LOGIN_FAILURES_PER_IP=1000000 TESSERA_MASTER_KEY=$(python3 -c 'import os; print(os.urandom(32).hex())')
+# Logins in flight count against the per-username limit too: a load run sends many at once.
+export TESSERA_LOG=warn TESSERA_LOGIN_FAILURES_PER_IP=1000000 TESSERA_LOGIN_FAILURES_PER_USERNAME=1000000 TESSERA_MASTER_KEY=$(python3 -c 'import os; print(os.urandom(32).hex())')
 # The login pool and the propagation rounds log in thousands of times: cheap hashing for this user.
 CHEAP=(env TESSERA_PASSWORD_HASH_MEMORY_KIB=64 TESSERA_PASSWORD_HASH_ITERATIONS=1)
 

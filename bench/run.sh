@@ -47,7 +47,8 @@ start_tessera() { # NAME ALG -> sets ADDR, PID
   printf 'pool-pw\n' | TESSERA_PASSWORD_HASH_MEMORY_KIB=64 TESSERA_PASSWORD_HASH_ITERATIONS=1 \
     "$TESSERA" users add pool --password-stdin --data-dir "$dir/data" >/dev/null
   local port; port=$(free_port)
-  TESSERA_SIGNING_ALGORITHM=$alg TESSERA_LOG=warn TESSERA_LOGIN_FAILURES_PER_IP=1000000 \
+  # Logins in flight count against the per-username limit too: a load run sends many at once.
+  TESSERA_SIGNING_ALGORITHM=$alg TESSERA_LOG=warn TESSERA_LOGIN_FAILURES_PER_IP=1000000 TESSERA_LOGIN_FAILURES_PER_USERNAME=1000000 \
     "$TESSERA" serve --listen "127.0.0.1:$port" --data-dir "$dir/data" "${extra[@]}" > "$dir/out" 2> "$dir/err" &
   PID=$!; PIDS+=("$PID"); ADDR="127.0.0.1:$port"
   wait_http "$ADDR"
