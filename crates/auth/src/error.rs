@@ -1,6 +1,6 @@
 //! The domain's error type. The server maps it to HTTP in exactly one place.
 
-use crate::store::StoreError;
+use crate::store::{Conflict, StoreError};
 
 /// Why a token was refused, with simplejwt's wording (its clients show these messages).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,8 +39,10 @@ impl TokenProblem {
     }
 }
 
-/// Every failure of the domain layer, split by who caused it.
+/// Every failure of the domain layer, split by who caused it: the caller (bad credentials or input),
+/// a backend that is down (retry later), or our side (a bug, corruption).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthError {
     /// Wrong username or password, or a disabled account, at login.
     #[error("no active account found with the given credentials")]
@@ -86,9 +88,21 @@ pub enum AuthError {
     /// The caller is authenticated but lacks the role the route requires.
     #[error("permission denied")]
     Forbidden,
-    /// Storage is down: answer 503 and let the client retry.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
+    /// Storage (or another backend) is down: answer 503 and let the client retry.
+    #[error("service unavailable")]
+    Unavailable(#[source] StoreError),
+    /// The instance's revocation state has not been brought up to date for longer than allowed, so
+    /// it cannot vouch for access tokens (503).
+    #[error("revocation state not synced for {} (limit {limit_ms} ms)", .age_ms.map_or_else(|| "ever".to_owned(), |ms| format!("{ms} ms")))]
+    RevocationsStale {
+        /// Milliseconds since the last sync; `None` if there never was one.
+        age_ms: Option<u64>,
+        /// The limit in force.
+        limit_ms: u64,
+    },
+    /// Storage failed in a way retrying will not fix.
+    #[error("storage failed")]
+    Storage(#[source] StoreError),
     /// A bug or corruption on our side.
     #[error("internal error: {0}")]
     Internal(String),
@@ -97,9 +111,26 @@ pub enum AuthError {
 impl From<StoreError> for AuthError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Conflict(_) => AuthError::UsernameTaken,
-            StoreError::Unavailable(reason) => AuthError::Unavailable(reason),
-            StoreError::Internal(reason) => AuthError::Internal(reason),
+            StoreError::Conflict(Conflict::Username) => AuthError::UsernameTaken,
+            error if error.is_unavailable() => AuthError::Unavailable(error),
+            // Any other conflict (a key id, say) is ours, not the caller's.
+            error => AuthError::Storage(error),
         }
+    }
+}
+
+/// An error followed by its sources, `a: b: c`: how causes are shown in logs and messages.
+#[derive(Clone, Copy)]
+pub struct Chain<'a>(pub &'a dyn std::error::Error);
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
     }
 }

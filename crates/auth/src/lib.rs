@@ -31,7 +31,7 @@ mod throttle;
 mod tokens;
 
 pub use config::AuthConfig;
-pub use error::{AuthError, TokenProblem};
+pub use error::{AuthError, Chain, TokenProblem};
 pub use ids::{SessionId, UserId};
 pub use keyring::KeyRing;
 pub use password::{PasswordHasher, PasswordPolicy};
@@ -40,7 +40,7 @@ pub use sealing::MasterKey;
 pub use service::{
     AuthService, LoginContext, RefreshOutcome, TokenPair, UserAdmin, UserChange, VerifiedAccess,
 };
-pub use store::{Counter, FailureLog, RevocationBus, Store, StoreError};
+pub use store::{Conflict, Counter, FailureLog, RevocationBus, Store, StoreError};
 pub use tessera_jwt::{Clock, FixedClock, SystemClock};
 pub use throttle::{Attempt, LocalFailures, LoginThrottle, ThrottleConfig};
 pub use tokens::{ACCESS_TYP, REFRESH_TYP, TokenKind};

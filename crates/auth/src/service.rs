@@ -16,7 +16,7 @@ use crate::keyring::KeyRing;
 use crate::password::PasswordHasher;
 use crate::revocation::RevocationState;
 use crate::store::{
-    NewUser, RefreshRecord, RefreshState, RevocationBus, RotateOutcome, Session, Store, StoreError,
+    NewUser, RefreshRecord, RefreshState, RevocationBus, RotateOutcome, Session, Store,
     StoredRefresh, User,
 };
 use crate::throttle::LoginThrottle;
@@ -713,8 +713,8 @@ impl AuthService {
         }
         let user = match self.store.user_by_id(id).await {
             Ok(user) => user.map(Arc::new),
-            Err(StoreError::Unavailable(cause)) if cached.is_some() => {
-                tracing::debug!(%cause, user = id.0, "storage unavailable: answering the last known user record");
+            Err(error) if error.is_unavailable() && cached.is_some() => {
+                tracing::debug!(%error, user = id.0, "storage unavailable: answering the last known user record");
                 return Ok(cached.map(|(user, _)| user));
             }
             Err(error) => return Err(error.into()),

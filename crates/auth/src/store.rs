@@ -8,18 +8,96 @@ use async_trait::async_trait;
 
 use crate::ids::{SessionId, UserId};
 
-/// Why a storage call failed. Backends convert their driver errors in one place.
-#[derive(Clone, Debug, thiserror::Error)]
+/// The underlying error a [`StoreError`] keeps as its source.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a storage call failed, split by what the caller can do about it. Backends convert their
+/// driver's errors in one place each, keeping the driver's error as the source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
-    /// A unique constraint was violated (e.g. the username is taken).
-    #[error("already exists: {0}")]
-    Conflict(String),
-    /// The backend is unreachable or timed out: the caller should answer 503.
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
+    /// A unique constraint was violated; says which.
+    #[error("{0} already exists")]
+    Conflict(Conflict),
+    /// The backend is unreachable, busy or timed out: the caller should answer 503.
+    #[error("storage unavailable: {what}")]
+    Unavailable {
+        /// What could not be done.
+        what: String,
+        /// The driver's error, when there is one.
+        #[source]
+        cause: Option<Cause>,
+    },
     /// Anything else the backend reported; a bug or corruption on our side.
-    #[error("storage failure: {0}")]
-    Internal(String),
+    #[error("storage failure: {what}")]
+    Internal {
+        /// What failed.
+        what: String,
+        /// The driver's error, when there is one.
+        #[source]
+        cause: Option<Cause>,
+    },
+}
+
+impl StoreError {
+    /// The backend cannot be reached now, because of `cause`.
+    pub fn unavailable(what: impl Into<String>, cause: impl Into<Cause>) -> StoreError {
+        StoreError::Unavailable {
+            what: what.into(),
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// The backend cannot be reached now; no underlying error to keep.
+    pub fn unavailable_because(what: impl Into<String>) -> StoreError {
+        StoreError::Unavailable {
+            what: what.into(),
+            cause: None,
+        }
+    }
+
+    /// The backend failed, because of `cause`.
+    pub fn internal(what: impl Into<String>, cause: impl Into<Cause>) -> StoreError {
+        StoreError::Internal {
+            what: what.into(),
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// The backend failed; no underlying error to keep.
+    pub fn internal_because(what: impl Into<String>) -> StoreError {
+        StoreError::Internal {
+            what: what.into(),
+            cause: None,
+        }
+    }
+
+    /// Whether the backend is unreachable (as opposed to refusing or failing the call).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
+    }
+}
+
+/// What a unique constraint protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// A user with that username.
+    Username,
+    /// A signing key with that id.
+    KeyId,
+    /// Another unique value.
+    Other,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Conflict::Username => "a user with that username",
+            Conflict::KeyId => "a signing key with that id",
+            Conflict::Other => "a row with that unique value",
+        })
+    }
 }
 
 /// A user account.

@@ -467,7 +467,7 @@ mod tests {
     impl Unreachable {
         fn refuse(&self) -> StoreError {
             self.0.fetch_add(1, Ordering::Relaxed);
-            StoreError::Unavailable("connection refused".into())
+            StoreError::unavailable_because("connection refused")
         }
     }
 

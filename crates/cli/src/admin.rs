@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use tessera_auth::{AuthError, KeyRing, PasswordHasher, Store, SystemClock, UserAdmin, UserChange};
+use tessera_auth::{
+    AuthError, Chain, KeyRing, PasswordHasher, Store, SystemClock, UserAdmin, UserChange,
+};
 use tessera_jwt::Clock as _;
 use tessera_server::config::SETTINGS;
 use tessera_server::{Backend, Config};
@@ -180,7 +182,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 fn domain(error: AuthError) -> Failure {
-    Failure::usage(error.to_string())
+    Failure::usage(Chain(&error).to_string())
 }
 
 fn claims_object(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {

@@ -6,7 +6,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tessera_auth::{AuthError, TokenProblem};
+use tessera_auth::{AuthError, Chain, TokenProblem};
 
 /// `WWW-Authenticate` on every 401, as simplejwt's views send it.
 pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"api\"";
@@ -109,20 +109,16 @@ impl ApiError {
                     StatusCode::FORBIDDEN,
                     "You do not have permission to perform this action.",
                 ),
-                AuthError::Unavailable(cause) => {
-                    tracing::warn!(%cause, "storage unavailable");
-                    detail(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "Service temporarily unavailable, try again later.",
-                    )
-                }
-                AuthError::Internal(cause) => {
-                    tracing::error!(%cause, "internal error");
-                    detail(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "A server error occurred.",
-                    )
-                }
+                AuthError::Unavailable(_) | AuthError::RevocationsStale { .. } => detail(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service temporarily unavailable, try again later.",
+                ),
+                // `AuthError` may grow (it is non-exhaustive): anything new is a 500 until it is
+                // given its own row.
+                AuthError::Storage(_) | AuthError::Internal(_) | _ => detail(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "A server error occurred.",
+                ),
             },
             ApiError::AccessToken(TokenProblem::NoUserId) => {
                 token_endpoint(TokenProblem::NoUserId.message(), "token_not_valid")
@@ -200,8 +196,30 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Whether the cause belongs in the log: a backend down or a failure on our side. What the
+    /// client did wrong does not (it is in the response).
+    fn log(&self) {
+        let ApiError::Auth(error) = self else {
+            return;
+        };
+        match error {
+            AuthError::Unavailable(_) | AuthError::RevocationsStale { .. } => {
+                tracing::warn!(error = %Chain(error), "answering 503");
+            }
+            AuthError::Storage(_) | AuthError::Internal(_) => {
+                tracing::error!(error = %Chain(error), "answering 500");
+            }
+            _ => {}
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
+    /// The edge: the response from the one mapping ([`ApiError::parts`], which stays pure), and
+    /// the cause logged when it is ours.
     fn into_response(self) -> Response {
+        self.log();
         let (status, body) = self.parts();
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
@@ -217,7 +235,7 @@ impl IntoResponse for ApiError {
             }
             // Storage outages are usually short (a restart, a failover): tell clients and
             // proxies to retry soon rather than give up.
-            ApiError::Auth(AuthError::Unavailable(_)) => {
+            ApiError::Auth(AuthError::Unavailable(_) | AuthError::RevocationsStale { .. }) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
@@ -229,6 +247,7 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tessera_auth::StoreError;
 
     fn render(error: ApiError) -> (StatusCode, Value, Option<String>, Option<String>) {
         let (status, body) = error.parts();
@@ -336,7 +355,7 @@ mod tests {
                 None,
             ),
             (
-                AuthError::Unavailable("db".into()).into(),
+                AuthError::Unavailable(StoreError::unavailable_because("db")).into(),
                 503,
                 json!({"detail":"Service temporarily unavailable, try again later."}),
                 None,
@@ -345,6 +364,22 @@ mod tests {
                 AuthError::Internal("secret cause".into()).into(),
                 500,
                 json!({"detail":"A server error occurred."}),
+                None,
+            ),
+            (
+                AuthError::Storage(StoreError::internal_because("secret cause")).into(),
+                500,
+                json!({"detail":"A server error occurred."}),
+                None,
+            ),
+            (
+                AuthError::RevocationsStale {
+                    age_ms: Some(5_000),
+                    limit_ms: 3_000,
+                }
+                .into(),
+                503,
+                json!({"detail":"Service temporarily unavailable, try again later."}),
                 None,
             ),
             (
@@ -442,7 +477,8 @@ mod tests {
 
     #[test]
     fn an_outage_says_to_retry_soon() {
-        let (status, _, _, retry) = render(AuthError::Unavailable("db down".into()).into());
+        let (status, _, _, retry) =
+            render(AuthError::Unavailable(StoreError::unavailable_because("db down")).into());
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(retry.as_deref(), Some("1"));
     }

@@ -44,13 +44,10 @@ impl AppState {
         let Some(max) = self.max_staleness else {
             return Ok(());
         };
+        let limit_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
         match self.feed.sync_age_ms() {
-            Some(age) if u128::from(age) <= max.as_millis() => Ok(()),
-            age => Err(AuthError::Unavailable(format!(
-                "revocation state not synced for {} ms (limit {} ms)",
-                age.map_or_else(|| "ever".to_owned(), |a| a.to_string()),
-                max.as_millis()
-            ))),
+            Some(age) if age <= limit_ms => Ok(()),
+            age_ms => Err(AuthError::RevocationsStale { age_ms, limit_ms }),
         }
     }
 }

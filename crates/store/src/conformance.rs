@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    NewUser, RefreshRecord, RefreshState, Revocation, RevocationKind, RotateOutcome, Session,
-    Store, StoreError, StoredKey, StoredRefresh,
+    Conflict, NewUser, RefreshRecord, RefreshState, Revocation, RevocationKind, RotateOutcome,
+    Session, Store, StoreError, StoredKey, StoredRefresh,
 };
 
 /// The time the cases pretend it is.
@@ -140,7 +140,7 @@ pub async fn users_get_ids_in_order_and_unique_names(store: Arc<dyn Store>) {
     assert_eq!(user(store, "bob").await, UserId(2));
     assert!(matches!(
         store.create_user(&new_user("ann"), NOW).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict(Conflict::Username))
     ));
     // The highest id is deleted: a store that reused ids would hand out 2 again. (A refused
     // insert may use up an id, as a PostgreSQL sequence does: gaps are allowed, reuse is not.)
@@ -790,7 +790,7 @@ pub async fn keys_rotate_in_retires_the_previous(store: Arc<dyn Store>) {
     // A failed rotation (duplicate kid) changes nothing: k2 is still the signing key.
     assert!(matches!(
         store.rotate_in(&key("k2", NOW + 20), NOW + 70).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Conflict(Conflict::KeyId))
     ));
     assert_eq!(
         store.keys().await.unwrap(),

@@ -76,7 +76,7 @@ impl PostgresStore {
     ) -> Result<PostgresStore, StoreError> {
         let connect: PgConnectOptions = url
             .parse()
-            .map_err(|e| StoreError::Internal(format!("database URL: {e}")))?;
+            .map_err(|e| StoreError::internal_because(format!("database URL: {e}")))?;
         let timeout_ms = options.statement_timeout.as_millis().to_string();
         let connect = connect
             .application_name("tessera")
@@ -103,7 +103,7 @@ impl PostgresStore {
         let known = migrator().iter().count();
         let applied = self.applied_versions().await?;
         if applied < known {
-            return Err(StoreError::Internal(format!(
+            return Err(StoreError::internal_because(format!(
                 "the database schema is not up to date ({applied} of {known} migrations applied): \
                  run `tessera migrate`"
             )));
@@ -189,7 +189,7 @@ fn migrate_error(error: sqlx::migrate::MigrateError) -> StoreError {
         sqlx::migrate::MigrateError::Execute(error)
         | sqlx::migrate::MigrateError::ExecuteMigration(error, _) => db_error(error),
         // Typically a database written by a newer Tessera than this one.
-        other => StoreError::Internal(format!("migrating the database: {other}")),
+        other => StoreError::internal_because(format!("migrating the database: {other}")),
     }
 }
 
@@ -580,8 +580,8 @@ impl SessionStore for PostgresStore {
             && old.state == RefreshState::Active
             && old.record.session_id != new.session_id
         {
-            return Err(StoreError::Internal(
-                "rotate_refresh: the new token belongs to another session".into(),
+            return Err(StoreError::internal_because(
+                "rotate_refresh: the new token belongs to another session",
             ));
         }
         Ok(RotateOutcome::NotActive(stored))
@@ -795,8 +795,8 @@ impl RevocationBus for PostgresNotifications {
             match listener.try_recv().await {
                 Ok(Some(_)) => heard(),
                 Ok(None) => {
-                    return StoreError::Unavailable(
-                        "postgres: notification connection lost".into(),
+                    return StoreError::unavailable_because(
+                        "postgres: notification connection lost",
                     );
                 }
                 Err(error) => return db_error(error),

@@ -52,7 +52,7 @@ impl std::fmt::Debug for SharedRedis {
 }
 
 fn redis_error(error: redis::RedisError) -> StoreError {
-    StoreError::Unavailable(format!("redis: {error}"))
+    StoreError::unavailable("redis", error)
 }
 
 impl SharedRedis {
@@ -60,7 +60,7 @@ impl SharedRedis {
     /// (and polls the database for revocations) while Redis is down.
     pub fn new(url: &str, options: RedisOptions) -> Result<SharedRedis, StoreError> {
         let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Internal(format!("redis URL {url:?}: {e}")))?;
+            .map_err(|e| StoreError::internal_because(format!("redis URL {url:?}: {e}")))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.timeout))
             .set_response_timeout(Some(options.timeout))
@@ -106,7 +106,7 @@ impl RevocationBus for SharedRedis {
             redis::cmd("PING").query_async::<String>(&mut connection),
         )
         .await
-        .map_err(|_| StoreError::Unavailable("redis: no reply to PING".into()))?
+        .map_err(|_| StoreError::unavailable_because("redis: no reply to PING"))?
         .map_err(redis_error)?;
         Ok(())
     }
@@ -120,7 +120,7 @@ impl RevocationBus for SharedRedis {
         let pubsub = match tokio::time::timeout(self.options.timeout, subscribe).await {
             Ok(Ok(pubsub)) => pubsub,
             Ok(Err(error)) => return redis_error(error),
-            Err(_) => return StoreError::Unavailable("redis: subscribing timed out".into()),
+            Err(_) => return StoreError::unavailable_because("redis: subscribing timed out"),
         };
         let (mut sink, mut messages) = pubsub.split();
         heard();
@@ -131,14 +131,14 @@ impl RevocationBus for SharedRedis {
             tokio::select! {
                 message = messages.next() => match message {
                     Some(_) => heard(),
-                    None => return StoreError::Unavailable("redis: subscription closed".into()),
+                    None => return StoreError::unavailable_because("redis: subscription closed"),
                 },
                 _ = health.tick() => {
                     // Subscribed, Redis answers PING with an array: read any value.
                     match tokio::time::timeout(self.options.timeout, sink.ping::<redis::Value>()).await {
                         Ok(Ok(_)) => {}
                         Ok(Err(error)) => return redis_error(error),
-                        Err(_) => return StoreError::Unavailable("redis: no reply to PING".into()),
+                        Err(_) => return StoreError::unavailable_because("redis: no reply to PING"),
                     }
                 }
             }

@@ -5,8 +5,8 @@
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    RefreshRecord, RefreshState, RevocationKind, Session, StoreError, StoredKey, StoredRefresh,
-    User,
+    Conflict, RefreshRecord, RefreshState, RevocationKind, Session, StoreError, StoredKey,
+    StoredRefresh, User,
 };
 
 /// Typed column access over any backend's row, errors already mapped.
@@ -48,22 +48,39 @@ where
     }
 }
 
-/// The one place where driver errors become [`StoreError`]s, for every backend.
+/// The one place where driver errors become [`StoreError`]s, for every backend. The driver's
+/// error is kept as the source.
 pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
-    match &error {
+    let unavailable = match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(db.message().to_owned())
+            return StoreError::Conflict(conflict_of(db.as_ref()));
         }
-        sqlx::Error::Database(db) if is_unavailable(db.as_ref()) => {
-            StoreError::Unavailable(error.to_string())
-        }
+        sqlx::Error::Database(db) => is_unavailable(db.as_ref()),
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
-        _ => StoreError::Internal(error.to_string()),
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    };
+    if unavailable {
+        StoreError::unavailable("the database cannot serve the call now", error)
+    } else {
+        StoreError::internal("the database refused the call", error)
+    }
+}
+
+/// Which unique constraint a violation hit, from its name (PostgreSQL) or message (SQLite's
+/// "UNIQUE constraint failed: users.username").
+fn conflict_of(db: &dyn sqlx::error::DatabaseError) -> Conflict {
+    let said = db.constraint().unwrap_or_else(|| db.message());
+    if said.contains("username") {
+        Conflict::Username
+    } else if said.contains("kid") || said.contains("signing_keys") {
+        Conflict::KeyId
+    } else {
+        Conflict::Other
     }
 }
 
@@ -126,24 +143,23 @@ pub(crate) fn row_kind(
     before: Option<i64>,
 ) -> Result<RevocationKind, StoreError> {
     let user = || {
-        subject
-            .parse::<i64>()
-            .map(UserId)
-            .map_err(|_| StoreError::Internal(format!("bad revocation subject {subject:?}")))
+        subject.parse::<i64>().map(UserId).map_err(|_| {
+            StoreError::internal_because(format!("bad revocation subject {subject:?}"))
+        })
     };
     Ok(match kind {
         "session" => RevocationKind::Session(SessionId(subject.clone())),
         "user_tokens_before" => RevocationKind::UserTokensBefore {
             user: user()?,
             before: before.ok_or_else(|| {
-                StoreError::Internal("user_tokens_before entry without before_ts".into())
+                StoreError::internal_because("user_tokens_before entry without before_ts")
             })?,
         },
         "user_disabled" => RevocationKind::UserDisabled(user()?),
         "user_enabled" => RevocationKind::UserEnabled(user()?),
         "user_deleted" => RevocationKind::UserDeleted(user()?),
         other => {
-            return Err(StoreError::Internal(format!(
+            return Err(StoreError::internal_because(format!(
                 "unknown revocation kind {other:?}"
             )));
         }
@@ -152,7 +168,7 @@ pub(crate) fn row_kind(
 
 /// Roles and claims are stored as JSON text in both backends.
 pub(crate) fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
+    serde_json::to_string(value).map_err(|e| StoreError::internal("serializing a column", e))
 }
 
 fn json_column<T: serde::de::DeserializeOwned>(
@@ -160,13 +176,14 @@ fn json_column<T: serde::de::DeserializeOwned>(
     column: &str,
 ) -> Result<T, StoreError> {
     let text = row.text(column)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Internal(format!("column {column}: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| StoreError::internal_because(format!("column {column}: {e}")))
 }
 
 fn hash_of(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
     bytes
         .try_into()
-        .map_err(|_| StoreError::Internal("stored token hash is not 32 bytes".into()))
+        .map_err(|_| StoreError::internal_because("stored token hash is not 32 bytes"))
 }
 
 fn opt_hash(row: &impl Columns, column: &str) -> Result<Option<[u8; 32]>, StoreError> {
@@ -250,10 +267,10 @@ pub(crate) fn refresh_row(row: &impl Columns) -> Result<StoredRefresh, StoreErro
         "rotated" => RefreshState::Rotated {
             at: row
                 .opt_int("rotated_at")?
-                .ok_or_else(|| StoreError::Internal("rotated token without rotated_at".into()))?,
+                .ok_or_else(|| StoreError::internal_because("rotated token without rotated_at"))?,
         },
         other => {
-            return Err(StoreError::Internal(format!(
+            return Err(StoreError::internal_because(format!(
                 "unknown refresh token state {other:?}"
             )));
         }
@@ -263,7 +280,7 @@ pub(crate) fn refresh_row(row: &impl Columns) -> Result<StoredRefresh, StoreErro
     Ok(StoredRefresh {
         record: RefreshRecord {
             token_hash: opt_hash(row, "token_hash")?
-                .ok_or_else(|| StoreError::Internal("refresh token without hash".into()))?,
+                .ok_or_else(|| StoreError::internal_because("refresh token without hash"))?,
             jti: row.text("jti")?,
             session_id: SessionId(row.text("session_id")?),
             issued_at: row.int("issued_at")?,
@@ -312,7 +329,7 @@ mod tests {
             assert!(
                 matches!(
                     row_kind(kind, subject.into(), before),
-                    Err(StoreError::Internal(_))
+                    Err(StoreError::Internal { .. })
                 ),
                 "{kind} {subject}"
             );
@@ -328,17 +345,17 @@ mod tests {
             sqlx::Error::Protocol("unexpected EOF".into()),
         ] {
             assert!(
-                matches!(db_error(unavailable), StoreError::Unavailable(_)),
+                matches!(db_error(unavailable), StoreError::Unavailable { .. }),
                 "unavailable"
             );
         }
         assert!(matches!(
             db_error(sqlx::Error::RowNotFound),
-            StoreError::Internal(_)
+            StoreError::Internal { .. }
         ));
         assert!(matches!(
             db_error(sqlx::Error::ColumnNotFound("x".into())),
-            StoreError::Internal(_)
+            StoreError::Internal { .. }
         ));
     }
 

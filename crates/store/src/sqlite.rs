@@ -95,8 +95,17 @@ async fn rotation_writer(pool: SqlitePool, mut jobs: mpsc::Receiver<RotationJob>
                 }
             }
             Err(error) => {
+                // Every rotation of the batch failed for the one reason: each caller gets it.
+                let unavailable = error.is_unavailable();
+                let shared = std::sync::Arc::new(error);
                 for job in batch {
-                    let _ = job.reply.send(Err(error.clone()));
+                    let what = "the batch this rotation was committed in failed";
+                    let cause = std::sync::Arc::clone(&shared);
+                    let _ = job.reply.send(Err(if unavailable {
+                        StoreError::unavailable(what, cause)
+                    } else {
+                        StoreError::internal(what, cause)
+                    }));
                 }
             }
         }
@@ -163,8 +172,8 @@ async fn rotate_in(
             && old.state == RefreshState::Active
             && old.record.session_id != new.session_id
         {
-            return Err(StoreError::Internal(
-                "rotate_refresh: the new token belongs to another session".into(),
+            return Err(StoreError::internal_because(
+                "rotate_refresh: the new token belongs to another session",
             ));
         }
         return Ok(RotateOutcome::NotActive(stored));
@@ -272,7 +281,7 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
             sqlx::migrate::MigrateError::Execute(error)
             | sqlx::migrate::MigrateError::ExecuteMigration(error, _) => db_error(error),
             // Typically a database written by a newer Tessera than this one.
-            other => StoreError::Internal(format!("migrating the database: {other}")),
+            other => StoreError::internal_because(format!("migrating the database: {other}")),
         })
 }
 
@@ -284,7 +293,7 @@ enum UrlTarget<'a> {
 }
 
 fn parse_url(url: &str) -> Result<UrlTarget<'_>, StoreError> {
-    let bad = |why: &str| StoreError::Internal(format!("database URL {url:?}: {why}"));
+    let bad = |why: &str| StoreError::internal_because(format!("database URL {url:?}: {why}"));
     let rest = url
         .strip_prefix("sqlite:")
         .ok_or_else(|| bad("not a sqlite: URL"))?;
@@ -304,7 +313,8 @@ fn parse_url(url: &str) -> Result<UrlTarget<'_>, StoreError> {
 /// Creates the database file readable by its owner only, before SQLite opens it: it holds private
 /// keys and password hashes. SQLite gives the `-wal` and `-shm` files the mode of the database.
 fn create_private_file(path: &Path) -> Result<(), StoreError> {
-    let io = |e: std::io::Error| StoreError::Unavailable(format!("{}: {e}", path.display()));
+    let io =
+        |e: std::io::Error| StoreError::unavailable_because(format!("{}: {e}", path.display()));
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
@@ -672,7 +682,7 @@ impl SessionStore for SqliteStore {
             now,
             reply,
         };
-        let gone = || StoreError::Unavailable("the rotation writer has stopped".into());
+        let gone = || StoreError::unavailable_because("the rotation writer has stopped");
         self.rotations.send(job).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
@@ -867,7 +877,7 @@ mod tests {
             "t.db",
         ] {
             assert!(
-                matches!(parse_url(bad), Err(StoreError::Internal(_))),
+                matches!(parse_url(bad), Err(StoreError::Internal { .. })),
                 "{bad}"
             );
         }
@@ -922,7 +932,7 @@ mod tests {
         let lock = holder.write().await.unwrap();
         assert!(matches!(
             other.create_user(&user, 1).await,
-            Err(StoreError::Unavailable(_))
+            Err(StoreError::Unavailable { .. })
         ));
         lock.rollback().await.unwrap();
         other.create_user(&user, 1).await.unwrap();
@@ -934,7 +944,7 @@ mod tests {
         store.close().await;
         assert!(matches!(
             store.ping().await,
-            Err(StoreError::Unavailable(_))
+            Err(StoreError::Unavailable { .. })
         ));
     }
 
@@ -977,7 +987,7 @@ mod tests {
         }
         assert!(matches!(
             store.rotate_refresh(&[1; 32], &record(3, "b"), 2).await,
-            Err(StoreError::Internal(_))
+            Err(StoreError::Internal { .. })
         ));
         let old = store.refresh_token(&[1; 32]).await.unwrap().unwrap();
         assert_eq!(old.state, RefreshState::Active, "nothing changed");

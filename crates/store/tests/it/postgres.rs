@@ -64,7 +64,7 @@ async fn migrations_are_explicit_and_idempotent() {
 async fn a_bad_url_or_an_absent_server_is_a_clear_error() {
     assert!(matches!(
         PostgresStore::connect("postgres://[::1", &PostgresOptions::default()).await,
-        Err(StoreError::Internal(_))
+        Err(StoreError::Internal { .. })
     ));
     let options = PostgresOptions {
         acquire_timeout: Duration::from_millis(500),
@@ -73,7 +73,7 @@ async fn a_bad_url_or_an_absent_server_is_a_clear_error() {
     // Port 1 on loopback: nothing listens there.
     assert!(matches!(
         PostgresStore::connect("postgres://postgres@127.0.0.1:1/test", &options).await,
-        Err(StoreError::Unavailable(_))
+        Err(StoreError::Unavailable { .. })
     ));
 }
 
