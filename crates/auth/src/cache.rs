@@ -77,7 +77,8 @@ impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
             .remove(key);
     }
 
-    pub(crate) fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 }

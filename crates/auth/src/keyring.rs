@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use crate::config::AuthConfig;
 use crate::error::AuthError;
 use crate::sealing::{self, MasterKey};
-use crate::store::{Store, StoredKey};
+use crate::store::{KeyInfo, Store};
 
 /// One consistent view of the keys.
 #[derive(Debug)]
@@ -48,18 +48,7 @@ impl KeyRing {
             stored = store.keys().await?;
         }
         let master = config.master_key.clone();
-        let material = build(&stored, operator.as_ref(), master.as_ref(), now)?;
-        if master.is_some()
-            && let Some(plain) = live_keys(&stored, now)
-                .iter()
-                .find(|k| !sealing::is_sealed(&k.private_jwk))
-        {
-            tracing::warn!(
-                kid = %plain.kid,
-                "a stored signing key is not encrypted at rest; `tessera keys rotate` replaces it \
-                 with a sealed one"
-            );
-        }
+        let material = build(store, &stored, operator.as_ref(), master.as_ref(), now).await?;
         Ok(KeyRing {
             material: RwLock::new(Arc::new(material)),
             operator,
@@ -75,7 +64,7 @@ impl KeyRing {
         store: &dyn Store,
         config: &AuthConfig,
         now: i64,
-    ) -> Result<StoredKey, AuthError> {
+    ) -> Result<KeyInfo, AuthError> {
         let signs_from = now.saturating_add(config.key_publish_ahead.max(0));
         KeyRing::store_new(store, config, signs_from).await
     }
@@ -84,14 +73,14 @@ impl KeyRing {
         store: &dyn Store,
         config: &AuthConfig,
         signs_from: i64,
-    ) -> Result<StoredKey, AuthError> {
+    ) -> Result<KeyInfo, AuthError> {
         let key = SigningKey::generate(config.signing_algorithm).map_err(internal)?;
         let jwk = key.to_jwk().map_err(internal)?;
         let (kid, alg) = (key.kid().to_string(), key.algorithm().to_string());
         let private_jwk = Zeroizing::new(serde_json::to_string(&jwk).map_err(internal)?);
         // `created_at` is when the key starts signing; the store retires the others at that time.
-        let stored = StoredKey {
-            private_jwk: sealing::seal(config.master_key.as_ref(), &kid, &alg, private_jwk)?,
+        let private = sealing::seal(config.master_key.as_ref(), &kid, &alg, private_jwk)?;
+        let info = KeyInfo {
             kid,
             alg,
             created_at: signs_from,
@@ -100,22 +89,31 @@ impl KeyRing {
         };
         store
             .rotate_in(
-                &stored,
+                &info,
+                &private,
                 signs_from.saturating_add(config.longest_token_lifetime()),
             )
             .await?;
-        Ok(stored)
+        Ok(info)
     }
 
-    /// Re-reads the stored keys and swaps in a new view if they changed (a rotation by the CLI or
-    /// another instance, or an old key expiring). Returns whether anything changed.
+    /// Re-reads the stored keys' public facts and, if they changed (a rotation by the CLI or
+    /// another instance, or an old key expiring), loads the keys and swaps in a new view. Returns
+    /// whether anything changed. Private material is read only in that case.
     pub async fn reload(&self, store: &dyn Store, now: i64) -> Result<bool, AuthError> {
         let stored = store.keys().await?;
         let live = live_keys(&stored, now);
         if fingerprint(&live, now) == self.material().fingerprint {
             return Ok(false);
         }
-        let material = build(&stored, self.operator.as_ref(), self.master.as_ref(), now)?;
+        let material = build(
+            store,
+            &stored,
+            self.operator.as_ref(),
+            self.master.as_ref(),
+            now,
+        )
+        .await?;
         *self.material.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(material);
         Ok(true)
     }
@@ -135,7 +133,7 @@ impl KeyRing {
     }
 }
 
-fn live_keys(stored: &[StoredKey], now: i64) -> Vec<&StoredKey> {
+fn live_keys(stored: &[KeyInfo], now: i64) -> Vec<&KeyInfo> {
     stored
         .iter()
         .filter(|k| k.expires_at.is_none_or(|t| t > now))
@@ -143,7 +141,7 @@ fn live_keys(stored: &[StoredKey], now: i64) -> Vec<&StoredKey> {
 }
 
 /// Whether `key` is the one to sign with at `now` (when several are, the newest).
-fn signs_at(key: &StoredKey, now: i64) -> bool {
+fn signs_at(key: &KeyInfo, now: i64) -> bool {
     key.created_at <= now && key.retired_at.is_none_or(|retired| retired > now)
 }
 
@@ -151,7 +149,7 @@ fn signs_at(key: &StoredKey, now: i64) -> bool {
 /// with time alone when a pre-published key comes into force).
 type Fingerprint = (Vec<(String, Option<i64>, Option<i64>)>, Option<String>);
 
-fn fingerprint(live: &[&StoredKey], now: i64) -> Fingerprint {
+fn fingerprint(live: &[&KeyInfo], now: i64) -> Fingerprint {
     let keys = live
         .iter()
         .map(|k| (k.kid.clone(), k.retired_at, k.expires_at))
@@ -164,8 +162,10 @@ fn fingerprint(live: &[&StoredKey], now: i64) -> Fingerprint {
     (keys, signer)
 }
 
-fn build(
-    stored: &[StoredKey],
+/// Loads the live keys (their private halves read now, one by one) into a view.
+async fn build(
+    store: &dyn Store,
+    stored: &[KeyInfo],
     operator: Option<&SigningKey>,
     master: Option<&MasterKey>,
     now: i64,
@@ -174,7 +174,20 @@ fn build(
     let mut signing = operator.cloned();
     let mut verifying = Vec::new();
     for key in &live {
-        let private_jwk = sealing::open(master, &key.kid, &key.alg, &key.private_jwk)?;
+        let sealed = store.private_key(&key.kid).await?.ok_or_else(|| {
+            AuthError::Internal(format!(
+                "signing key {}: its private half is missing",
+                key.kid
+            ))
+        })?;
+        if master.is_some() && !sealing::is_sealed(sealed.expose()) {
+            tracing::warn!(
+                kid = %key.kid,
+                "a stored signing key is not encrypted at rest; `tessera keys rotate` replaces it \
+                 with a sealed one"
+            );
+        }
+        let private_jwk = sealing::open(master, &key.kid, &key.alg, &sealed)?;
         let jwk = Jwk::from_json(&private_jwk).map_err(internal)?;
         let private = SigningKey::from_jwk(&jwk, Some(key.alg.parse().map_err(internal)?))
             .map_err(internal)?

@@ -18,6 +18,7 @@
 
 mod cache;
 pub mod claims;
+pub mod clock;
 pub mod config;
 mod error;
 pub mod ids;
@@ -30,6 +31,7 @@ pub mod store;
 mod throttle;
 mod tokens;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::AuthConfig;
 pub use error::{AuthError, Chain, TokenProblem};
 pub use ids::{SessionId, UserId};
@@ -38,9 +40,9 @@ pub use password::{PasswordHasher, PasswordPolicy};
 pub use revocation::RevocationState;
 pub use sealing::MasterKey;
 pub use service::{
-    AuthService, LoginContext, RefreshOutcome, TokenPair, UserAdmin, UserChange, VerifiedAccess,
+    AuthService, Builder, KeyStatus, LoginContext, NewAccount, RefreshOutcome, TokenPair,
+    UserChange, VerifiedAccess,
 };
-pub use store::{Conflict, Counter, FailureLog, RevocationBus, Store, StoreError};
-pub use tessera_jwt::{Clock, FixedClock, SystemClock};
+pub use store::{Conflict, Counter, FailureLog, KeyInfo, RevocationBus, Store, StoreError};
 pub use throttle::{Attempt, LocalFailures, LoginThrottle, ThrottleConfig};
 pub use tokens::{ACCESS_TYP, REFRESH_TYP, TokenKind};

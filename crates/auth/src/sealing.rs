@@ -12,6 +12,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use zeroize::Zeroizing;
 
 use crate::error::AuthError;
+use crate::store::PrivateJwk;
 
 const PREFIX: &str = "sealed:v1:";
 
@@ -131,10 +132,10 @@ pub(crate) fn seal(
     kid: &str,
     alg: &str,
     private_jwk: Zeroizing<String>,
-) -> Result<String, AuthError> {
+) -> Result<PrivateJwk, AuthError> {
     match master {
-        Some(master) => master.seal(kid, alg, &private_jwk),
-        None => Ok(private_jwk.to_string()),
+        Some(master) => master.seal(kid, alg, &private_jwk).map(PrivateJwk::new),
+        None => Ok(PrivateJwk::new(private_jwk.as_str())),
     }
 }
 
@@ -143,8 +144,9 @@ pub(crate) fn open(
     master: Option<&MasterKey>,
     kid: &str,
     alg: &str,
-    stored: &str,
+    stored: &PrivateJwk,
 ) -> Result<Zeroizing<String>, AuthError> {
+    let stored = stored.expose();
     match (is_sealed(stored), master) {
         (true, Some(master)) => master.unseal(kid, alg, stored),
         (true, None) => Err(AuthError::Internal(format!(
@@ -193,8 +195,8 @@ mod tests {
         let master = MasterKey::parse(HEX).unwrap();
         let jwk = r#"{"kty":"OKP","crv":"Ed25519","d":"secret","x":"public"}"#;
         let stored = seal(Some(&master), "k1", "EdDSA", Zeroizing::new(jwk.into())).unwrap();
-        assert!(is_sealed(&stored));
-        assert!(!stored.contains("secret"));
+        assert!(is_sealed(stored.expose()));
+        assert!(!stored.expose().contains("secret"));
         assert_eq!(*open(Some(&master), "k1", "EdDSA", &stored).unwrap(), jwk);
         let other = MasterKey::parse(&"ab".repeat(32)).unwrap();
         assert!(
@@ -211,11 +213,15 @@ mod tests {
         );
         let message = open(None, "k1", "EdDSA", &stored).unwrap_err().to_string();
         assert!(message.contains("TESSERA_MASTER_KEY"), "{message}");
-        let mut tampered = stored.clone();
+        let mut tampered = stored.expose().to_owned();
         tampered.pop();
-        tampered.push(if stored.ends_with('A') { 'B' } else { 'A' });
+        tampered.push(if stored.expose().ends_with('A') {
+            'B'
+        } else {
+            'A'
+        });
         assert!(
-            open(Some(&master), "k1", "EdDSA", &tampered).is_err(),
+            open(Some(&master), "k1", "EdDSA", &PrivateJwk::new(tampered)).is_err(),
             "tampered"
         );
     }
@@ -223,11 +229,12 @@ mod tests {
     #[test]
     fn plain_keys_stay_readable_with_or_without_a_master_key() {
         let master = MasterKey::parse(HEX).unwrap();
-        assert_eq!(*open(Some(&master), "k", "ES256", "{}").unwrap(), "{}");
-        assert_eq!(*open(None, "k", "ES256", "{}").unwrap(), "{}");
+        let plain = PrivateJwk::new("{}");
+        assert_eq!(*open(Some(&master), "k", "ES256", &plain).unwrap(), "{}");
+        assert_eq!(*open(None, "k", "ES256", &plain).unwrap(), "{}");
         assert_eq!(
             seal(None, "k", "ES256", Zeroizing::new("{}".into())).unwrap(),
-            "{}"
+            plain
         );
     }
 }

@@ -238,21 +238,43 @@ pub struct Revocation {
     pub expires_at: i64,
 }
 
-/// A signing key as stored.
+/// A signing key's public facts: all that the periodic sync reads (and compares) to notice a
+/// rotation. The private half is read only when a key is loaded ([`KeyStore::private_key`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredKey {
+pub struct KeyInfo {
     /// Key id.
     pub kid: String,
     /// Algorithm name.
     pub alg: String,
-    /// The private JWK (JSON). Protect the database accordingly.
-    pub private_jwk: String,
-    /// Creation time.
+    /// When it starts signing (rotated-in keys may be published before that).
     pub created_at: i64,
     /// When it stopped signing (a newer key took over), if it did.
     pub retired_at: Option<i64>,
     /// When it leaves the verification set: after the last token it signed has expired.
     pub expires_at: Option<i64>,
+}
+
+/// A signing key's private JWK as stored: sealed with the master key (`sealed:v1:...`), or plain
+/// JSON when none is configured. Zeroized on drop and never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateJwk(zeroize::Zeroizing<String>);
+
+impl PrivateJwk {
+    /// Wraps stored text.
+    pub fn new(text: impl Into<String>) -> PrivateJwk {
+        PrivateJwk(zeroize::Zeroizing::new(text.into()))
+    }
+
+    /// The stored text, for the store to write and the key ring to open.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PrivateJwk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateJwk(..)")
+    }
 }
 
 /// Counts from a sweep of expired rows.
@@ -377,13 +399,17 @@ pub trait SessionStore: Send + Sync {
 /// Signing keys shared by every instance.
 #[async_trait]
 pub trait KeyStore: Send + Sync {
-    /// All stored keys, oldest first.
-    async fn keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+    /// Every stored key's public facts, oldest first (by `created_at`, then `kid`). Cheap: the
+    /// periodic sync calls it.
+    async fn keys(&self) -> Result<Vec<KeyInfo>, StoreError>;
+    /// The private half of key `kid`, read only when the key is (re)loaded.
+    async fn private_key(&self, kid: &str) -> Result<Option<PrivateJwk>, StoreError>;
     /// Stores `key` as the new signing key and retires every other unretired key at `key.created_at`
     /// with `expires_at = retired_keys_expire_at`, in one transaction.
     async fn rotate_in(
         &self,
-        key: &StoredKey,
+        key: &KeyInfo,
+        private: &PrivateJwk,
         retired_keys_expire_at: i64,
     ) -> Result<(), StoreError>;
 }

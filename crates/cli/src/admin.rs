@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use tessera_auth::{
-    AuthError, Chain, KeyRing, PasswordHasher, Store, SystemClock, UserAdmin, UserChange,
+    AuthError, AuthService, Chain, KeyStatus, NewAccount, PasswordHasher, SystemClock, UserChange,
 };
-use tessera_jwt::Clock as _;
 use tessera_server::config::SETTINGS;
+use tessera_server::views::rfc3339;
 use tessera_server::{Backend, Config};
 use zeroize::Zeroizing;
 
@@ -159,21 +159,6 @@ fn load_config(data: &DataArgs, extra: &[(&str, Option<String>)]) -> Result<Conf
         .map_err(|e| Failure::usage(e.to_string()))
 }
 
-async fn open_store(config: &Config) -> Result<Arc<dyn Store>, Failure> {
-    Ok(backend::open(config, Schema::Check).await?.store)
-}
-
-/// Tells running instances to sync now (best effort: they poll anyway).
-async fn announce(backend: &Backend) {
-    if let Some(bus) = &backend.bus
-        && let Err(error) = bus.announce().await
-    {
-        eprintln!(
-            "note: running servers were not notified ({error}); they pick the change up at their next poll"
-        );
-    }
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -229,23 +214,28 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
             Schema::Check
         };
         let backend = backend::open(&config, schema).await?;
-        tessera_server::run(config, backend)
+        tessera_server::run(config, backend, Arc::new(SystemClock::new()))
             .await
             .map_err(|e| Failure::usage(e.to_string()))
     })
 }
 
-fn admin(config: &Config, backend: &Backend) -> Result<UserAdmin, Failure> {
+/// The domain, opened for administration over the configured backend: changes are announced to
+/// running servers.
+fn service(config: &Config, backend: &Backend) -> Result<AuthService, Failure> {
     let hasher = PasswordHasher::new(
         config.password_policy(),
         PasswordHasher::default_concurrency(),
     )
     .map_err(domain)?;
-    let admin = UserAdmin::new(Arc::clone(&backend.store), hasher, config.auth());
-    Ok(match &backend.bus {
-        Some(bus) => admin.with_bus(Arc::clone(bus)),
-        None => admin,
-    })
+    Ok(AuthService::builder(
+        Arc::clone(&backend.store),
+        config.auth(),
+        hasher,
+        Arc::new(SystemClock::new()),
+    )
+    .bus(backend.bus.clone())
+    .administer())
 }
 
 pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
@@ -262,8 +252,7 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
     let config = load_config(&data, &[])?;
     runtime()?.block_on(async {
         let backend = backend::open(&config, Schema::Check).await?;
-        let admin = admin(&config, &backend)?;
-        let now = SystemClock.now();
+        let admin = service(&config, &backend)?;
         let missing = |name: String| {
             move |e: AuthError| match e {
                 AuthError::NotFound => Failure::usage(format!("no user named {name:?}")),
@@ -279,7 +268,13 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
             } => {
                 let claims = claims_object(claims.as_deref().unwrap_or("{}"))?;
                 let user = admin
-                    .add(&name, read_password()?, roles, claims, now)
+                    .add_user(NewAccount {
+                        username: name.clone(),
+                        password: read_password()?,
+                        roles,
+                        claims,
+                        is_active: true,
+                    })
                     .await
                     .map_err(|e| match e {
                         AuthError::UsernameTaken => {
@@ -295,13 +290,16 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
                 revoke_sessions,
                 ..
             } => {
-                let user = admin.find(&name).await.map_err(missing(name.clone()))?;
+                let user = admin
+                    .find_user(&name)
+                    .await
+                    .map_err(missing(name.clone()))?;
                 let change = UserChange {
                     roles: Some(roles),
                     revoke_sessions,
                     ..UserChange::default()
                 };
-                let user = admin.update(user.id, &change, now).await.map_err(domain)?;
+                let user = admin.update_user(user.id, &change).await.map_err(domain)?;
                 println!("roles of {name}: {}", user.roles.join(", "));
             }
             UsersCommand::SetClaims {
@@ -310,13 +308,16 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
                 revoke_sessions,
                 ..
             } => {
-                let user = admin.find(&name).await.map_err(missing(name.clone()))?;
+                let user = admin
+                    .find_user(&name)
+                    .await
+                    .map_err(missing(name.clone()))?;
                 let change = UserChange {
                     claims: Some(claims_object(&claims)?),
                     revoke_sessions,
                     ..UserChange::default()
                 };
-                let user = admin.update(user.id, &change, now).await.map_err(domain)?;
+                let user = admin.update_user(user.id, &change).await.map_err(domain)?;
                 println!(
                     "claims of {name}: {}",
                     serde_json::Value::Object(user.claims)
@@ -327,7 +328,7 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
                     "{:>6}  {:<6}  {:<20}  {:<24}  claims",
                     "id", "active", "username", "roles"
                 );
-                for user in admin.list().await.map_err(domain)? {
+                for user in admin.list_users().await.map_err(domain)? {
                     println!(
                         "{:>6}  {:<6}  {:<20}  {:<24}  {}",
                         user.id.0,
@@ -340,29 +341,32 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
             }
             UsersCommand::Disable { name, .. } => {
                 admin
-                    .disable(&name, now)
+                    .disable_user(&name)
                     .await
                     .map_err(missing(name.clone()))?;
                 println!("disabled {name}; their sessions are revoked");
             }
             UsersCommand::Enable { name, .. } => {
                 admin
-                    .enable(&name, now)
+                    .enable_user(&name)
                     .await
                     .map_err(missing(name.clone()))?;
                 println!("enabled {name}");
             }
             UsersCommand::Delete { name, .. } => {
-                let user = admin.find(&name).await.map_err(missing(name.clone()))?;
+                let user = admin
+                    .find_user(&name)
+                    .await
+                    .map_err(missing(name.clone()))?;
                 admin
-                    .delete(user.id, now)
+                    .delete_user(user.id)
                     .await
                     .map_err(missing(name.clone()))?;
                 println!("deleted {name}");
             }
             UsersCommand::SetPassword { name, .. } => {
                 admin
-                    .set_password(&name, read_password()?, now)
+                    .set_password(&name, read_password()?)
                     .await
                     .map_err(missing(name.clone()))?;
                 println!("password of {name} changed; their sessions are revoked");
@@ -376,17 +380,14 @@ pub(crate) fn keys_rotate(data: DataArgs) -> Result<(), Failure> {
     let config = load_config(&data, &[])?;
     runtime()?.block_on(async {
         let backend = backend::open(&config, Schema::Check).await?;
-        let now = SystemClock.now();
-        let key = KeyRing::rotate(backend.store.as_ref(), &config.auth(), now)
-            .await
-            .map_err(domain)?;
-        announce(&backend).await;
-        if key.created_at > now {
+        let service = service(&config, &backend)?;
+        let key = service.rotate_key().await.map_err(domain)?;
+        if key.created_at > service.now() {
             println!(
                 "new signing key {} ({}), published now, signs from {}",
                 key.kid,
                 key.alg,
-                tessera_server::routes::rfc3339(key.created_at)
+                rfc3339(key.created_at)
             );
         } else {
             println!("new signing key {} ({})", key.kid, key.alg);
@@ -398,24 +399,23 @@ pub(crate) fn keys_rotate(data: DataArgs) -> Result<(), Failure> {
 pub(crate) fn keys_list(data: DataArgs) -> Result<(), Failure> {
     let config = load_config(&data, &[])?;
     runtime()?.block_on(async {
-        let store = open_store(&config).await?;
-        let now = SystemClock.now();
-        let time = tessera_server::routes::rfc3339;
+        let backend = backend::open(&config, Schema::Check).await?;
+        let service = service(&config, &backend)?;
         println!("{:<44}  {:<6}  {:<20}  status", "kid", "alg", "signs from");
-        for key in store.keys().await.map_err(|e| domain(e.into()))? {
-            let status = match (key.retired_at, key.expires_at) {
-                _ if key.created_at > now => "published, not signing yet".to_owned(),
-                (None, _) => "signing".to_owned(),
-                (Some(retired), _) if retired > now => format!("signing until {}", time(retired)),
-                (Some(_), Some(until)) if until <= now => "expired".to_owned(),
-                (Some(_), Some(until)) => format!("verifying until {}", time(until)),
-                (Some(_), None) => "verifying".to_owned(),
+        for (key, status) in service.keys().await.map_err(domain)? {
+            let status = match status {
+                KeyStatus::Published => "published, not signing yet".to_owned(),
+                KeyStatus::Signing => "signing".to_owned(),
+                KeyStatus::SigningUntil(retired) => format!("signing until {}", rfc3339(retired)),
+                KeyStatus::Expired => "expired".to_owned(),
+                KeyStatus::Verifying(Some(until)) => format!("verifying until {}", rfc3339(until)),
+                KeyStatus::Verifying(None) => "verifying".to_owned(),
             };
             println!(
                 "{:<44}  {:<6}  {:<20}  {status}",
                 key.kid,
                 key.alg,
-                time(key.created_at)
+                rfc3339(key.created_at)
             );
         }
         Ok(())
@@ -425,11 +425,11 @@ pub(crate) fn keys_list(data: DataArgs) -> Result<(), Failure> {
 pub(crate) fn flush_expired(data: DataArgs) -> Result<(), Failure> {
     let config = load_config(&data, &[])?;
     runtime()?.block_on(async {
-        let store = open_store(&config).await?;
-        let stats = store
-            .flush_expired(SystemClock.now())
+        let backend = backend::open(&config, Schema::Check).await?;
+        let stats = service(&config, &backend)?
+            .flush_expired()
             .await
-            .map_err(|e| domain(e.into()))?;
+            .map_err(domain)?;
         println!(
             "removed {} refresh tokens, {} sessions, {} revocation entries, {} keys",
             stats.refresh_tokens, stats.sessions, stats.revocations, stats.keys

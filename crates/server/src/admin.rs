@@ -10,13 +10,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tessera_auth::store::User;
-use tessera_auth::{UserChange, UserId};
+use tessera_auth::{NewAccount, UserChange, UserId};
 
 use crate::error::ApiError;
 use crate::extract::{AdminRole, Body, RequireRole};
-use crate::routes::{rfc3339, session_json};
 use crate::state::AppState;
+use crate::views::{session_json, user_json};
 
 type Admin = RequireRole<AdminRole>;
 type ApiResult = Result<Response, ApiError>;
@@ -35,18 +34,6 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/api/admin/users/{id}/sessions/", get(sessions))
         .route("/api/admin/users/{id}/logout-all/", post(logout_all))
-}
-
-/// A user as the admin API shows it.
-pub fn user_json(user: &User) -> Value {
-    json!({
-        "id": user.id.0,
-        "username": user.username,
-        "is_active": user.is_active,
-        "roles": user.roles,
-        "claims": user.claims,
-        "created_at": rfc3339(user.created_at),
-    })
 }
 
 /// An id from the path; anything that is not one is simply not found.
@@ -71,7 +58,7 @@ async fn list(
 ) -> ApiResult {
     let limit = page_param(&query, "limit", DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let offset = page_param(&query, "offset", 0);
-    let (count, users) = state.admin.page(limit, offset).await?;
+    let (count, users) = state.auth.users_page(limit, offset).await?;
     let results: Vec<Value> = users.iter().map(user_json).collect();
     Ok(Json(json!({ "count": count, "results": results })).into_response())
 }
@@ -83,30 +70,21 @@ async fn create(State(state): State<Arc<AppState>>, _: Admin, mut body: Body) ->
     let claims = body.optional_object("claims");
     let active = body.optional_bool("is_active");
     body.finish()?;
-    let now = state.auth.now();
-    let mut user = state
-        .admin
-        .add(
-            &username,
+    let user = state
+        .auth
+        .add_user(NewAccount {
+            username: username.to_string(),
             password,
-            roles.unwrap_or_default(),
-            claims.unwrap_or_default(),
-            now,
-        )
+            roles: roles.unwrap_or_default(),
+            claims: claims.unwrap_or_default(),
+            is_active: active.unwrap_or(true),
+        })
         .await?;
-    if active == Some(false) {
-        let change = UserChange {
-            is_active: Some(false),
-            ..UserChange::default()
-        };
-        user = state.admin.update(user.id, &change, now).await?;
-        state.auth.sync().await?;
-    }
     Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
 }
 
 async fn show(State(state): State<Arc<AppState>>, _: Admin, Path(id): Path<String>) -> ApiResult {
-    let user = state.admin.get(user_id(&id)?).await?;
+    let user = state.auth.get_user(user_id(&id)?).await?;
     Ok(Json(user_json(&user)).into_response())
 }
 
@@ -124,15 +102,12 @@ async fn update(
         revoke_sessions: body.optional_bool("revoke_sessions").unwrap_or(false),
     };
     body.finish()?;
-    let user = state.admin.update(id, &change, state.auth.now()).await?;
-    // Disabling or revoking must hold on this instance's very next request.
-    state.auth.sync().await?;
+    let user = state.auth.update_user(id, &change).await?;
     Ok(Json(user_json(&user)).into_response())
 }
 
 async fn remove(State(state): State<Arc<AppState>>, _: Admin, Path(id): Path<String>) -> ApiResult {
-    state.admin.delete(user_id(&id)?, state.auth.now()).await?;
-    state.auth.sync().await?;
+    state.auth.delete_user(user_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -141,10 +116,7 @@ async fn sessions(
     _: Admin,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let sessions = state
-        .admin
-        .sessions(user_id(&id)?, state.auth.now())
-        .await?;
+    let sessions = state.auth.user_sessions(user_id(&id)?).await?;
     let list: Vec<Value> = sessions.iter().map(|s| session_json(s, None)).collect();
     Ok(Json(Value::Array(list)).into_response())
 }
@@ -154,10 +126,6 @@ async fn logout_all(
     _: Admin,
     Path(id): Path<String>,
 ) -> ApiResult {
-    state
-        .admin
-        .logout_all(user_id(&id)?, state.auth.now())
-        .await?;
-    state.auth.sync().await?;
+    state.auth.logout_user(user_id(&id)?).await?;
     Ok(Json(json!({})).into_response())
 }

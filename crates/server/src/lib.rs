@@ -25,14 +25,14 @@ pub mod error;
 pub mod extract;
 pub mod routes;
 pub mod state;
+pub mod views;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_auth::{
-    AuthError, AuthService, FailureLog, LoginThrottle, PasswordHasher, RevocationBus, Store,
-    SystemClock, UserAdmin,
+    AuthError, AuthService, Clock, FailureLog, LoginThrottle, PasswordHasher, RevocationBus, Store,
 };
 use tessera_jwt::{Jwk, SigningKey};
 use tokio::sync::Notify;
@@ -106,8 +106,12 @@ impl std::fmt::Debug for Backend {
     }
 }
 
-/// Builds the service and the HTTP state from `config` over `backend`.
-pub async fn build(config: &Config, backend: Backend) -> Result<Arc<AppState>, StartError> {
+/// Builds the service and the HTTP state from `config` over `backend`, timed by `clock`.
+pub async fn build(
+    config: &Config,
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<AppState>, StartError> {
     let Backend {
         store,
         bus,
@@ -123,40 +127,29 @@ pub async fn build(config: &Config, backend: Backend) -> Result<Arc<AppState>, S
         n => n,
     };
     let hasher = PasswordHasher::new(config.password_policy(), workers)?;
-    // Built once: it parses the master key.
-    let auth_config = config.auth();
-    let mut admin = UserAdmin::new(Arc::clone(&store), hasher.clone(), auth_config.clone());
     let throttle = match failures {
         Some(shared) => LoginThrottle::shared(config.throttle(), shared),
         None => LoginThrottle::new(config.throttle()),
     };
-    let mut auth = AuthService::start(
-        store,
-        auth_config,
-        operator_key,
-        hasher,
-        throttle,
-        Arc::new(SystemClock),
-    )
-    .await?;
-    if let Some(bus) = &bus {
-        auth = auth.with_bus(Arc::clone(bus));
-        admin = admin.with_bus(Arc::clone(bus));
-    }
+    let auth = AuthService::builder(store, config.auth(), hasher, Arc::clone(&clock))
+        .throttle(throttle)
+        .bus(bus.clone())
+        .operator_key(operator_key)
+        .start()
+        .await?;
     let state = Arc::new(AppState {
         auth: Arc::new(auth),
-        admin,
         trusted_proxies: config.trusted_proxies.clone(),
         browser: config.browser_mode.then(|| BrowserMode {
             cookie_name: "refresh_token".into(),
             secure: config.cookie_secure,
             allowed_origins: config.allowed_origins.clone(),
         }),
-        feed: FeedStatus::new(bus),
+        feed: FeedStatus::new(bus, clock),
         max_staleness: (!config.revocation_max_staleness.0.is_zero())
             .then_some(config.revocation_max_staleness.0),
     });
-    // `AuthService::start` has just loaded the revocation state.
+    // The service has just loaded the revocation state.
     state.feed.synced(Ok(()));
     Ok(state)
 }
@@ -182,7 +175,7 @@ pub fn spawn_background(state: &Arc<AppState>, config: &Config) {
                 }
                 tracing::warn!(%error, bus = bus.name(), "revocation broadcast down; polling until it is back");
                 state.feed.bus_down(error.to_string());
-                tokio::time::sleep(backoff).await;
+                state.auth.clock().sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         });
@@ -193,7 +186,7 @@ pub fn spawn_background(state: &Arc<AppState>, config: &Config) {
         loop {
             tokio::select! {
                 () = wake.notified() => {}
-                () = tokio::time::sleep(every) => {}
+                () = sync_state.auth.clock().sleep(every) => {}
             }
             let outcome = sync_state.auth.sync().await;
             if let Err(error) = &outcome {
@@ -205,20 +198,23 @@ pub fn spawn_background(state: &Arc<AppState>, config: &Config) {
     let auth = Arc::clone(&state.auth);
     let every = config.sweep_interval.0;
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
         loop {
-            tick.tick().await;
-            match auth.store().flush_expired(auth.now()).await {
+            match auth.flush_expired().await {
                 Ok(stats) => tracing::debug!(?stats, "swept expired rows"),
                 Err(error) => tracing::warn!(%error, "sweep failed"),
             }
+            auth.clock().sleep(every).await;
         }
     });
 }
 
 /// Serves until Ctrl-C or SIGTERM. Prints the address once listening.
-pub async fn run(config: Config, backend: Backend) -> Result<(), StartError> {
-    let state = build(&config, backend).await?;
+pub async fn run(
+    config: Config,
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+) -> Result<(), StartError> {
+    let state = build(&config, backend, clock).await?;
     spawn_background(&state, &config);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -231,7 +227,7 @@ pub async fn run(config: Config, backend: Backend) -> Result<(), StartError> {
         source,
     })?;
     println!("Tessera listening on http://{addr}");
-    tracing::info!(%addr, kid = %state.auth.keys().signing_kid(), "listening");
+    tracing::info!(%addr, kid = %state.auth.signing_kid()?, "listening");
     let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())

@@ -1,7 +1,6 @@
 //! The routes: simplejwt's token API, and what it lacks (logout, sessions, password change, JWKS).
 
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -10,12 +9,12 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tessera_auth::SessionId;
-use tessera_auth::store::Session;
 use zeroize::Zeroizing;
 
 use crate::error::{ApiError, Credential};
 use crate::extract::{Authenticated, Body, Client, SameSite, request_origin, trusted_origin};
 use crate::state::{AppState, BrowserMode};
+use crate::views::session_json;
 
 /// All routes, with JSON 404 and 405 fallbacks.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -214,24 +213,6 @@ async fn logout_all(
     empty_ok()
 }
 
-/// Unix seconds as an RFC 3339 UTC timestamp (as the API shows times).
-pub fn rfc3339(unix: i64) -> String {
-    let time = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0));
-    humantime::format_rfc3339_seconds(time).to_string()
-}
-
-/// A session as `/api/sessions/` shows it; `current` marks the caller's own.
-pub(crate) fn session_json(session: &Session, current: Option<&SessionId>) -> Value {
-    json!({
-        "id": session.id.0,
-        "created_at": rfc3339(session.created_at),
-        "last_used_at": rfc3339(session.last_used_at),
-        "user_agent": session.user_agent,
-        "ip": session.ip,
-        "current": current == Some(&session.id),
-    })
-}
-
 async fn sessions(
     State(state): State<Arc<AppState>>,
     Authenticated(access): Authenticated,
@@ -271,7 +252,7 @@ async fn change_password(
 }
 
 async fn jwks(State(state): State<Arc<AppState>>) -> ApiResult {
-    Ok(Json(state.auth.keys().public_jwks()).into_response())
+    Ok(Json(state.auth.public_jwks()?).into_response())
 }
 
 async fn healthz() -> ApiResult {
@@ -283,7 +264,7 @@ async fn healthz() -> ApiResult {
 /// the revocation state was last brought up to date. 503 only when the database is down.
 async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult {
     let down = |error: &dyn std::fmt::Display| format!("down: {error}");
-    let database = state.auth.store().ping().await;
+    let database = state.auth.ping().await;
     let mut checks = serde_json::Map::new();
     checks.insert(
         "database".into(),

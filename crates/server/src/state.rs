@@ -3,9 +3,9 @@
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tessera_auth::{AuthError, AuthService, RevocationBus, UserAdmin};
+use tessera_auth::{AuthError, AuthService, Clock, RevocationBus};
 
 /// Opt-in browser mode: the refresh token travels in an `HttpOnly` cookie.
 #[derive(Clone, Debug)]
@@ -21,10 +21,8 @@ pub struct BrowserMode {
 /// Everything a handler needs.
 #[derive(Debug)]
 pub struct AppState {
-    /// The domain service.
+    /// The domain service: every rule, and the in-memory state.
     pub auth: Arc<AuthService>,
-    /// User administration (the admin API).
-    pub admin: UserAdmin,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
     /// Browser mode, when enabled.
@@ -58,8 +56,8 @@ pub struct FeedStatus {
     pub bus: Option<Arc<dyn RevocationBus>>,
     listening: AtomicBool,
     bus_error: Mutex<Option<String>>,
-    /// Reference point for `last_sync_ms`.
-    started: Instant,
+    /// The clock `last_sync_ms` is read from (its monotonic time).
+    clock: Arc<dyn Clock>,
     /// When the last successful sync with the database finished, in ms after `started`, plus one
     /// (0: never). An atomic, because requests read it when `max_staleness` is set.
     last_sync_ms: AtomicU64,
@@ -75,20 +73,20 @@ impl std::fmt::Debug for FeedStatus {
 }
 
 impl FeedStatus {
-    /// A status for `bus`.
-    pub fn new(bus: Option<Arc<dyn RevocationBus>>) -> FeedStatus {
+    /// A status for `bus`, timed by `clock`.
+    pub fn new(bus: Option<Arc<dyn RevocationBus>>, clock: Arc<dyn Clock>) -> FeedStatus {
         FeedStatus {
             bus,
             listening: AtomicBool::new(false),
             bus_error: Mutex::new(None),
-            started: Instant::now(),
+            clock,
             last_sync_ms: AtomicU64::new(0),
             sync_error: Mutex::new(None),
         }
     }
 
     fn elapsed_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+        u64::try_from(self.clock.monotonic().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Milliseconds since the last successful sync, if there was one.

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    Conflict, NewUser, RefreshRecord, RefreshState, Revocation, RevocationKind, RotateOutcome,
-    Session, Store, StoreError, StoredKey, StoredRefresh,
+    Conflict, KeyInfo, NewUser, PrivateJwk, RefreshRecord, RefreshState, Revocation,
+    RevocationKind, RotateOutcome, Session, Store, StoreError, StoredRefresh,
 };
 
 /// The time the cases pretend it is.
@@ -703,10 +703,16 @@ pub async fn flush_expired_removes_only_what_expired(store: Arc<dyn Store>) {
         .await
         .unwrap();
     // Each rotation sets the expiry of the key it retires: k1 leaves at SWEEP, k2 one second later.
-    store.rotate_in(&key("k1", NOW), 0).await.unwrap();
-    store.rotate_in(&key("k2", NOW + 1), SWEEP).await.unwrap();
     store
-        .rotate_in(&key("k3", NOW + 2), SWEEP + 1)
+        .rotate_in(&key("k1", NOW), &private("k1"), 0)
+        .await
+        .unwrap();
+    store
+        .rotate_in(&key("k2", NOW + 1), &private("k2"), SWEEP)
+        .await
+        .unwrap();
+    store
+        .rotate_in(&key("k3", NOW + 2), &private("k3"), SWEEP + 1)
         .await
         .unwrap();
 
@@ -756,28 +762,34 @@ pub async fn flush_expired_removes_only_what_expired(store: Arc<dyn Store>) {
     );
 }
 
-fn key(kid: &str, created_at: i64) -> StoredKey {
-    StoredKey {
+fn key(kid: &str, created_at: i64) -> KeyInfo {
+    KeyInfo {
         kid: kid.into(),
         alg: "ES256".into(),
-        private_jwk: format!(r#"{{"kty":"EC","kid":"{kid}"}}"#),
         created_at,
         retired_at: None,
         expires_at: None,
     }
 }
 
+fn private(kid: &str) -> PrivateJwk {
+    PrivateJwk::new(format!(r#"{{"kty":"EC","kid":"{kid}"}}"#))
+}
+
 /// A new key retires every current one, which then expires at the given time; older retirements
 /// stay as they were; keys list oldest first.
 pub async fn keys_rotate_in_retires_the_previous(store: Arc<dyn Store>) {
     assert!(store.keys().await.unwrap().is_empty());
-    store.rotate_in(&key("k1", NOW), NOW + 50).await.unwrap();
-    assert_eq!(store.keys().await.unwrap(), [key("k1", NOW)]);
     store
-        .rotate_in(&key("k2", NOW + 10), NOW + 60)
+        .rotate_in(&key("k1", NOW), &private("k1"), NOW + 50)
         .await
         .unwrap();
-    let retired_k1 = StoredKey {
+    assert_eq!(store.keys().await.unwrap(), [key("k1", NOW)]);
+    store
+        .rotate_in(&key("k2", NOW + 10), &private("k2"), NOW + 60)
+        .await
+        .unwrap();
+    let retired_k1 = KeyInfo {
         retired_at: Some(NOW + 10),
         expires_at: Some(NOW + 60),
         ..key("k1", NOW)
@@ -787,9 +799,15 @@ pub async fn keys_rotate_in_retires_the_previous(store: Arc<dyn Store>) {
         [retired_k1.clone(), key("k2", NOW + 10)]
     );
 
+    // The private half is read on its own, by kid.
+    assert_eq!(store.private_key("k1").await.unwrap(), Some(private("k1")));
+    assert_eq!(store.private_key("nope").await.unwrap(), None);
+
     // A failed rotation (duplicate kid) changes nothing: k2 is still the signing key.
     assert!(matches!(
-        store.rotate_in(&key("k2", NOW + 20), NOW + 70).await,
+        store
+            .rotate_in(&key("k2", NOW + 20), &private("k2"), NOW + 70)
+            .await,
         Err(StoreError::Conflict(Conflict::KeyId))
     ));
     assert_eq!(
@@ -799,11 +817,11 @@ pub async fn keys_rotate_in_retires_the_previous(store: Arc<dyn Store>) {
 
     // Two keys made in the same second list by kid.
     store
-        .rotate_in(&key("k3", NOW + 20), NOW + 80)
+        .rotate_in(&key("k3", NOW + 20), &private("k3"), NOW + 80)
         .await
         .unwrap();
     store
-        .rotate_in(&key("j3", NOW + 20), NOW + 90)
+        .rotate_in(&key("j3", NOW + 20), &private("j3"), NOW + 90)
         .await
         .unwrap();
     let keys = store.keys().await.unwrap();

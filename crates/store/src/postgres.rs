@@ -16,14 +16,14 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, PgExecutor, Postgres, Row as _, Transaction};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    FlushStats, KeyStore, NewUser, RefreshRecord, RefreshState, Revocation, RevocationBus,
-    RevocationKind, RotateOutcome, Session, SessionStore, Store, StoreError, StoredKey,
+    FlushStats, KeyInfo, KeyStore, NewUser, PrivateJwk, RefreshRecord, RefreshState, Revocation,
+    RevocationBus, RevocationKind, RotateOutcome, Session, SessionStore, Store, StoreError,
     StoredRefresh, User, UserStore,
 };
 
 use crate::rows::{
-    KEY_COLUMNS, REFRESH_SELECT, REVOCATION_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, db_error,
-    json_text, key_row, kind_row, refresh_row, revocation_row, session_row, user_row,
+    Columns as _, KEY_COLUMNS, REFRESH_SELECT, REVOCATION_COLUMNS, SESSION_COLUMNS, USER_COLUMNS,
+    db_error, json_text, key_row, kind_row, refresh_row, revocation_row, session_row, user_row,
 };
 
 /// The `LISTEN`/`NOTIFY` channel announcing new revocation log entries.
@@ -696,7 +696,7 @@ impl SessionStore for PostgresStore {
 
 #[async_trait]
 impl KeyStore for PostgresStore {
-    async fn keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+    async fn keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
         sqlx::query(&format!(
             "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid"
         ))
@@ -708,9 +708,20 @@ impl KeyStore for PostgresStore {
         .collect()
     }
 
+    async fn private_key(&self, kid: &str) -> Result<Option<PrivateJwk>, StoreError> {
+        let row = sqlx::query("SELECT private_jwk FROM signing_keys WHERE kid = $1")
+            .bind(kid)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.map(|row| row.text("private_jwk").map(PrivateJwk::new))
+            .transpose()
+    }
+
     async fn rotate_in(
         &self,
-        key: &StoredKey,
+        key: &KeyInfo,
+        private: &PrivateJwk,
         retired_keys_expire_at: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
@@ -727,12 +738,13 @@ impl KeyStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        sqlx::query(&format!(
-            "INSERT INTO signing_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-        ))
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_jwk, created_at, retired_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
         .bind(&key.kid)
         .bind(&key.alg)
-        .bind(&key.private_jwk)
+        .bind(private.expose())
         .bind(key.created_at)
         .bind(key.retired_at)
         .bind(key.expires_at)

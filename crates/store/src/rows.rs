@@ -5,7 +5,7 @@
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    Conflict, RefreshRecord, RefreshState, RevocationKind, Session, StoreError, StoredKey,
+    Conflict, KeyInfo, RefreshRecord, RefreshState, RevocationKind, Session, StoreError,
     StoredRefresh, User,
 };
 
@@ -221,13 +221,15 @@ pub(crate) fn session_row(row: &impl Columns) -> Result<Session, StoreError> {
     })
 }
 
-pub(crate) const KEY_COLUMNS: &str = "kid, alg, private_jwk, created_at, retired_at, expires_at";
+/// A key's public columns: never the private JWK, which only [`KeyStore::private_key`] reads.
+///
+/// [`KeyStore::private_key`]: tessera_auth::store::KeyStore::private_key
+pub(crate) const KEY_COLUMNS: &str = "kid, alg, created_at, retired_at, expires_at";
 
-pub(crate) fn key_row(row: &impl Columns) -> Result<StoredKey, StoreError> {
-    Ok(StoredKey {
+pub(crate) fn key_row(row: &impl Columns) -> Result<KeyInfo, StoreError> {
+    Ok(KeyInfo {
         kid: row.text("kid")?,
         alg: row.text("alg")?,
-        private_jwk: row.text("private_jwk")?,
         created_at: row.int("created_at")?,
         retired_at: row.opt_int("retired_at")?,
         expires_at: row.opt_int("expires_at")?,

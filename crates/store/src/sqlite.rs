@@ -16,15 +16,15 @@ use sqlx::sqlite::{
 use sqlx::{Row as _, Sqlite, SqliteExecutor, Transaction};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    FlushStats, KeyStore, NewUser, RefreshRecord, RefreshState, Revocation, RevocationKind,
-    RotateOutcome, Session, SessionStore, Store, StoreError, StoredKey, StoredRefresh, User,
+    FlushStats, KeyInfo, KeyStore, NewUser, PrivateJwk, RefreshRecord, RefreshState, Revocation,
+    RevocationKind, RotateOutcome, Session, SessionStore, Store, StoreError, StoredRefresh, User,
     UserStore,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use crate::rows::{
-    KEY_COLUMNS, REFRESH_SELECT, REVOCATION_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, db_error,
-    json_text, key_row, kind_row, refresh_row, revocation_row, session_row, user_row,
+    Columns as _, KEY_COLUMNS, REFRESH_SELECT, REVOCATION_COLUMNS, SESSION_COLUMNS, USER_COLUMNS,
+    db_error, json_text, key_row, kind_row, refresh_row, revocation_row, session_row, user_row,
 };
 
 /// Tunables of the SQLite backend.
@@ -800,7 +800,7 @@ impl SessionStore for SqliteStore {
 
 #[async_trait]
 impl KeyStore for SqliteStore {
-    async fn keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+    async fn keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
         sqlx::query(&format!(
             "SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid"
         ))
@@ -812,9 +812,20 @@ impl KeyStore for SqliteStore {
         .collect()
     }
 
+    async fn private_key(&self, kid: &str) -> Result<Option<PrivateJwk>, StoreError> {
+        let row = sqlx::query("SELECT private_jwk FROM signing_keys WHERE kid = ?")
+            .bind(kid)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.map(|row| row.text("private_jwk").map(PrivateJwk::new))
+            .transpose()
+    }
+
     async fn rotate_in(
         &self,
-        key: &StoredKey,
+        key: &KeyInfo,
+        private: &PrivateJwk,
         retired_keys_expire_at: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
@@ -832,7 +843,7 @@ impl KeyStore for SqliteStore {
         )
         .bind(&key.kid)
         .bind(&key.alg)
-        .bind(&key.private_jwk)
+        .bind(private.expose())
         .bind(key.created_at)
         .bind(key.retired_at)
         .bind(key.expires_at)

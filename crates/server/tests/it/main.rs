@@ -23,7 +23,8 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt as _;
 use serde_json::Value;
-use tessera_auth::{PasswordHasher, UserAdmin};
+use tessera_auth::store::PrivateJwk;
+use tessera_auth::{AuthService, ManualClock, NewAccount, PasswordHasher, Store};
 use tessera_jwt::{Clock as _, Jwk, SigningKey, SystemClock};
 use tessera_server::{AppState, Backend, Config};
 use tower::ServiceExt as _;
@@ -35,6 +36,11 @@ pub struct Server<const POSTGRES: bool> {
     pub app: Router,
     /// The store itself, to take it down in fault tests.
     store: OpenStore,
+    /// The same store, as the domain sees it.
+    shared: Arc<dyn Store>,
+    /// The server's clock: it moves only when a test moves it ([`Server::advance`]), and every
+    /// instance of one test shares it.
+    pub clock: ManualClock,
     pub state: Arc<AppState>,
     pub config: Config,
     /// Shared by the instances of one test (see [`Server::another_instance`]).
@@ -85,7 +91,8 @@ impl<const POSTGRES: bool> Server<POSTGRES> {
         if let Some(database) = &database {
             config.database_url = Some(database.url.clone());
         }
-        Self::open(config, Arc::new(dir), database).await
+        let clock = ManualClock::at(SystemClock.now());
+        Self::open(config, Arc::new(dir), database, clock).await
     }
 
     /// Starts a server over an existing database (a restart, or a second instance).
@@ -93,6 +100,7 @@ impl<const POSTGRES: bool> Server<POSTGRES> {
         config: Config,
         dir: Arc<tempfile::TempDir>,
         database: Option<Arc<tessera_store::testing::TestDatabase>>,
+        clock: ManualClock,
     ) -> Self {
         let (store, shared): (OpenStore, Arc<dyn tessera_auth::Store>) = match &database {
             Some(database) => {
@@ -113,11 +121,17 @@ impl<const POSTGRES: bool> Server<POSTGRES> {
                 (OpenStore::Sqlite(store.clone()), Arc::new(store))
             }
         };
-        let state = tessera_server::build(&config, Backend::store_only(shared))
-            .await
-            .unwrap();
+        let state = tessera_server::build(
+            &config,
+            Backend::store_only(Arc::clone(&shared)),
+            Arc::new(clock.clone()),
+        )
+        .await
+        .unwrap();
         Server {
             store,
+            shared,
+            clock,
             app: tessera_server::routes::router(Arc::clone(&state)),
             state,
             config,
@@ -131,9 +145,10 @@ impl<const POSTGRES: bool> Server<POSTGRES> {
             config,
             dir,
             database,
+            clock,
             ..
         } = self;
-        Self::open(config, dir, database).await
+        Self::open(config, dir, database, clock).await
     }
 
     /// A second instance on the same database, as behind a load balancer.
@@ -142,6 +157,7 @@ impl<const POSTGRES: bool> Server<POSTGRES> {
             self.config.clone(),
             Arc::clone(&self.dir),
             self.database.clone(),
+            self.clock.clone(),
         )
         .await
     }
@@ -154,49 +170,53 @@ impl<const POSTGRES: bool> Server<POSTGRES> {
         }
     }
 
-    pub fn admin(&self) -> UserAdmin {
+    /// Now, by the server's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Moves the server's clock forward.
+    pub fn advance(&self, by: std::time::Duration) {
+        self.clock.advance(by);
+    }
+
+    /// The domain opened over the same store the way the CLI opens it: its changes reach this
+    /// instance only through the revocation log (at [`Server::sync`]).
+    pub fn cli(&self) -> AuthService {
         let hasher = PasswordHasher::new(self.config.password_policy(), 2).unwrap();
-        UserAdmin::new(
-            Arc::clone(self.state.auth.store()),
-            hasher,
+        AuthService::builder(
+            Arc::clone(&self.shared),
             self.config.auth(),
+            hasher,
+            Arc::new(self.clock.clone()),
         )
+        .administer()
     }
 
     pub async fn add_user(&self, name: &str, password: &str) {
-        self.admin()
-            .add(
-                name,
-                Zeroizing::new(password.into()),
-                Vec::new(),
-                serde_json::Map::new(),
-                SystemClock.now(),
-            )
-            .await
-            .unwrap();
+        self.add_user_with(name, password, &[], serde_json::json!({}))
+            .await;
     }
 
     /// Adds a user with roles and custom claims.
     pub async fn add_user_with(&self, name: &str, password: &str, roles: &[&str], claims: Value) {
-        let roles = roles.iter().map(|r| (*r).to_owned()).collect();
-        let claims = claims.as_object().unwrap().clone();
-        self.admin()
-            .add(
-                name,
-                Zeroizing::new(password.into()),
-                roles,
-                claims,
-                SystemClock.now(),
-            )
+        self.cli()
+            .add_user(NewAccount {
+                username: name.into(),
+                password: Zeroizing::new(password.into()),
+                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+                claims: claims.as_object().unwrap().clone(),
+                is_active: true,
+            })
             .await
             .unwrap();
     }
 
     /// Deletes a user through the store, as the CLI does.
     pub async fn delete_user(&self, name: &str) {
-        let admin = self.admin();
-        let user = admin.find(name).await.unwrap();
-        admin.delete(user.id, SystemClock.now()).await.unwrap();
+        let cli = self.cli();
+        let user = cli.find_user(name).await.unwrap();
+        cli.delete_user(user.id).await.unwrap();
     }
 
     /// Picks up changes made through the store directly (as the CLI does), as the poller would.
@@ -258,9 +278,15 @@ impl<const POSTGRES: bool> Server<POSTGRES> {
     /// The server's current signing key, read from the store, to mint tokens the way an attacker
     /// with the key, or simplejwt sharing it, would.
     pub async fn signing_key(&self) -> SigningKey {
-        let keys = self.state.auth.store().keys().await.unwrap();
+        let keys = self.shared.keys().await.unwrap();
         let current = keys.iter().rev().find(|k| k.retired_at.is_none()).unwrap();
-        let jwk = Jwk::from_json(&current.private_jwk).unwrap();
+        let private: PrivateJwk = self
+            .shared
+            .private_key(&current.kid)
+            .await
+            .unwrap()
+            .unwrap();
+        let jwk = Jwk::from_json(private.expose()).unwrap();
         SigningKey::from_jwk(&jwk, None)
             .unwrap()
             .with_kid(current.kid.clone())
@@ -303,8 +329,4 @@ pub fn decode_part(token: &str, index: usize) -> Value {
         .decode(part)
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
-}
-
-pub fn now() -> i64 {
-    SystemClock.now()
 }

@@ -1,7 +1,7 @@
 //! The same server tests over PostgreSQL: a database of its own per test.
 
 pub(crate) type TestServer = crate::Server<true>;
-pub(crate) use crate::{decode_part, json_request, mint, now};
+pub(crate) use crate::{decode_part, json_request, mint};
 
 #[path = "protected.rs"]
 mod protected;

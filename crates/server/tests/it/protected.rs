@@ -4,9 +4,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
 use serde_json::json;
-use tessera_auth::KeyRing;
 
-use super::{TestServer, decode_part, mint, now};
+use super::{TestServer, decode_part, mint};
 
 #[tokio::test]
 async fn me_and_every_bearer_failure() {
@@ -67,7 +66,7 @@ async fn disabled_and_deleted_users_are_refused_with_their_codes() {
     let (ann, _) = server.login("ann", "pw").await;
     let (bob, _) = server.login("bob", "pw").await;
     // Changed through the store, as the CLI does; the server picks it up on its next sync.
-    server.admin().disable("ann", now()).await.unwrap();
+    server.cli().disable_user("ann").await.unwrap();
     server.delete_user("bob").await;
     server.sync().await;
     let reply = server.get_with("/api/me/", &ann).await;
@@ -164,7 +163,7 @@ async fn simplejwt_tokens_on_a_shared_hs256_key_verify_and_are_revocable_by_user
     let theirs = mint(
         &key,
         &json!({"alg": "HS256", "typ": "JWT"}),
-        &json!({"token_type": "access", "exp": now() + 300, "iat": now() - 1, "jti": "0123456789abcdef0123456789abcdef", "user_id": 1}),
+        &json!({"token_type": "access", "exp": server.now() + 300, "iat": server.now() - 1, "jti": "0123456789abcdef0123456789abcdef", "user_id": 1}),
     );
     assert_eq!(
         server.get_with("/api/me/", &theirs).await.status,
@@ -173,7 +172,7 @@ async fn simplejwt_tokens_on_a_shared_hs256_key_verify_and_are_revocable_by_user
     let their_refresh = mint(
         &key,
         &json!({"alg": "HS256", "typ": "JWT"}),
-        &json!({"token_type": "refresh", "exp": now() + 300, "iat": now(), "jti": "1123456789abcdef0123456789abcdef", "user_id": 1}),
+        &json!({"token_type": "refresh", "exp": server.now() + 300, "iat": server.now(), "jti": "1123456789abcdef0123456789abcdef", "user_id": 1}),
     );
     let reply = server.get_with("/api/me/", &their_refresh).await;
     assert_eq!(reply.body["messages"][0]["message"], "Token has wrong type");
@@ -195,11 +194,11 @@ async fn logout_ends_the_sidless_token_it_was_called_with_whatever_its_iat() {
     .await;
     server.add_user("ann", "pw").await;
     let key = server.signing_key_for_operator();
-    for (i, iat) in [now(), now() + 20].into_iter().enumerate() {
+    for (i, iat) in [server.now(), server.now() + 20].into_iter().enumerate() {
         let token = mint(
             &key,
             &json!({"alg": "HS256", "typ": "JWT"}),
-            &json!({"token_type": "access", "exp": now() + 300, "iat": iat, "jti": format!("{i}123456789abcdef0123456789abcdef"), "user_id": 1}),
+            &json!({"token_type": "access", "exp": server.now() + 300, "iat": iat, "jti": format!("{i}123456789abcdef0123456789abcdef"), "user_id": 1}),
         );
         assert_eq!(
             server.get_with("/api/me/", &token).await.status,
@@ -228,7 +227,7 @@ async fn correctly_signed_tokens_missing_a_claim_get_simplejwts_messages() {
     server.add_user("ann", "pw").await;
     let key = server.signing_key().await;
     let header = json!({"alg": "ES256", "typ": "JWT", "kid": key.kid().to_string()});
-    let complete = json!({"token_type": "access", "exp": now() + 300, "iat": now(), "jti": "0123456789abcdef0123456789abcdef", "user_id": "1"});
+    let complete = json!({"token_type": "access", "exp": server.now() + 300, "iat": server.now(), "jti": "0123456789abcdef0123456789abcdef", "user_id": "1"});
     assert_eq!(
         server
             .get_with("/api/me/", &mint(&key, &header, &complete))
@@ -278,16 +277,10 @@ async fn jwks_publishes_keys_and_rotation_keeps_old_tokens_valid() {
     assert_eq!(keys[0]["kty"], "EC");
     assert!(keys[0].get("d").is_none());
 
-    let old_kid = server.state.auth.keys().signing_kid();
-    KeyRing::rotate(
-        server.state.auth.store().as_ref(),
-        &server.config.auth(),
-        now(),
-    )
-    .await
-    .unwrap();
+    let old_kid = server.state.auth.signing_kid().unwrap();
+    server.cli().rotate_key().await.unwrap();
     server.sync().await;
-    let new_kid = server.state.auth.keys().signing_kid();
+    let new_kid = server.state.auth.signing_kid().unwrap();
     assert_ne!(old_kid, new_kid);
     let (new_token, _) = server.login("ann", "pw").await;
     assert_eq!(decode_part(&new_token, 0)["kid"], new_kid);
@@ -312,19 +305,13 @@ async fn a_key_rotated_elsewhere_verifies_before_the_next_sync() {
     let server = TestServer::start().await;
     server.add_user("ann", "pw").await;
     let other = server.another_instance().await;
-    let old_kid = other.state.auth.keys().signing_kid();
-    KeyRing::rotate(
-        server.state.auth.store().as_ref(),
-        &server.config.auth(),
-        now(),
-    )
-    .await
-    .unwrap();
+    let old_kid = other.state.auth.signing_kid().unwrap();
+    server.cli().rotate_key().await.unwrap();
     server.sync().await;
     let (token, refresh) = server.login("ann", "pw").await;
     assert_ne!(decode_part(&token, 0)["kid"], old_kid.as_str());
     assert_eq!(
-        other.state.auth.keys().signing_kid(),
+        other.state.auth.signing_kid().unwrap(),
         old_kid,
         "not synced yet"
     );
@@ -360,10 +347,10 @@ async fn revocations_sessions_and_keys_survive_a_restart() {
     let (revoked, _) = server.login("ann", "pw").await;
     let (kept, kept_refresh) = server.login("ann", "pw").await;
     server.post_with("/api/logout/", &revoked, json!({})).await;
-    let kid = server.state.auth.keys().signing_kid();
+    let kid = server.state.auth.signing_kid().unwrap();
 
     let server = server.restart().await;
-    assert_eq!(server.state.auth.keys().signing_kid(), kid);
+    assert_eq!(server.state.auth.signing_kid().unwrap(), kid);
     assert_eq!(
         server.get_with("/api/me/", &revoked).await.status,
         StatusCode::UNAUTHORIZED
@@ -404,7 +391,7 @@ async fn stale_revocation_state_refuses_access_tokens_when_configured() {
         StatusCode::OK
     );
     // No background task runs in these tests: nothing syncs unless the test says so.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    server.advance(std::time::Duration::from_millis(300));
     let stale = server.get_with("/api/me/", &access).await;
     assert_eq!(stale.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(stale.headers[header::RETRY_AFTER], "1");
@@ -440,15 +427,9 @@ async fn a_key_published_ahead_signs_only_when_due() {
     })
     .await;
     server.add_user("ann", "pw").await;
-    let old_kid = server.state.auth.keys().signing_kid();
-    let key = KeyRing::rotate(
-        server.state.auth.store().as_ref(),
-        &server.config.auth(),
-        now(),
-    )
-    .await
-    .unwrap();
-    assert!(key.created_at > now(), "signs from later");
+    let old_kid = server.state.auth.signing_kid().unwrap();
+    let key = server.cli().rotate_key().await.unwrap();
+    assert!(key.created_at > server.now(), "signs from later");
     server.sync().await;
     let published: Vec<String> = server
         .send(
@@ -473,9 +454,8 @@ async fn a_key_published_ahead_signs_only_when_due() {
         old_kid.as_str(),
         "not due yet"
     );
-    while now() < key.created_at {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    server.advance(std::time::Duration::from_secs(2));
+    assert_eq!(server.now(), key.created_at);
     server.sync().await;
     let (after, _) = server.login("ann", "pw").await;
     assert_eq!(decode_part(&after, 0)["kid"], key.kid.as_str());

@@ -1,7 +1,7 @@
 //! The server tests over the embedded default: an SQLite file per test.
 
 pub(crate) type TestServer = crate::Server<false>;
-pub(crate) use crate::{decode_part, json_request, mint, now};
+pub(crate) use crate::{decode_part, json_request, mint};
 
 #[path = "protected.rs"]
 mod protected;

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::json;
 
-use super::{TestServer, decode_part, json_request, mint, now};
+use super::{TestServer, decode_part, json_request, mint};
 
 const BEARER: &str = "Bearer realm=\"api\"";
 
@@ -25,7 +25,7 @@ async fn login_issues_a_simplejwt_pair_with_our_headers() {
     let (header, claims) = (decode_part(access, 0), decode_part(access, 1));
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "ES256");
-    assert_eq!(header["kid"], server.state.auth.keys().signing_kid());
+    assert_eq!(header["kid"], server.state.auth.signing_kid().unwrap());
     assert_eq!(claims["token_type"], "access");
     assert_eq!(claims["user_id"], "1");
     assert_eq!(
@@ -51,7 +51,7 @@ async fn bad_credentials_unknown_and_disabled_users_get_one_answer() {
     let server = TestServer::start().await;
     server.add_user("ann", "pw-ann").await;
     server.add_user("bob", "pw-bob").await;
-    server.admin().disable("bob", now()).await.unwrap();
+    server.cli().disable_user("bob").await.unwrap();
     for (user, password) in [("ann", "wrong"), ("nobody", "pw-ann"), ("bob", "pw-bob")] {
         let reply = server
             .post(
@@ -245,7 +245,7 @@ async fn verify_accepts_any_valid_token_and_names_the_problem() {
     let expired = mint(
         &key,
         &json!({"alg": "ES256", "typ": "at+jwt", "kid": key.kid().as_str()}),
-        &json!({"token_type": "access", "exp": now() - 10, "iat": now() - 310, "jti": "ab", "user_id": "1"}),
+        &json!({"token_type": "access", "exp": server.now() - 10, "iat": server.now() - 310, "jti": "ab", "user_id": "1"}),
     );
     let reply = server
         .post("/api/token/verify/", json!({"token": expired}))
@@ -313,7 +313,7 @@ async fn refresh_refuses_gone_users_and_tokens_never_issued() {
     let (_, ann_refresh) = server.login("ann", "pw").await;
     let (_, bob_refresh) = server.login("bob", "pw").await;
     server.delete_user("ann").await;
-    server.admin().disable("bob", now()).await.unwrap();
+    server.cli().disable_user("bob").await.unwrap();
     for token in [ann_refresh, bob_refresh] {
         let reply = server
             .post("/api/token/refresh/", json!({"refresh": token}))
@@ -330,7 +330,7 @@ async fn refresh_refuses_gone_users_and_tokens_never_issued() {
     let forged = mint(
         &key,
         &json!({"alg": "ES256", "typ": "refresh+jwt", "kid": key.kid().as_str()}),
-        &json!({"token_type": "refresh", "exp": now() + 100, "iat": now(), "jti": "cd", "user_id": "3", "sid": "0".repeat(32)}),
+        &json!({"token_type": "refresh", "exp": server.now() + 100, "iat": server.now(), "jti": "cd", "user_id": "3", "sid": "0".repeat(32)}),
     );
     let reply = server
         .post("/api/token/refresh/", json!({"refresh": forged}))
@@ -502,7 +502,7 @@ async fn issuer_and_audience_are_written_and_required() {
 
     let key = server.signing_key().await;
     let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": key.kid().as_str()});
-    let base = json!({"token_type": "access", "exp": now() + 60, "iat": now(), "jti": "ab", "user_id": "1", "iss": "https://auth.example", "aud": "api"});
+    let base = json!({"token_type": "access", "exp": server.now() + 60, "iat": server.now(), "jti": "ab", "user_id": "1", "iss": "https://auth.example", "aud": "api"});
     for (name, value) in [
         ("aud", json!("other")),
         ("iss", json!("https://evil.example")),
@@ -584,7 +584,7 @@ async fn storage_down_means_503_for_what_needs_it_and_verification_goes_on() {
         .await;
     assert_eq!((reply.status, reply.body), (StatusCode::OK, json!({})));
     // `/api/me/` answers from the last record this instance read, a second or more ago.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    server.advance(std::time::Duration::from_secs(1));
     let reply = server.get_with("/api/me/", &access).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     assert_eq!(reply.body["username"], "ann");

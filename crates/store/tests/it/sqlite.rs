@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tempfile::TempDir;
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    KeyStore as _, NewUser, RefreshRecord, RefreshState, RevocationKind, RotateOutcome, Session,
-    SessionStore as _, Store, StoreError, StoredKey, UserStore as _,
+    KeyInfo, KeyStore as _, NewUser, PrivateJwk, RefreshRecord, RefreshState, RevocationKind,
+    RotateOutcome, Session, SessionStore as _, Store, StoreError, UserStore as _,
 };
 use tessera_store::{SqliteOptions, SqliteStore};
 
@@ -79,10 +79,9 @@ fn mode(path: &Path) -> u32 {
 async fn data_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/dir/tessera.db");
-    let key = StoredKey {
+    let key = KeyInfo {
         kid: "k1".into(),
         alg: "ES256".into(),
-        private_jwk: "{}".into(),
         created_at: NOW,
         retired_at: None,
         expires_at: None,
@@ -100,7 +99,10 @@ async fn data_survives_reopening() {
             .await
             .unwrap();
         store.set_user_active(ann, false, NOW + 100).await.unwrap();
-        store.rotate_in(&key, 0).await.unwrap();
+        store
+            .rotate_in(&key, &PrivateJwk::new("{}"), 0)
+            .await
+            .unwrap();
     }
     let store = SqliteStore::open(&path).await.unwrap();
     let stored = store.user_by_name("ann").await.unwrap().unwrap();
@@ -124,6 +126,10 @@ async fn data_survives_reopening() {
         [RevocationKind::UserDisabled(UserId(1))]
     );
     assert_eq!(store.keys().await.unwrap(), [key]);
+    assert_eq!(
+        store.private_key("k1").await.unwrap(),
+        Some(PrivateJwk::new("{}"))
+    );
     store.close().await;
 
     let url = format!("sqlite://{}", path.display());

@@ -1,0 +1,429 @@
+//! The token flows: login, refresh with rotation and reuse detection, logout, the caller's own
+//! sessions and password, and the caller's own account.
+
+use std::sync::Arc;
+
+use tessera_jwt::{Header, encode_with_header};
+use zeroize::Zeroizing;
+
+use super::AuthService;
+use super::verify::VerifiedAccess;
+use crate::claims::access_claims;
+use crate::error::{AuthError, TokenProblem};
+use crate::ids::{SessionId, UserId, random_hex, token_hash};
+use crate::store::{RefreshRecord, RefreshState, RotateOutcome, Session, StoredRefresh, User};
+use crate::tokens::{TokenClaims, TokenKind, UserIdClaim};
+
+/// Where a login comes from (recorded on the session; the IP also feeds throttling).
+#[derive(Clone, Debug, Default)]
+pub struct LoginContext {
+    /// Client IP, as decided by the server's proxy rules.
+    pub ip: Option<String>,
+    /// `User-Agent` header.
+    pub user_agent: Option<String>,
+}
+
+/// A freshly issued pair.
+#[derive(Clone, Debug)]
+pub struct TokenPair {
+    /// The access token.
+    pub access: String,
+    /// The refresh token.
+    pub refresh: String,
+    /// `exp` of the access token.
+    pub access_expires_at: i64,
+    /// `exp` of the refresh token.
+    pub refresh_expires_at: i64,
+}
+
+/// What a refresh returns: always an access token, and a refresh token when rotating.
+#[derive(Clone, Debug)]
+pub struct RefreshOutcome {
+    /// The new access token.
+    pub access: String,
+    /// `exp` of the access token.
+    pub access_expires_at: i64,
+    /// The new refresh token and its `exp`, when rotation is on.
+    pub refresh: Option<(String, i64)>,
+}
+
+fn new_record(
+    token: &str,
+    jti: &str,
+    session: &SessionId,
+    issued_at: i64,
+    expires_at: i64,
+) -> RefreshRecord {
+    RefreshRecord {
+        token_hash: token_hash(token),
+        jti: jti.to_owned(),
+        session_id: session.clone(),
+        issued_at,
+        expires_at,
+    }
+}
+
+impl AuthService {
+    fn issue(
+        &self,
+        kind: TokenKind,
+        user: &User,
+        sid: &SessionId,
+        now: i64,
+        exp: i64,
+    ) -> Result<(String, String), AuthError> {
+        let internal = |e: String| AuthError::Internal(format!("signing failed: {e}"));
+        let jti = random_hex();
+        let registered = TokenClaims {
+            token_type: kind.claim().to_owned(),
+            exp,
+            iat: now,
+            jti: Some(jti.clone()),
+            user_id: Some(UserIdClaim::Text(user.id.0.to_string())),
+            sid: Some(sid.0.clone()),
+            iss: self.config.issuer.clone(),
+            aud: self.config.audience.clone().map(serde_json::Value::String),
+            roles: None,
+        };
+        let mut claims =
+            match serde_json::to_value(&registered).map_err(|e| internal(e.to_string()))? {
+                serde_json::Value::Object(map) => map,
+                _ => return Err(internal("claims are not an object".into())),
+            };
+        if kind == TokenKind::Access {
+            // Access tokens tell downstream services who the user is; refresh tokens only what
+            // refreshing needs. Registered claims were written first and are never replaced.
+            let extra = access_claims(
+                &user.roles,
+                &user.claims,
+                self.config.access_token_claims.as_deref(),
+            );
+            for (name, value) in extra {
+                claims.entry(name).or_insert(value);
+            }
+        }
+        let material = self.live()?.keys.material();
+        let header = Header::for_key(&material.signing).with_type(kind.typ());
+        let token = encode_with_header(&header, &claims, &material.signing)
+            .map_err(|e| internal(e.to_string()))?;
+        Ok((token, jti))
+    }
+
+    /// Username and password in, a new session and token pair out.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(
+        &self,
+        username: &str,
+        password: Zeroizing<String>,
+        context: &LoginContext,
+    ) -> Result<TokenPair, AuthError> {
+        let now = self.now();
+        // Counted before the password check, so concurrent guesses cannot all slip past it.
+        let attempt = self
+            .throttle
+            .admit(username, context.ip.as_deref(), now)
+            .await?;
+        let checked = async {
+            let user = self.store.user_by_name(username).await?;
+            let matches = self
+                .hasher
+                .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
+                .await?;
+            Ok::<_, AuthError>((user, matches))
+        }
+        .await;
+        let (user, matches) = match checked {
+            Ok(checked) => checked,
+            Err(error) => {
+                self.throttle.released(attempt).await;
+                return Err(error);
+            }
+        };
+        if !matches {
+            self.throttle.failed(attempt).await;
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.throttle.released(attempt).await;
+        let user = user
+            .filter(|user| user.is_active)
+            .ok_or(AuthError::InvalidCredentials)?;
+        let session = Session {
+            id: SessionId::random(),
+            user_id: user.id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now.saturating_add(self.config.session_lifetime),
+            user_agent: context.user_agent.clone(),
+            ip: context.ip.clone(),
+            revoked_at: None,
+        };
+        let access_exp = now.saturating_add(self.config.access_lifetime);
+        let refresh_exp = now
+            .saturating_add(self.config.refresh_lifetime)
+            .min(session.expires_at);
+        let (access, _) = self.issue(TokenKind::Access, &user, &session.id, now, access_exp)?;
+        let (refresh, jti) =
+            self.issue(TokenKind::Refresh, &user, &session.id, now, refresh_exp)?;
+        self.store
+            .create_session(
+                &session,
+                &new_record(&refresh, &jti, &session.id, now, refresh_exp),
+            )
+            .await?;
+        tracing::info!(user = user.id.0, session = %session.id, "login");
+        Ok(TokenPair {
+            access,
+            refresh,
+            access_expires_at: access_exp,
+            refresh_expires_at: refresh_exp,
+        })
+    }
+
+    async fn revoke_sessions(&self, ids: &[SessionId]) -> Result<(), AuthError> {
+        let now = self.now();
+        let until = now.saturating_add(self.config.longest_token_lifetime());
+        self.store.revoke_sessions(ids, now, until).await?;
+        self.revocations_written().await
+    }
+
+    /// Exchanges a refresh token for a new pair (rotation). A token that was already rotated is
+    /// reuse: its whole session is revoked.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, token: &str) -> Result<RefreshOutcome, AuthError> {
+        let (_, claims) = self.decode_fresh(token, Some(TokenKind::Refresh)).await?;
+        let user_id = Self::user_of(&claims)?;
+        let sid = claims
+            .sid
+            .clone()
+            .map(SessionId)
+            .ok_or(AuthError::Token(TokenProblem::Invalid))?;
+        // The account first: deleting a user also deletes their tokens, and simplejwt's clients
+        // expect "no active account" rather than "invalid token" then.
+        let user = match self.store.user_by_id(user_id).await? {
+            Some(user) if user.is_active => user,
+            _ => return Err(AuthError::NoActiveAccountForToken),
+        };
+        let hash = token_hash(token);
+        let stored = self
+            .store
+            .refresh_token(&hash)
+            .await?
+            .filter(|s| s.record.session_id == sid)
+            .ok_or(AuthError::Token(TokenProblem::Invalid))?;
+        if stored.state != RefreshState::Active {
+            return match self.grace_successor(&stored) {
+                Some(current) => self.rotate(&user, &sid, &current).await,
+                None => self.refused_refresh(&stored).await,
+            };
+        }
+        self.rotate(&user, &sid, &hash).await
+    }
+
+    /// The session's current token, when `stored` is its immediate predecessor presented again
+    /// inside the grace window (a retry after a lost response, not an attack).
+    fn grace_successor(&self, stored: &StoredRefresh) -> Option<[u8; 32]> {
+        let RefreshState::Rotated { at } = stored.state else {
+            return None;
+        };
+        let in_grace = self.config.reuse_grace > 0
+            && stored.successor_is_current
+            && self.now().saturating_sub(at) <= self.config.reuse_grace;
+        in_grace.then_some(stored.replaced_by).flatten()
+    }
+
+    /// Issues a new access token, and (with rotation on) a new refresh token replacing the one
+    /// whose hash is `presented`.
+    async fn rotate(
+        &self,
+        user: &User,
+        sid: &SessionId,
+        presented: &[u8; 32],
+    ) -> Result<RefreshOutcome, AuthError> {
+        let session = self
+            .store
+            .session(sid)
+            .await?
+            .ok_or(AuthError::Token(TokenProblem::Invalid))?;
+        let now = self.now();
+        if session.revoked_at.is_some() {
+            return Err(AuthError::Token(TokenProblem::Blacklisted));
+        }
+        if now >= session.expires_at {
+            return Err(AuthError::Token(TokenProblem::Expired));
+        }
+        let access_exp = now.saturating_add(self.config.access_lifetime);
+        let (access, _) = self.issue(TokenKind::Access, user, sid, now, access_exp)?;
+        if !self.config.rotate_refresh_tokens {
+            return Ok(RefreshOutcome {
+                access,
+                access_expires_at: access_exp,
+                refresh: None,
+            });
+        }
+        let refresh_exp = now
+            .saturating_add(self.config.refresh_lifetime)
+            .min(session.expires_at);
+        let (refresh, jti) = self.issue(TokenKind::Refresh, user, sid, now, refresh_exp)?;
+        let record = new_record(&refresh, &jti, sid, now, refresh_exp);
+        if self.config.blacklist_after_rotation {
+            match self.store.rotate_refresh(presented, &record, now).await? {
+                RotateOutcome::Rotated => {}
+                // A concurrent retry inside the grace window lost the race: refuse, do not revoke.
+                RotateOutcome::NotActive(Some(lost_race))
+                    if self.grace_successor(&lost_race).is_some() =>
+                {
+                    return Err(AuthError::Token(TokenProblem::Blacklisted));
+                }
+                RotateOutcome::NotActive(Some(lost_race)) => {
+                    return self.refused_refresh(&lost_race).await;
+                }
+                RotateOutcome::NotActive(None) => {
+                    return Err(AuthError::Token(TokenProblem::Invalid));
+                }
+            }
+        } else {
+            self.store.add_refresh(&record, now).await?;
+        }
+        Ok(RefreshOutcome {
+            access,
+            access_expires_at: access_exp,
+            refresh: Some((refresh, refresh_exp)),
+        })
+    }
+
+    /// A refresh token that is not active: revoked stays refused; rotated outside the grace window
+    /// is reuse, which revokes the whole session.
+    async fn refused_refresh(&self, stored: &StoredRefresh) -> Result<RefreshOutcome, AuthError> {
+        if let RefreshState::Rotated { .. } = stored.state {
+            tracing::warn!(session = %stored.record.session_id, "refresh token reuse: revoking session");
+            self.revoke_sessions(std::slice::from_ref(&stored.record.session_id))
+                .await?;
+        }
+        Err(AuthError::Token(TokenProblem::Blacklisted))
+    }
+
+    /// `/api/token/blacklist/`: revokes the refresh token's session, access tokens included.
+    pub async fn blacklist(&self, token: &str) -> Result<(), AuthError> {
+        self.decode_fresh(token, Some(TokenKind::Refresh)).await?;
+        let stored = self
+            .store
+            .refresh_token(&token_hash(token))
+            .await?
+            .ok_or(AuthError::Token(TokenProblem::Invalid))?;
+        if stored.state != RefreshState::Active {
+            return Err(AuthError::Token(TokenProblem::Blacklisted));
+        }
+        self.revoke_sessions(std::slice::from_ref(&stored.record.session_id))
+            .await
+    }
+
+    /// Ends the caller's session; a token without `sid` revokes every token of its user issued up
+    /// to and including its own `iat` (which may be a little ahead of our clock, within the leeway).
+    pub async fn logout(&self, access: &VerifiedAccess) -> Result<(), AuthError> {
+        match &access.session_id {
+            Some(sid) => self.revoke_sessions(std::slice::from_ref(sid)).await,
+            None => {
+                let cut_off = self.now().max(access.issued_at);
+                self.revoke_user_tokens(access.user_id, None, cut_off).await
+            }
+        }
+    }
+
+    /// Revokes every session of `user` except `keep`, and every token of theirs without `sid`.
+    pub async fn logout_all(
+        &self,
+        user: UserId,
+        keep: Option<&SessionId>,
+    ) -> Result<(), AuthError> {
+        self.revoke_user_tokens(user, keep, self.now()).await
+    }
+
+    /// Revokes every session of `user` except `keep`, and their tokens without `sid` issued at or
+    /// before `now`.
+    async fn revoke_user_tokens(
+        &self,
+        user: UserId,
+        keep: Option<&SessionId>,
+        now: i64,
+    ) -> Result<(), AuthError> {
+        let until = now.saturating_add(self.config.longest_token_lifetime());
+        self.store
+            .revoke_user_sessions(user, keep, now, until)
+            .await?;
+        self.revocations_written().await
+    }
+
+    /// The user's active sessions.
+    pub async fn sessions(&self, user: UserId) -> Result<Vec<Session>, AuthError> {
+        Ok(self.store.active_sessions(user, self.now()).await?)
+    }
+
+    /// Revokes one of the user's own sessions; another user's or an unknown one is `NotFound`.
+    pub async fn delete_session(&self, user: UserId, sid: &SessionId) -> Result<(), AuthError> {
+        let active = self.sessions(user).await?;
+        if !active.iter().any(|s| &s.id == sid) {
+            return Err(AuthError::NotFound);
+        }
+        self.revoke_sessions(std::slice::from_ref(sid)).await
+    }
+
+    /// Changes the caller's password after checking the old one; every other session is revoked.
+    pub async fn change_password(
+        &self,
+        access: &VerifiedAccess,
+        old: Zeroizing<String>,
+        new: Zeroizing<String>,
+    ) -> Result<(), AuthError> {
+        let user = self
+            .store
+            .user_by_id(access.user_id)
+            .await?
+            .ok_or(AuthError::UserNotFound)?;
+        if !self.hasher.verify(old, Some(user.password_hash)).await? {
+            return Err(AuthError::WrongPassword);
+        }
+        let hash = self.hasher.hash(new).await?;
+        self.store.set_password_hash(user.id, &hash).await?;
+        self.logout_all(user.id, access.session_id.as_ref()).await
+    }
+
+    /// A user by id, read at most once a second (changes show within a second or two). While
+    /// storage is unreachable, the last record this instance read is answered instead: the token
+    /// that asks was verified without storage, and revocations (disabling, deletion) are still
+    /// applied from memory.
+    pub async fn user(&self, id: UserId) -> Result<Option<Arc<User>>, AuthError> {
+        let live = self.live()?;
+        let now = self.now();
+        let cached = live.profiles.peek(&id.0);
+        if let Some((user, read_at)) = &cached
+            && *read_at == now
+        {
+            return Ok(Some(Arc::clone(user)));
+        }
+        let user = match self.store.user_by_id(id).await {
+            Ok(user) => user.map(Arc::new),
+            Err(error) if error.is_unavailable() && cached.is_some() => {
+                tracing::debug!(%error, user = id.0, "storage unavailable: answering the last known user record");
+                return Ok(cached.map(|(user, _)| user));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        match &user {
+            Some(user) => live.profiles.insert(id.0, (Arc::clone(user), now)),
+            None => live.profiles.remove(&id.0),
+        }
+        Ok(user)
+    }
+
+    /// The caller's own account (`/api/me/`): gone or disabled users are refused.
+    pub async fn me(&self, access: &VerifiedAccess) -> Result<Arc<User>, AuthError> {
+        let user = self
+            .user(access.user_id)
+            .await?
+            .ok_or(AuthError::UserNotFound)?;
+        if !user.is_active {
+            return Err(AuthError::UserInactive);
+        }
+        Ok(user)
+    }
+}

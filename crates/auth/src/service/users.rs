@@ -1,0 +1,196 @@
+//! User administration, shared by the CLI and the admin API: accounts, roles, claims, status,
+//! passwords and sessions. Every change that affects tokens is logged as a revocation, applied on
+//! this instance before the call returns, and announced to the others.
+
+use zeroize::Zeroizing;
+
+use super::AuthService;
+use crate::claims::check_profile;
+use crate::error::AuthError;
+use crate::ids::UserId;
+use crate::store::{NewUser, Session, User};
+
+/// A user to create.
+#[derive(Debug, Default)]
+pub struct NewAccount {
+    /// Unique login name (1 to 150 characters).
+    pub username: String,
+    /// The password, hashed before it is stored.
+    pub password: Zeroizing<String>,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Custom claims carried in access tokens.
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// Whether the user may log in.
+    pub is_active: bool,
+}
+
+/// A change to a user made by an administrator; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChange {
+    /// New roles.
+    pub roles: Option<Vec<String>>,
+    /// New custom claims (replacing all of them).
+    pub claims: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Enable or disable (disabling revokes every session).
+    pub is_active: Option<bool>,
+    /// Revoke the user's sessions at once, so the change reaches tokens now rather than at refresh.
+    pub revoke_sessions: bool,
+}
+
+impl AuthService {
+    /// A user by name.
+    pub async fn find_user(&self, username: &str) -> Result<User, AuthError> {
+        self.store
+            .user_by_name(username)
+            .await?
+            .ok_or(AuthError::NotFound)
+    }
+
+    /// A user by id.
+    pub async fn get_user(&self, id: UserId) -> Result<User, AuthError> {
+        self.store.user_by_id(id).await?.ok_or(AuthError::NotFound)
+    }
+
+    /// All users, by id.
+    pub async fn list_users(&self) -> Result<Vec<User>, AuthError> {
+        Ok(self.store.list_users().await?)
+    }
+
+    /// A page of users by id, and the total count.
+    pub async fn users_page(&self, limit: u64, offset: u64) -> Result<(u64, Vec<User>), AuthError> {
+        Ok(self.store.users_page(limit, offset).await?)
+    }
+
+    /// Creates a user, checking the name, the password and the profile (reserved claim names, the
+    /// token size limit).
+    pub async fn add_user(&self, account: NewAccount) -> Result<User, AuthError> {
+        let NewAccount {
+            username,
+            password,
+            roles,
+            claims,
+            is_active,
+        } = account;
+        if username.trim().is_empty() || username.chars().count() > 150 {
+            return Err(AuthError::InvalidInput(
+                "a username is 1 to 150 characters".into(),
+            ));
+        }
+        if password.is_empty() {
+            return Err(AuthError::InvalidInput(
+                "the password must not be empty".into(),
+            ));
+        }
+        check_profile(&roles, &claims, self.config.max_token_bytes)?;
+        let user = NewUser {
+            username,
+            password_hash: self.hasher.hash(password).await?,
+            is_active,
+            roles,
+            claims,
+        };
+        // A user created disabled has no tokens to revoke: one write suffices.
+        Ok(self.store.create_user(&user, self.now()).await?)
+    }
+
+    /// Applies `change`: roles and claims are checked first; disabling revokes every session.
+    pub async fn update_user(&self, id: UserId, change: &UserChange) -> Result<User, AuthError> {
+        let now = self.now();
+        let current = self.get_user(id).await?;
+        let roles = change.roles.as_ref().unwrap_or(&current.roles);
+        let claims = change.claims.as_ref().unwrap_or(&current.claims);
+        check_profile(roles, claims, self.config.max_token_bytes)?;
+        if change.roles.is_some() || change.claims.is_some() {
+            self.store
+                .set_roles_and_claims(id, change.roles.as_deref(), change.claims.as_ref())
+                .await?;
+        }
+        let mut revoked = false;
+        if let Some(active) = change.is_active
+            && active != current.is_active
+        {
+            self.store
+                .set_user_active(id, active, self.log_until(now))
+                .await?;
+            revoked = true;
+        }
+        if change.revoke_sessions || change.is_active == Some(false) {
+            self.store
+                .revoke_user_sessions(id, None, now, self.log_until(now))
+                .await?;
+            revoked = true;
+        }
+        self.user_changed(id);
+        if revoked {
+            self.revocations_written().await?;
+        }
+        self.get_user(id).await
+    }
+
+    /// Disables a user and revokes their sessions.
+    pub async fn disable_user(&self, username: &str) -> Result<User, AuthError> {
+        self.set_active(username, false).await
+    }
+
+    /// Enables a disabled user.
+    pub async fn enable_user(&self, username: &str) -> Result<User, AuthError> {
+        self.set_active(username, true).await
+    }
+
+    async fn set_active(&self, username: &str, active: bool) -> Result<User, AuthError> {
+        let user = self.find_user(username).await?;
+        let change = UserChange {
+            is_active: Some(active),
+            ..UserChange::default()
+        };
+        self.update_user(user.id, &change).await
+    }
+
+    /// Deletes a user (sessions and refresh tokens go with them).
+    pub async fn delete_user(&self, id: UserId) -> Result<(), AuthError> {
+        if !self
+            .store
+            .delete_user(id, self.log_until(self.now()))
+            .await?
+        {
+            return Err(AuthError::NotFound);
+        }
+        self.user_changed(id);
+        self.revocations_written().await
+    }
+
+    /// Sets a new password and revokes every session of the user.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: Zeroizing<String>,
+    ) -> Result<(), AuthError> {
+        if password.is_empty() {
+            return Err(AuthError::InvalidInput(
+                "the password must not be empty".into(),
+            ));
+        }
+        let user = self.find_user(username).await?;
+        let hash = self.hasher.hash(password).await?;
+        self.store.set_password_hash(user.id, &hash).await?;
+        self.user_changed(user.id);
+        let now = self.now();
+        self.store
+            .revoke_user_sessions(user.id, None, now, self.log_until(now))
+            .await?;
+        self.revocations_written().await
+    }
+
+    /// The user's active sessions.
+    pub async fn user_sessions(&self, id: UserId) -> Result<Vec<Session>, AuthError> {
+        self.get_user(id).await?;
+        Ok(self.store.active_sessions(id, self.now()).await?)
+    }
+
+    /// Revokes every session of the user (an administrator's logout-all).
+    pub async fn logout_user(&self, id: UserId) -> Result<(), AuthError> {
+        self.get_user(id).await?;
+        self.logout_all(id, None).await
+    }
+}

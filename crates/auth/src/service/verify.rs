@@ -1,0 +1,192 @@
+//! The synchronous verification path every authenticated request takes: signature, claims, type
+//! and revocation, from memory, with a cache of tokens already verified.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tessera_jwt::UntrustedToken;
+
+use super::AuthService;
+use crate::error::{AuthError, TokenProblem};
+use crate::ids::{SessionId, UserId, token_hash};
+use crate::store::RefreshState;
+use crate::tokens::{TokenClaims, TokenKind, UserIdClaim, problem};
+
+/// A verified, unrevoked access token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedAccess {
+    /// The user.
+    pub user_id: UserId,
+    /// The session, for tokens we issued.
+    pub session_id: Option<SessionId>,
+    /// `iat`.
+    pub issued_at: i64,
+    /// `exp`.
+    pub expires_at: i64,
+    /// The `roles` claim (empty when absent, e.g. in simplejwt's tokens).
+    pub roles: Vec<String>,
+}
+
+impl VerifiedAccess {
+    /// Whether the token grants any of `roles`.
+    pub fn has_any_role(&self, roles: &[&str]) -> bool {
+        self.roles.iter().any(|held| roles.contains(&held.as_str()))
+    }
+}
+
+impl AuthService {
+    /// Verifies `token` as `kind` (signature, expiry, issuer, audience, type) without any
+    /// revocation check.
+    pub(super) fn decode(
+        &self,
+        token: &str,
+        kind: Option<TokenKind>,
+    ) -> Result<(TokenKind, TokenClaims), AuthError> {
+        let live = self.live()?;
+        let validation = match kind {
+            Some(TokenKind::Access) => &live.validators.access,
+            Some(TokenKind::Refresh) => &live.validators.refresh,
+            None => &live.validators.any,
+        };
+        let material = live.keys.material();
+        let refused = |problem: TokenProblem| AuthError::Token(problem);
+        let verified = UntrustedToken::parse(token, validation.max_token_size())
+            .and_then(|t| {
+                t.verify::<TokenClaims>(&material.verifying, validation, self.clock.as_ref())
+            })
+            .map_err(|e| refused(problem(&e)))?;
+        let found =
+            TokenKind::of(verified.header(), &verified.claims().token_type).map_err(refused)?;
+        if kind.is_some_and(|k| k != found) {
+            return Err(refused(TokenProblem::WrongType));
+        }
+        let claims = verified.into_claims();
+        if claims.jti.is_none() {
+            return Err(refused(TokenProblem::NoId));
+        }
+        Ok((found, claims))
+    }
+
+    pub(super) fn user_of(claims: &TokenClaims) -> Result<UserId, AuthError> {
+        claims
+            .user_id
+            .as_ref()
+            .and_then(UserIdClaim::id)
+            .map(UserId)
+            .ok_or(AuthError::Token(TokenProblem::NoUserId))
+    }
+
+    /// Checks a `Bearer` access token: signature, claims, type, user status and revocation, all
+    /// without a storage round-trip.
+    pub fn verify_access(&self, token: &str) -> Result<Arc<VerifiedAccess>, AuthError> {
+        let live = self.live()?;
+        let now = self.now();
+        let leeway = i64::try_from(self.config.leeway).unwrap_or(i64::MAX);
+        if let Some(hit) = live
+            .verified
+            .get(token, |a| now < a.expires_at.saturating_add(leeway))
+        {
+            live.revocations.check(
+                hit.user_id,
+                hit.session_id.as_ref().map(SessionId::as_str),
+                hit.issued_at,
+            )?;
+            return Ok(hit);
+        }
+        let (_, claims) = self.decode(token, Some(TokenKind::Access))?;
+        let user_id = Self::user_of(&claims)?;
+        live.revocations
+            .check(user_id, claims.sid.as_deref(), claims.iat)?;
+        let access = Arc::new(VerifiedAccess {
+            user_id,
+            session_id: claims.sid.map(SessionId),
+            issued_at: claims.iat,
+            expires_at: claims.exp,
+            roles: claims.roles.unwrap_or_default(),
+        });
+        live.verified.insert(token.into(), Arc::clone(&access));
+        Ok(access)
+    }
+
+    /// [`AuthService::verify_access`], and if the token names a key this instance does not have
+    /// yet, the keys reloaded and the token checked again: right after a rotation elsewhere, another
+    /// instance can sign with the new key a moment before this one syncs.
+    pub async fn verify_access_fresh(&self, token: &str) -> Result<Arc<VerifiedAccess>, AuthError> {
+        match self.verify_access(token) {
+            Err(AuthError::Token(TokenProblem::Invalid)) if self.learned_key_of(token).await => {
+                self.verify_access(token)
+            }
+            other => other,
+        }
+    }
+
+    /// [`AuthService::decode`] with the same second chance as
+    /// [`AuthService::verify_access_fresh`].
+    pub(super) async fn decode_fresh(
+        &self,
+        token: &str,
+        kind: Option<TokenKind>,
+    ) -> Result<(TokenKind, TokenClaims), AuthError> {
+        match self.decode(token, kind) {
+            Err(AuthError::Token(TokenProblem::Invalid)) if self.learned_key_of(token).await => {
+                self.decode(token, kind)
+            }
+            other => other,
+        }
+    }
+
+    /// Whether `token` names a key id this instance did not know, and reloading the keys taught
+    /// it. Reloads for this reason happen at most once a second, so tokens with made-up key ids
+    /// cost at most one storage read a second.
+    async fn learned_key_of(&self, token: &str) -> bool {
+        let Ok(live) = self.live() else {
+            return false;
+        };
+        let Ok(parsed) = UntrustedToken::parse(token, self.config.max_token_bytes) else {
+            return false;
+        };
+        let Some(kid) = parsed.unverified_header().kid.as_deref() else {
+            return false;
+        };
+        if live.keys.material().verifying.get(kid).is_some() {
+            return false;
+        }
+        let now = self.now();
+        let last = live.last_key_reload.load(Ordering::Acquire);
+        if last >= now
+            || live
+                .last_key_reload
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return false;
+        }
+        match live.keys.reload(self.store.as_ref(), now).await {
+            Ok(_) => live.keys.material().verifying.get(kid).is_some(),
+            Err(error) => {
+                tracing::warn!(%error, "reloading keys for an unknown key id failed");
+                false
+            }
+        }
+    }
+
+    /// `/api/token/verify/`: any valid, unrevoked token of ours. Access tokens take the same path
+    /// (and cache) as `Bearer` tokens; a disabled or deleted user's token is reported blacklisted.
+    pub async fn verify_any(&self, token: &str) -> Result<(), AuthError> {
+        match self.verify_access_fresh(token).await {
+            Ok(_) => return Ok(()),
+            Err(AuthError::UserInactive | AuthError::UserNotFound) => {
+                return Err(AuthError::Token(TokenProblem::Blacklisted));
+            }
+            // Not an access token: it may be a refresh token.
+            Err(AuthError::Token(TokenProblem::WrongType)) => {}
+            Err(other) => return Err(other),
+        }
+        self.decode_fresh(token, Some(TokenKind::Refresh)).await?;
+        match self.store.refresh_token(&token_hash(token)).await? {
+            None => Err(AuthError::Token(TokenProblem::Invalid)),
+            Some(stored) if stored.state == RefreshState::Active => Ok(()),
+            Some(_) => Err(AuthError::Token(TokenProblem::Blacklisted)),
+        }
+    }
+}
