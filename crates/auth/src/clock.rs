@@ -92,6 +92,12 @@ impl ManualClock {
         }
     }
 
+    /// How many sleeps are waiting on this clock: a test can wait until a component has started
+    /// its timer before moving time past it.
+    pub fn sleepers(&self) -> usize {
+        self.inner.moved.receiver_count()
+    }
+
     /// Moves the clock forward by `by`, waking every sleeper whose time has come.
     pub fn advance(&self, by: Duration) {
         let mut elapsed = self.inner.elapsed.lock().unwrap_or_else(|e| e.into_inner());
@@ -134,9 +140,12 @@ mod tests {
     #[tokio::test]
     async fn a_manual_clock_wakes_sleepers_when_moved_past_their_time() {
         let clock = ManualClock::at(1_000);
+        assert_eq!(clock.sleepers(), 0);
         let sleeper = tokio::spawn(clock.sleep(Duration::from_secs(10)));
+        assert_eq!(clock.sleepers(), 1);
         let already = clock.sleep(Duration::ZERO);
         already.await;
+        assert_eq!(clock.sleepers(), 1);
         clock.advance(Duration::from_secs(9));
         tokio::task::yield_now().await;
         assert!(!sleeper.is_finished());

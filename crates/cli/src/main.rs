@@ -56,6 +56,15 @@ impl Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // Warnings (a revocation not announced to running servers, say) reach the operator.
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .with_writer(std::io::stderr)
+            .without_time()
+            .with_target(false)
+            .init();
+    }
     let outcome = match cli.command {
         Command::Serve(args) => admin::serve(args),
         Command::Users(command) => admin::users(command),

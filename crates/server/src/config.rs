@@ -157,6 +157,8 @@ pub struct Config {
     pub revocation_max_staleness: Span,
     /// How often to delete expired rows. Default `1h`.
     pub sweep_interval: Span,
+    /// How long a shutdown waits for the requests in flight to finish. Default `10s`.
+    pub shutdown_grace: Span,
     /// Keep the refresh token in an HttpOnly cookie. Default `false`.
     pub browser_mode: bool,
     /// Mark that cookie `Secure`. Default `true`.
@@ -213,6 +215,7 @@ impl Default for Config {
             sync_interval: Span(Duration::from_secs(1)),
             revocation_max_staleness: Span(Duration::ZERO),
             sweep_interval: Span(Duration::from_secs(3600)),
+            shutdown_grace: Span(Duration::from_secs(10)),
             browser_mode: false,
             cookie_secure: true,
             allowed_origins: Vec::new(),
@@ -342,6 +345,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "503 for access tokens when revocations are this stale; 0s = never",
     ),
     ("sweep_interval", "1h", "how often to delete expired rows"),
+    (
+        "shutdown_grace",
+        "10s",
+        "how long a shutdown lets requests in flight finish",
+    ),
     (
         "browser_mode",
         "false",

@@ -228,14 +228,54 @@ pub async fn run(
     })?;
     println!("Tessera listening on http://{addr}");
     tracing::info!(%addr, kid = %state.auth.signing_kid()?, "listening");
-    let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|source| StartError::Listen { addr, source })
+    let clock = Arc::clone(state.auth.clock());
+    let app = routes::router(state);
+    serve_until(
+        listener,
+        app,
+        clock,
+        config.shutdown_grace.0,
+        termination_signal(),
+    )
+    .await
+    .map_err(|source| StartError::Listen { addr, source })
 }
 
-async fn shutdown() {
+/// Serves `app` on `listener` until `shutdown` completes; then stops accepting connections and
+/// lets the requests in flight finish, for at most `grace` (by `clock`). Past the grace it returns
+/// anyway, and the binary exits, dropping whatever is still running. Every write was committed
+/// before its response, so nothing else needs flushing.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    clock: Arc<dyn Clock>,
+    grace: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let stopping = Arc::new(Notify::new());
+    let announce = Arc::clone(&stopping);
+    let signal = async move {
+        shutdown.await;
+        tracing::info!(grace = ?grace, "shutting down: finishing the requests in flight");
+        announce.notify_one();
+    };
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let serving = axum::serve(listener, service).with_graceful_shutdown(signal);
+    let deadline = async {
+        stopping.notified().await;
+        clock.sleep(grace).await;
+    };
+    tokio::select! {
+        outcome = serving => outcome,
+        () = deadline => {
+            tracing::warn!(grace = ?grace, "requests still in flight after the shutdown grace: dropping them");
+            Ok(())
+        }
+    }
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn termination_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -254,6 +294,4 @@ async fn shutdown() {
         () = ctrl_c => {},
         () = term => {},
     }
-    // Let in-flight requests finish; nothing else to flush (every write was committed).
-    tokio::time::sleep(Duration::from_millis(0)).await;
 }

@@ -5,6 +5,10 @@
 //!
 //! The broadcast tests set `sync_interval = 60s`: an effect seen within a second or two on another
 //! instance can only have come through the broadcast, not the poll.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "these tests drive separate `tessera serve` processes over real sockets and real databases: their time is the real one"
+)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

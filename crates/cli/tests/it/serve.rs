@@ -1,4 +1,8 @@
 //! `tessera serve` and `tessera users` end to end: real processes, real TCP on 127.0.0.1.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "these tests drive a separate `tessera serve` process over a real socket: its time is the real one"
+)]
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};

@@ -14,6 +14,7 @@
 )]
 
 mod postgres;
+mod shutdown;
 mod sqlite;
 
 use std::sync::Arc;

@@ -1,6 +1,10 @@
 //! The Redis adapters against a real Redis, each test under a key prefix of its own: the
 //! broadcast (announce on one connection, hear on another, survive health pings) and the shared
 //! failure log (window, cap, isolation between prefixes), plus fast failure when Redis is absent.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a real Redis pings and times out in real time"
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
