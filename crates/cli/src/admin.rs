@@ -8,13 +8,13 @@ use clap::{Args, Subcommand};
 use tessera_auth::{
     AuthError, AuthService, Chain, KeyStatus, NewAccount, PasswordHasher, SystemClock, UserChange,
 };
-use tessera_server::config::SETTINGS;
+use tessera_server::Backend;
 use tessera_server::views::rfc3339;
-use tessera_server::{Backend, Config};
 use zeroize::Zeroizing;
 
 use crate::Failure;
 use crate::backend::{self, Schema};
+use crate::config::{Config, SETTINGS};
 
 /// Where the data lives; shared by every command that opens the database.
 #[derive(Args, Clone, Debug, Default)]
@@ -56,6 +56,7 @@ fn settings_help() -> String {
          environment, which wins over the file):\n",
     );
     for (name, default, what) in SETTINGS {
+        let default = default.filter(|text| !text.is_empty()).unwrap_or("(none)");
         text.push_str(&format!("  {name:<30} {what} [default: {default}]\n"));
     }
     text
@@ -213,8 +214,20 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
         } else {
             Schema::Check
         };
+        let signing_key = config
+            .signing_key
+            .as_deref()
+            .map(|path| crate::input::signing_key(&path.to_string_lossy(), None))
+            .transpose()
+            .map_err(|failure| match failure {
+                Failure::Usage(why) => Failure::usage(format!("signing_key: {why}")),
+                other => other,
+            })?;
+        let settings = config
+            .settings(signing_key)
+            .map_err(|e| Failure::usage(e.to_string()))?;
         let backend = backend::open(&config, schema).await?;
-        tessera_server::run(config, backend, Arc::new(SystemClock::new()))
+        tessera_server::run(settings, backend, Arc::new(SystemClock::new()))
             .await
             .map_err(|e| Failure::usage(e.to_string()))
     })
@@ -228,9 +241,10 @@ fn service(config: &Config, backend: &Backend) -> Result<AuthService, Failure> {
         PasswordHasher::default_concurrency(),
     )
     .map_err(domain)?;
+    let auth = config.auth().map_err(|e| Failure::usage(e.to_string()))?;
     Ok(AuthService::builder(
         Arc::clone(&backend.store),
-        config.auth(),
+        auth,
         hasher,
         Arc::new(SystemClock::new()),
     )

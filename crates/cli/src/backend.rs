@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use tessera_auth::{Chain, FailureLog, RevocationBus, Store};
-use tessera_server::{Backend, Config};
+use tessera_server::Backend;
+
+use crate::config::Config;
 use tessera_store::{
     PostgresNotifications, PostgresOptions, PostgresStore, RedisOptions, SharedRedis,
     SqliteOptions, SqliteStore,

@@ -4,6 +4,7 @@
 
 mod admin;
 mod backend;
+mod config;
 mod input;
 mod keys;
 mod token;

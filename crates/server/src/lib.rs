@@ -20,10 +20,10 @@
 //! believed from configured proxies.
 
 pub mod admin;
-pub mod config;
 pub mod error;
 pub mod extract;
 pub mod routes;
+pub mod settings;
 pub mod state;
 pub mod views;
 
@@ -34,18 +34,14 @@ use std::time::Duration;
 use tessera_auth::{
     AuthError, AuthService, Clock, FailureLog, LoginThrottle, PasswordHasher, RevocationBus, Store,
 };
-use tessera_jwt::{Jwk, SigningKey};
 use tokio::sync::Notify;
 
-pub use config::Config;
+pub use settings::Settings;
 pub use state::{AppState, BrowserMode, FeedStatus};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The signing key file is unusable.
-    #[error("signing_key: {0}")]
-    SigningKey(String),
     /// The domain failed to start (storage, keys).
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -57,20 +53,6 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
-}
-
-/// Reads the operator's signing key: a private JWK (its `kid` kept, else the RFC 7638 thumbprint) or
-/// a PEM key (algorithm implied by its type).
-pub fn load_signing_key(path: &std::path::Path) -> Result<SigningKey, StartError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| StartError::SigningKey(format!("cannot read {}: {e}", path.display())))?;
-    let trimmed = text.trim_start();
-    let key = if trimmed.starts_with('{') {
-        Jwk::from_json(trimmed).and_then(|jwk| SigningKey::from_jwk(&jwk, None))
-    } else {
-        SigningKey::from_pem_detect(&text)
-    };
-    key.map_err(|e| StartError::SigningKey(format!("{}: {e}", path.display())))
 }
 
 /// What an instance runs on: the store and, when instances share state, the revocation
@@ -106,9 +88,9 @@ impl std::fmt::Debug for Backend {
     }
 }
 
-/// Builds the service and the HTTP state from `config` over `backend`, timed by `clock`.
+/// Builds the service and the HTTP state from `settings` over `backend`, timed by `clock`.
 pub async fn build(
-    config: &Config,
+    settings: &Settings,
     backend: Backend,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<AppState>, StartError> {
@@ -117,37 +99,27 @@ pub async fn build(
         bus,
         failures,
     } = backend;
-    let operator_key = config
-        .signing_key
-        .as_deref()
-        .map(load_signing_key)
-        .transpose()?;
-    let workers = match config.password_hash_workers {
+    let workers = match settings.password_workers {
         0 => PasswordHasher::default_concurrency(),
         n => n,
     };
-    let hasher = PasswordHasher::new(config.password_policy(), workers)?;
+    let hasher = PasswordHasher::new(settings.password, workers)?;
     let throttle = match failures {
-        Some(shared) => LoginThrottle::shared(config.throttle(), shared),
-        None => LoginThrottle::new(config.throttle()),
+        Some(shared) => LoginThrottle::shared(settings.throttle.clone(), shared),
+        None => LoginThrottle::new(settings.throttle.clone()),
     };
-    let auth = AuthService::builder(store, config.auth(), hasher, Arc::clone(&clock))
+    let auth = AuthService::builder(store, settings.auth.clone(), hasher, Arc::clone(&clock))
         .throttle(throttle)
         .bus(bus.clone())
-        .operator_key(operator_key)
+        .operator_key(settings.signing_key.clone())
         .start()
         .await?;
     let state = Arc::new(AppState {
         auth: Arc::new(auth),
-        trusted_proxies: config.trusted_proxies.clone(),
-        browser: config.browser_mode.then(|| BrowserMode {
-            cookie_name: "refresh_token".into(),
-            secure: config.cookie_secure,
-            allowed_origins: config.allowed_origins.clone(),
-        }),
+        trusted_proxies: settings.trusted_proxies.clone(),
+        browser: settings.browser.clone(),
         feed: FeedStatus::new(bus, clock),
-        max_staleness: (!config.revocation_max_staleness.0.is_zero())
-            .then_some(config.revocation_max_staleness.0),
+        max_staleness: settings.revocation_max_staleness,
     });
     // The service has just loaded the revocation state.
     state.feed.synced(Ok(()));
@@ -158,7 +130,7 @@ pub async fn build(
 /// from the database every `sync_interval`, and at once whenever the broadcast announces one (or
 /// reconnects, since announcements may have been missed while it was down). Expired rows are
 /// deleted every `sweep_interval`.
-pub fn spawn_background(state: &Arc<AppState>, config: &Config) {
+pub fn spawn_background(state: &Arc<AppState>, settings: &Settings) {
     let wake = Arc::new(Notify::new());
     if let Some(bus) = state.feed.bus.clone() {
         let (state, wake) = (Arc::clone(state), Arc::clone(&wake));
@@ -181,7 +153,7 @@ pub fn spawn_background(state: &Arc<AppState>, config: &Config) {
         });
     }
     let sync_state = Arc::clone(state);
-    let every = config.sync_interval.0;
+    let every = settings.sync_interval;
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -196,7 +168,7 @@ pub fn spawn_background(state: &Arc<AppState>, config: &Config) {
         }
     });
     let auth = Arc::clone(&state.auth);
-    let every = config.sweep_interval.0;
+    let every = settings.sweep_interval;
     tokio::spawn(async move {
         loop {
             match auth.flush_expired().await {
@@ -210,20 +182,20 @@ pub fn spawn_background(state: &Arc<AppState>, config: &Config) {
 
 /// Serves until Ctrl-C or SIGTERM. Prints the address once listening.
 pub async fn run(
-    config: Config,
+    settings: Settings,
     backend: Backend,
     clock: Arc<dyn Clock>,
 ) -> Result<(), StartError> {
-    let state = build(&config, backend, clock).await?;
-    spawn_background(&state, &config);
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    let state = build(&settings, backend, clock).await?;
+    spawn_background(&state, &settings);
+    let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|source| StartError::Listen {
-            addr: config.listen,
+            addr: settings.listen,
             source,
         })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen {
-        addr: config.listen,
+        addr: settings.listen,
         source,
     })?;
     println!("Tessera listening on http://{addr}");
@@ -234,7 +206,7 @@ pub async fn run(
         listener,
         app,
         clock,
-        config.shutdown_grace.0,
+        settings.shutdown_grace,
         termination_signal(),
     )
     .await

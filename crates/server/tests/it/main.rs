@@ -27,7 +27,7 @@ use serde_json::Value;
 use tessera_auth::store::PrivateJwk;
 use tessera_auth::{AuthService, ManualClock, NewAccount, PasswordHasher, Store};
 use tessera_jwt::{Clock as _, Jwk, SigningKey, SystemClock};
-use tessera_server::{AppState, Backend, Config};
+use tessera_server::{AppState, Backend, Settings};
 use tower::ServiceExt as _;
 use zeroize::Zeroizing;
 
@@ -43,7 +43,7 @@ pub struct Server<const POSTGRES: bool> {
     /// instance of one test shares it.
     pub clock: ManualClock,
     pub state: Arc<AppState>,
-    pub config: Config,
+    pub config: Settings,
     /// Shared by the instances of one test (see [`Server::another_instance`]).
     pub dir: Arc<tempfile::TempDir>,
     /// The PostgreSQL database, shared the same way and dropped after the last instance.
@@ -63,12 +63,12 @@ pub struct Reply {
     pub body: Value,
 }
 
-pub fn cheap_config(dir: &std::path::Path) -> Config {
-    let mut config = Config::load(None, Vec::new(), &[]).unwrap();
-    config.data_dir = dir.to_owned();
-    config.password_hash_memory_kib = 64;
-    config.password_hash_iterations = 1;
-    config
+/// The defaults, with a cheap password hash.
+pub fn cheap_settings() -> Settings {
+    let mut settings = Settings::default();
+    settings.password.memory_kib = 64;
+    settings.password.iterations = 1;
+    settings
 }
 
 impl<const POSTGRES: bool> Server<POSTGRES> {
@@ -76,9 +76,9 @@ impl<const POSTGRES: bool> Server<POSTGRES> {
         Self::start_with(|_| {}).await
     }
 
-    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+    pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = cheap_config(dir.path());
+        let mut config = cheap_settings();
         tweak(&mut config);
         let database = if POSTGRES {
             let database = tessera_store::testing::TestDatabase::create().await;
@@ -89,16 +89,13 @@ impl<const POSTGRES: bool> Server<POSTGRES> {
         } else {
             None
         };
-        if let Some(database) = &database {
-            config.database_url = Some(database.url.clone());
-        }
         let clock = ManualClock::at(SystemClock.now());
         Self::open(config, Arc::new(dir), database, clock).await
     }
 
     /// Starts a server over an existing database (a restart, or a second instance).
     async fn open(
-        config: Config,
+        config: Settings,
         dir: Arc<tempfile::TempDir>,
         database: Option<Arc<tessera_store::testing::TestDatabase>>,
         clock: ManualClock,
@@ -116,7 +113,7 @@ impl<const POSTGRES: bool> Server<POSTGRES> {
                 (OpenStore::Postgres(store.clone()), Arc::new(store))
             }
             None => {
-                let store = tessera_store::SqliteStore::open(&config.sqlite_path().unwrap())
+                let store = tessera_store::SqliteStore::open(&dir.path().join("tessera.db"))
                     .await
                     .unwrap();
                 (OpenStore::Sqlite(store.clone()), Arc::new(store))
@@ -184,10 +181,10 @@ impl<const POSTGRES: bool> Server<POSTGRES> {
     /// The domain opened over the same store the way the CLI opens it: its changes reach this
     /// instance only through the revocation log (at [`Server::sync`]).
     pub fn cli(&self) -> AuthService {
-        let hasher = PasswordHasher::new(self.config.password_policy(), 2).unwrap();
+        let hasher = PasswordHasher::new(self.config.password, 2).unwrap();
         AuthService::builder(
             Arc::clone(&self.shared),
-            self.config.auth(),
+            self.config.auth.clone(),
             hasher,
             Arc::new(self.clock.clone()),
         )

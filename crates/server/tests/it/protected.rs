@@ -127,20 +127,18 @@ async fn logout_is_immediate_and_logout_all_reaches_every_session() {
     );
 }
 
-/// Writes an HS256 secret shared with a simplejwt deployment into the server's data directory.
-fn server_secret_file(config: &tessera_server::Config) -> std::path::PathBuf {
-    let path = config.data_dir.join("hs256.jwk");
-    std::fs::write(
-        &path,
+/// An HS256 secret shared with a simplejwt deployment.
+fn shared_secret() -> tessera_jwt::SigningKey {
+    let jwk = tessera_jwt::Jwk::from_json(
         r#"{"kty":"oct","alg":"HS256","k":"c2hhcmVkLXNlY3JldC1vZi1hdC1sZWFzdC0zMi1ieXRlcyE"}"#,
     )
     .unwrap();
-    path
+    tessera_jwt::SigningKey::from_jwk(&jwk, None).unwrap()
 }
 
 #[tokio::test]
 async fn simplejwt_tokens_on_a_shared_hs256_key_verify_and_are_revocable_by_user() {
-    let server = TestServer::start_with(|c| c.signing_key = Some(server_secret_file(c))).await;
+    let server = TestServer::start_with(|c| c.signing_key = Some(shared_secret())).await;
     server.add_user("ann", "pw").await;
 
     let jwks = server
@@ -188,8 +186,8 @@ async fn simplejwt_tokens_on_a_shared_hs256_key_verify_and_are_revocable_by_user
 #[tokio::test]
 async fn logout_ends_the_sidless_token_it_was_called_with_whatever_its_iat() {
     let server = TestServer::start_with(|c| {
-        c.signing_key = Some(server_secret_file(c));
-        c.leeway = 30;
+        c.signing_key = Some(shared_secret());
+        c.auth.leeway = 30;
     })
     .await;
     server.add_user("ann", "pw").await;
@@ -370,7 +368,7 @@ async fn revocations_sessions_and_keys_survive_a_restart() {
 impl TestServer {
     /// The operator's HS256 key as configured (the test wrote it).
     fn signing_key_for_operator(&self) -> tessera_jwt::SigningKey {
-        tessera_server::load_signing_key(self.config.signing_key.as_deref().unwrap()).unwrap()
+        self.config.signing_key.clone().unwrap()
     }
 }
 
@@ -380,8 +378,7 @@ impl TestServer {
 #[tokio::test]
 async fn stale_revocation_state_refuses_access_tokens_when_configured() {
     let server = TestServer::start_with(|config| {
-        config.revocation_max_staleness =
-            tessera_server::config::Span(std::time::Duration::from_millis(200));
+        config.revocation_max_staleness = Some(std::time::Duration::from_millis(200));
     })
     .await;
     server.add_user("ann", "pw").await;
@@ -423,7 +420,7 @@ async fn stale_revocation_state_refuses_access_tokens_when_configured() {
 #[tokio::test]
 async fn a_key_published_ahead_signs_only_when_due() {
     let server = TestServer::start_with(|config| {
-        config.key_publish_ahead = tessera_server::config::Span(std::time::Duration::from_secs(2));
+        config.auth.key_publish_ahead = 2;
     })
     .await;
     server.add_user("ann", "pw").await;

@@ -89,7 +89,8 @@ async fn access_tokens_carry_roles_and_claims_refresh_tokens_do_not() {
 
 #[tokio::test]
 async fn the_claim_list_can_be_narrowed() {
-    let server = TestServer::start_with(|c| c.access_token_claims = vec!["name".into()]).await;
+    let server =
+        TestServer::start_with(|c| c.auth.access_token_claims = Some(vec!["name".into()])).await;
     server
         .add_user_with(
             "ann",

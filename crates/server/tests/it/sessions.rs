@@ -143,8 +143,10 @@ async fn password_change_checks_the_old_one_and_keeps_only_this_session() {
 #[tokio::test]
 async fn browser_mode_keeps_the_refresh_token_in_an_httponly_cookie() {
     let server = TestServer::start_with(|c| {
-        c.browser_mode = true;
-        c.allowed_origins = vec!["https://app.example".into()];
+        c.browser = Some(tessera_server::BrowserMode::new(
+            true,
+            vec!["https://app.example".into()],
+        ));
     })
     .await;
     server.add_user("ann", "pw").await;
@@ -239,8 +241,10 @@ async fn two_authorization_headers_are_refused_everywhere() {
 #[tokio::test]
 async fn browser_mode_refuses_logins_refreshes_and_logouts_from_other_sites() {
     let server = TestServer::start_with(|c| {
-        c.browser_mode = true;
-        c.allowed_origins = vec!["https://app.example".into()];
+        c.browser = Some(tessera_server::BrowserMode::new(
+            true,
+            vec!["https://app.example".into()],
+        ));
     })
     .await;
     server.add_user("mallory", "pw").await;

@@ -344,10 +344,7 @@ async fn refresh_refuses_gone_users_and_tokens_never_issued() {
 
 #[tokio::test]
 async fn grace_window_lets_only_the_immediate_predecessor_retry() {
-    let server = TestServer::start_with(|c| {
-        c.reuse_grace = tessera_server::config::Span(std::time::Duration::from_secs(30))
-    })
-    .await;
+    let server = TestServer::start_with(|c| c.auth.reuse_grace = 30).await;
     server.add_user("ann", "pw").await;
     let (_, first) = server.login("ann", "pw").await;
     let second = server
@@ -378,7 +375,7 @@ async fn grace_window_lets_only_the_immediate_predecessor_retry() {
 
 #[tokio::test]
 async fn rotation_off_returns_only_an_access_token() {
-    let server = TestServer::start_with(|c| c.rotate_refresh_tokens = false).await;
+    let server = TestServer::start_with(|c| c.auth.rotate_refresh_tokens = false).await;
     server.add_user("ann", "pw").await;
     let (_, refresh) = server.login("ann", "pw").await;
     for _ in 0..2 {
@@ -484,8 +481,8 @@ async fn unknown_paths_and_methods_answer_in_json() {
 #[tokio::test]
 async fn issuer_and_audience_are_written_and_required() {
     let server = TestServer::start_with(|c| {
-        c.issuer = Some("https://auth.example".into());
-        c.audience = Some("api".into());
+        c.auth.issuer = Some("https://auth.example".into());
+        c.auth.audience = Some("api".into());
     })
     .await;
     server.add_user("ann", "pw").await;
@@ -529,7 +526,7 @@ async fn issuer_and_audience_are_written_and_required() {
 #[tokio::test]
 async fn rotation_never_extends_a_session_past_its_absolute_lifetime() {
     let server = TestServer::start_with(|c| {
-        c.session_lifetime = tessera_server::config::Span(std::time::Duration::from_secs(3_600));
+        c.auth.session_lifetime = 3_600;
     })
     .await;
     server.add_user("ann", "pw").await;

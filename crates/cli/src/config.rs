@@ -1,0 +1,521 @@
+//! The binary's configuration: one typed struct, loaded in layers (defaults, then a TOML file, then
+//! `TESSERA_*` environment variables, then command-line flags), validated once, with every error
+//! naming the setting. Each setting is declared once, in [`SETTINGS`]' table below: its type, its
+//! default as text (parsed like any other layer) and its help. That table is what `serve --help`
+//! prints, and a test checks its defaults against the libraries' own (`Settings::default()`, the
+//! store options), so no default is written twice.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use tessera_auth::{AuthConfig, MasterKey, PasswordPolicy, ThrottleConfig};
+use tessera_jwt::{Algorithm, SigningKey};
+use tessera_server::{BrowserMode, Settings};
+
+/// A span of time written as `15m`, `1h 30m`, `1d` or a number of seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span(pub(crate) Duration);
+
+impl Span {
+    /// Whole seconds, saturating.
+    pub(crate) fn seconds(self) -> i64 {
+        i64::try_from(self.0.as_secs()).unwrap_or(i64::MAX)
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Seconds(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Seconds(s) => Ok(Span(Duration::from_secs(s))),
+            Raw::Text(text) => crate::input::parse_duration(&text)
+                .map(Span)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A secret setting: compared and deserialized as text, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct SecretText(pub(crate) String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"(secret)\"")
+    }
+}
+
+/// A list given as a TOML array or as one comma-separated string (handy in environment variables).
+fn list<'de, D: Deserializer<'de>, T: std::str::FromStr>(
+    deserializer: D,
+) -> Result<Vec<T>, D::Error>
+where
+    T::Err: std::fmt::Display,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Many(Vec<String>),
+        One(String),
+    }
+    let items = match Raw::deserialize(deserializer)? {
+        Raw::Many(items) => items,
+        Raw::One(text) => text.split(',').map(str::to_owned).collect(),
+    };
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<T>()
+                .map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}")))
+        })
+        .collect()
+}
+
+/// Declares [`Config`] and [`SETTINGS`] from one table: `name: Type = default, "help";`, the
+/// default as the text a user would write (`None`: unset).
+macro_rules! settings {
+    ($( $(#[$attr:meta])* $name:ident : $ty:ty = $default:expr, $help:literal; )*) => {
+        /// Every setting of `tessera serve` (and of the commands that open its data).
+        #[derive(Clone, Debug, PartialEq, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub(crate) struct Config {
+            $(
+                #[doc = $help]
+                $(#[$attr])*
+                pub(crate) $name: $ty,
+            )*
+        }
+
+        /// Each setting's name, default (as text; `None`: unset) and meaning.
+        pub(crate) const SETTINGS: &[(&str, Option<&str>, &str)] = &[
+            $( (stringify!($name), $default, $help), )*
+        ];
+    };
+}
+
+settings! {
+    listen: SocketAddr = Some("127.0.0.1:8000"), "address to listen on";
+    data_dir: PathBuf = Some("./tessera-data"), "directory of the embedded SQLite database";
+    database_url: Option<String> = None,
+        "sqlite://PATH or postgres://USER@HOST/DB; overrides data_dir";
+    migrate: bool = Some("true"), "apply pending migrations when serve starts";
+    database_max_connections: u32 = Some("16"), "PostgreSQL connections per instance";
+    database_timeout: Span = Some("3s"), "longest wait for a database connection before 503";
+    database_statement_timeout: Span = Some("5s"), "longest a PostgreSQL statement may run";
+    redis_url: Option<String> = None, "Redis for revocation broadcast and shared throttling";
+    redis_prefix: String = Some("tessera:"), "prefix of Redis keys and channels";
+    redis_timeout: Span = Some("1s"), "longest wait for Redis before falling back";
+    master_key: Option<SecretText> = None,
+        "seals private keys at rest (use TESSERA_MASTER_KEY)";
+    signing_key: Option<PathBuf> = None,
+        "private JWK or PEM to sign with instead of generated keys";
+    signing_algorithm: Algorithm = Some("ES256"), "algorithm of generated keys";
+    key_publish_ahead: Span = Some("0s"), "how long a rotated key is published before it signs";
+    access_token_lifetime: Span = Some("5m"), "access token lifetime";
+    refresh_token_lifetime: Span = Some("1d"), "refresh token lifetime";
+    session_lifetime: Span = Some("30d"), "absolute session lifetime";
+    rotate_refresh_tokens: bool = Some("true"), "issue a new refresh token on refresh";
+    blacklist_after_rotation: bool = Some("true"), "retire the old refresh token on rotation";
+    reuse_grace: Span = Some("0s"), "grace window for the previous refresh token";
+    issuer: Option<String> = None, "iss to issue and require";
+    audience: Option<String> = None, "aud to issue and require";
+    leeway: Span = Some("0s"), "clock skew allowed when validating tokens";
+    login_failures_per_username: usize = Some("5"), "failed logins per username per window";
+    login_failures_per_ip: usize = Some("50"), "failed logins per client IP per window";
+    login_throttle_window: Span = Some("15m"), "throttling window";
+    #[serde(deserialize_with = "list")]
+    trusted_proxies: Vec<IpAddr> = Some(""),
+        "comma-separated proxy IPs whose X-Forwarded-For is trusted";
+    password_hash_memory_kib: u32 = Some("19456"), "argon2id memory (KiB)";
+    password_hash_iterations: u32 = Some("2"), "argon2id passes";
+    password_hash_workers: usize = Some("0"), "concurrent hashes; 0 = cores - 1";
+    sync_interval: Span = Some("1s"), "how often to poll for revocations and key changes";
+    revocation_max_staleness: Span = Some("0s"),
+        "503 for access tokens when revocations are this stale; 0s = never";
+    sweep_interval: Span = Some("1h"), "how often to delete expired rows";
+    shutdown_grace: Span = Some("10s"), "how long a shutdown lets requests in flight finish";
+    browser_mode: bool = Some("false"), "refresh token in an HttpOnly cookie";
+    cookie_secure: bool = Some("true"), "mark the cookie Secure";
+    #[serde(deserialize_with = "list")]
+    allowed_origins: Vec<String> = Some(""),
+        "comma-separated origins trusted for cookie requests";
+    verified_token_cache: usize = Some("10000"),
+        "verified access tokens remembered; 0 = off";
+    #[serde(deserialize_with = "list")]
+    access_token_claims: Vec<String> = Some(""),
+        "custom claims copied into access tokens (comma-separated; empty = all)";
+    log: String = Some("info"), "log filter";
+}
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A setting is invalid; the message names it.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Builds the configuration from its layers: the defaults, `file` (the `--config` TOML, if
+    /// any), `env` (only `TESSERA_<SETTING>` names are read), then `flags` given on the command
+    /// line as (name, value) text.
+    pub(crate) fn load(
+        file: Option<&std::path::Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &[(&str, String)],
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = SETTINGS
+            .iter()
+            .filter_map(|(name, default, _)| {
+                default.map(|text| ((*name).to_owned(), guess_value(text)))
+            })
+            .collect();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let from_file = text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+            table.extend(from_file);
+        }
+        for (name, value) in env {
+            let Some(setting) = name.strip_prefix("TESSERA_").map(str::to_ascii_lowercase) else {
+                continue;
+            };
+            if SETTINGS.iter().any(|(known, _, _)| *known == setting) {
+                table.insert(setting, guess_value(&value));
+            }
+        }
+        for (name, value) in flags {
+            table.insert((*name).to_owned(), guess_value(value));
+        }
+        let config: Config = table.try_into().map_err(|e: toml::de::Error| {
+            ConfigError::Invalid(e.to_string().trim().replace('\n', " "))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("access_token_lifetime", self.access_token_lifetime),
+            ("refresh_token_lifetime", self.refresh_token_lifetime),
+            ("session_lifetime", self.session_lifetime),
+            ("login_throttle_window", self.login_throttle_window),
+            ("sync_interval", self.sync_interval),
+            ("database_timeout", self.database_timeout),
+            (
+                "database_statement_timeout",
+                self.database_statement_timeout,
+            ),
+            ("redis_timeout", self.redis_timeout),
+            ("sweep_interval", self.sweep_interval),
+        ];
+        for (name, span) in positive {
+            if span.0.is_zero() {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be longer than 0"
+                )));
+            }
+        }
+        if self.login_failures_per_username == 0 || self.login_failures_per_ip == 0 {
+            return Err(ConfigError::Invalid(
+                "login_failures_per_username and login_failures_per_ip must be at least 1".into(),
+            ));
+        }
+        if self.password_hash_memory_kib < 8 || self.password_hash_iterations == 0 {
+            return Err(ConfigError::Invalid(
+                "password_hash_memory_kib must be at least 8 and password_hash_iterations at least 1".into(),
+            ));
+        }
+        if let Some(url) = &self.database_url
+            && !url.starts_with("sqlite:")
+            && !url.starts_with("postgres://")
+            && !url.starts_with("postgresql://")
+        {
+            return Err(ConfigError::Invalid(format!(
+                "database_url {url:?} must start with sqlite: or postgres://"
+            )));
+        }
+        if let Some(url) = &self.redis_url
+            && !url.starts_with("redis://")
+            && !url.starts_with("rediss://")
+        {
+            return Err(ConfigError::Invalid(format!(
+                "redis_url {url:?} must start with redis:// or rediss://"
+            )));
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "database_max_connections must be at least 1".into(),
+            ));
+        }
+        if !self.revocation_max_staleness.0.is_zero()
+            && self.revocation_max_staleness.0 <= self.sync_interval.0 * 2
+        {
+            return Err(ConfigError::Invalid(
+                "revocation_max_staleness must be 0s (off) or longer than twice sync_interval"
+                    .into(),
+            ));
+        }
+        self.master_key()?;
+        Ok(())
+    }
+
+    /// The parsed master key, if one is set.
+    pub(crate) fn master_key(&self) -> Result<Option<MasterKey>, ConfigError> {
+        self.master_key
+            .as_ref()
+            .map(|text| MasterKey::parse(&text.0))
+            .transpose()
+            .map_err(|e| ConfigError::Invalid(format!("master_key: {e}")))
+    }
+
+    /// Whether the database is PostgreSQL (shared by instances) rather than an SQLite file.
+    pub(crate) fn is_postgres(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("postgres"))
+    }
+
+    /// The domain settings.
+    pub(crate) fn auth(&self) -> Result<AuthConfig, ConfigError> {
+        Ok(AuthConfig {
+            access_lifetime: self.access_token_lifetime.seconds(),
+            refresh_lifetime: self.refresh_token_lifetime.seconds(),
+            session_lifetime: self.session_lifetime.seconds(),
+            rotate_refresh_tokens: self.rotate_refresh_tokens,
+            blacklist_after_rotation: self.blacklist_after_rotation,
+            reuse_grace: self.reuse_grace.seconds(),
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            leeway: self.leeway.0.as_secs(),
+            signing_algorithm: self.signing_algorithm,
+            access_token_claims: (!self.access_token_claims.is_empty())
+                .then(|| self.access_token_claims.clone()),
+            verified_token_cache: self.verified_token_cache,
+            key_publish_ahead: self.key_publish_ahead.seconds(),
+            master_key: self.master_key()?,
+            ..AuthConfig::default()
+        })
+    }
+
+    /// The password hashing cost.
+    pub(crate) fn password_policy(&self) -> PasswordPolicy {
+        PasswordPolicy {
+            memory_kib: self.password_hash_memory_kib,
+            iterations: self.password_hash_iterations,
+            ..PasswordPolicy::default()
+        }
+    }
+
+    /// What `serve` runs with; `signing_key` is the operator's key, already read from its file.
+    pub(crate) fn settings(
+        &self,
+        signing_key: Option<SigningKey>,
+    ) -> Result<Settings, ConfigError> {
+        Ok(Settings {
+            listen: self.listen,
+            auth: self.auth()?,
+            throttle: ThrottleConfig {
+                per_username: self.login_failures_per_username,
+                per_ip: self.login_failures_per_ip,
+                window: self.login_throttle_window.seconds(),
+            },
+            password: self.password_policy(),
+            password_workers: self.password_hash_workers,
+            signing_key,
+            trusted_proxies: self.trusted_proxies.clone(),
+            browser: self
+                .browser_mode
+                .then(|| BrowserMode::new(self.cookie_secure, self.allowed_origins.clone())),
+            revocation_max_staleness: (!self.revocation_max_staleness.0.is_zero())
+                .then_some(self.revocation_max_staleness.0),
+            sync_interval: self.sync_interval.0,
+            sweep_interval: self.sweep_interval.0,
+            shutdown_grace: self.shutdown_grace.0,
+        })
+    }
+
+    /// The SQLite database file, from `database_url` or `data_dir`.
+    pub(crate) fn sqlite_path(&self) -> Option<PathBuf> {
+        match &self.database_url {
+            Some(url) => url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .map(PathBuf::from),
+            None => Some(self.data_dir.join("tessera.db")),
+        }
+    }
+}
+
+/// Text from a default, an environment variable or a flag as a TOML value: booleans and integers
+/// as such, anything else as a string.
+fn guess_value(text: &str) -> toml::Value {
+    match text {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => match text.parse::<i64>() {
+            Ok(n) => toml::Value::Integer(n),
+            Err(_) => toml::Value::String(text.to_owned()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    fn defaults() -> Config {
+        Config::load(None, env(&[]), &[]).unwrap()
+    }
+
+    /// The table's defaults are the libraries' own: nothing is written twice.
+    #[test]
+    fn the_defaults_are_the_libraries_defaults() {
+        let config = defaults();
+        let ours = config.settings(None).unwrap();
+        let theirs = Settings::default();
+        assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
+        let postgres = tessera_store::PostgresOptions::default();
+        assert_eq!(config.database_max_connections, postgres.max_connections);
+        assert_eq!(config.database_timeout.0, postgres.acquire_timeout);
+        assert_eq!(
+            config.database_statement_timeout.0,
+            postgres.statement_timeout
+        );
+        let redis = tessera_store::RedisOptions::default();
+        assert_eq!(config.redis_prefix, redis.prefix);
+        assert_eq!(config.redis_timeout.0, redis.timeout);
+        // simplejwt's own defaults, as the README promises.
+        assert_eq!(ours.auth.access_lifetime, 300);
+        assert_eq!(ours.auth.refresh_lifetime, 86_400);
+        assert!(ours.auth.rotate_refresh_tokens && ours.auth.blacklist_after_rotation);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8000");
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tessera.toml");
+        std::fs::write(
+            &file,
+            "access_token_lifetime = \"10m\"\nleeway = 3\nissuer = \"file\"\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&file),
+            env(&[
+                ("TESSERA_LEEWAY", "7s"),
+                ("TESSERA_TRUSTED_PROXIES", "10.0.0.1, 10.0.0.2"),
+                ("TESSERA_NOT_A_SETTING", "x"),
+            ]),
+            &[("issuer", "flag".into())],
+        )
+        .unwrap();
+        let auth = config.auth().unwrap();
+        assert_eq!(auth.access_lifetime, 600);
+        assert_eq!(auth.leeway, 7);
+        assert_eq!(config.issuer.as_deref(), Some("flag"));
+        assert_eq!(config.trusted_proxies.len(), 2);
+    }
+
+    /// Every duration takes the same syntax, `leeway` included.
+    #[test]
+    fn every_duration_takes_the_span_syntax() {
+        for (text, seconds) in [("30", 30), ("30s", 30), ("1m", 60), ("1h 30m", 5_400)] {
+            let config = Config::load(None, env(&[("TESSERA_LEEWAY", text)]), &[]).unwrap();
+            assert_eq!(config.auth().unwrap().leeway, seconds, "{text}");
+        }
+    }
+
+    #[test]
+    fn invalid_settings_are_named() {
+        for (pairs, name) in [
+            (
+                vec![("TESSERA_ACCESS_TOKEN_LIFETIME", "soon")],
+                "access_token_lifetime",
+            ),
+            (vec![("TESSERA_LISTEN", "nowhere")], "listen"),
+            (
+                vec![("TESSERA_SIGNING_ALGORITHM", "none")],
+                "signing_algorithm",
+            ),
+            (vec![("TESSERA_SESSION_LIFETIME", "0")], "session_lifetime"),
+            (vec![("TESSERA_MASTER_KEY", "too-short")], "master_key"),
+            (vec![("TESSERA_REDIS_URL", "127.0.0.1:6379")], "redis_url"),
+            (
+                vec![("TESSERA_DATABASE_URL", "mysql://h/db")],
+                "database_url",
+            ),
+            (
+                vec![("TESSERA_DATABASE_MAX_CONNECTIONS", "0")],
+                "database_max_connections",
+            ),
+            (vec![("TESSERA_DATABASE_TIMEOUT", "0s")], "database_timeout"),
+            (
+                vec![("TESSERA_REVOCATION_MAX_STALENESS", "1s")],
+                "revocation_max_staleness",
+            ),
+            (vec![("TESSERA_LEEWAY", "a while")], "leeway"),
+        ] {
+            let error = Config::load(None, env(&pairs), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(name), "{error}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "acess_token_lifetime = \"5m\"\n").unwrap();
+        let error = Config::load(Some(&file), env(&[]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("acess_token_lifetime"), "{error}");
+    }
+
+    #[test]
+    fn the_master_key_is_parsed_but_never_shown() {
+        let hex = "ab".repeat(32);
+        let config = Config::load(None, env(&[("TESSERA_MASTER_KEY", &hex)]), &[]).unwrap();
+        assert!(config.auth().unwrap().master_key.is_some());
+        assert!(!format!("{config:?}").contains(&hex));
+        assert!(defaults().auth().unwrap().master_key.is_none());
+    }
+
+    #[test]
+    fn every_setting_can_be_set_to_its_default_and_unknown_ones_are_refused() {
+        for (name, default, _) in SETTINGS {
+            let Some(default) = default else { continue };
+            let loaded = Config::load(None, env(&[]), &[(name, (*default).to_owned())]);
+            assert_eq!(loaded.ok(), Some(defaults()), "{name} = {default}");
+        }
+        assert!(Config::load(None, env(&[]), &[("no_such_setting", "1".into())]).is_err());
+    }
+}

@@ -1,0 +1,72 @@
+//! What the server runs with, typed. The binary builds [`Settings`] from its configuration (file,
+//! environment, flags); embedders and tests build it directly. The defaults are the domain's own
+//! ([`AuthConfig`], [`ThrottleConfig`], [`PasswordPolicy`]) plus the ones written here, once.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tessera_auth::{AuthConfig, PasswordPolicy, ThrottleConfig};
+use tessera_jwt::SigningKey;
+
+use crate::state::BrowserMode;
+
+/// Every setting of a serving instance.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Address to listen on (default `127.0.0.1:8000`).
+    pub listen: SocketAddr,
+    /// Token lifetimes and policies.
+    pub auth: AuthConfig,
+    /// Limits on failed logins.
+    pub throttle: ThrottleConfig,
+    /// argon2id cost.
+    pub password: PasswordPolicy,
+    /// Concurrent password hashes; 0 means every core but one (default 0).
+    pub password_workers: usize,
+    /// A key to sign with instead of the stored ones (default none).
+    pub signing_key: Option<SigningKey>,
+    /// Proxies whose `X-Forwarded-For` is believed (default none).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Browser mode: the refresh token in an `HttpOnly` cookie (default off).
+    pub browser: Option<BrowserMode>,
+    /// Refuse access tokens (503) when revocations have not been synced for this long (default
+    /// none: never).
+    pub revocation_max_staleness: Option<Duration>,
+    /// How often revocations and key changes made elsewhere are polled (default 1 s).
+    pub sync_interval: Duration,
+    /// How often expired rows are deleted (default 1 h).
+    pub sweep_interval: Duration,
+    /// How long a shutdown lets the requests in flight finish (default 10 s).
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            auth: AuthConfig::default(),
+            throttle: ThrottleConfig::default(),
+            password: PasswordPolicy::default(),
+            password_workers: 0,
+            signing_key: None,
+            trusted_proxies: Vec::new(),
+            browser: None,
+            revocation_max_staleness: None,
+            sync_interval: Duration::from_secs(1),
+            sweep_interval: Duration::from_secs(60 * 60),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl BrowserMode {
+    /// Browser mode with the `refresh_token` cookie, `Secure` unless `secure` is false (plain-HTTP
+    /// development only), trusting `allowed_origins` besides the server's own.
+    pub fn new(secure: bool, allowed_origins: Vec<String>) -> BrowserMode {
+        BrowserMode {
+            cookie_name: "refresh_token".into(),
+            secure,
+            allowed_origins,
+        }
+    }
+}
