@@ -23,6 +23,8 @@ pub mod config;
 mod error;
 pub mod ids;
 mod keyring;
+#[cfg(any(test, feature = "test-support"))]
+pub mod memory;
 mod password;
 mod revocation;
 mod sealing;

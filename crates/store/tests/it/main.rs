@@ -8,6 +8,7 @@
     reason = "tests"
 )]
 
+mod memory;
 mod postgres;
 mod redis;
 mod sqlite;
