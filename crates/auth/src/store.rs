@@ -373,24 +373,14 @@ pub trait SessionStore: Send + Sync {
         now: i64,
         log_expires_at: i64,
     ) -> Result<Vec<SessionId>, StoreError>;
-    /// Log entries after `after_id` that have not expired at `now`, in order.
-    async fn revocations_since(
-        &self,
-        after_id: i64,
-        now: i64,
-    ) -> Result<Vec<Revocation>, StoreError>;
-    /// At most `limit` of the entries [`SessionStore::revocations_since`] returns, so a large log is
-    /// replayed in pages rather than held in memory at once. Backends should override this default.
+    /// At most `limit` log entries after `after_id` that have not expired at `now`, in order: a
+    /// large log is replayed in pages rather than held in memory at once.
     async fn revocations_page(
         &self,
         after_id: i64,
         now: i64,
         limit: usize,
-    ) -> Result<Vec<Revocation>, StoreError> {
-        let mut entries = self.revocations_since(after_id, now).await?;
-        entries.truncate(limit);
-        Ok(entries)
-    }
+    ) -> Result<Vec<Revocation>, StoreError>;
     /// Deletes what expired before `now`: refresh tokens, sessions past their absolute expiry (or
     /// revoked and past every token), log entries, and keys that left the verification set.
     async fn flush_expired(&self, now: i64) -> Result<FlushStats, StoreError>;

@@ -98,7 +98,7 @@ async fn active_ids(store: &dyn Store, user: UserId, now: i64) -> Vec<String> {
 
 async fn log_kinds(store: &dyn Store) -> Vec<RevocationKind> {
     store
-        .revocations_since(0, NOW)
+        .revocations_page(0, NOW, usize::MAX)
         .await
         .unwrap()
         .into_iter()
@@ -251,7 +251,7 @@ pub async fn user_status_changes_are_logged(store: Arc<dyn Store>) {
         "sessions go with the user"
     );
     assert_eq!(token(store, 1).await, None, "and so do refresh tokens");
-    let log = store.revocations_since(0, NOW).await.unwrap();
+    let log = store.revocations_page(0, NOW, usize::MAX).await.unwrap();
     let kinds: Vec<_> = log.iter().map(|r| r.kind.clone()).collect();
     assert_eq!(
         kinds,
@@ -619,7 +619,13 @@ pub async fn revocation_log_order_and_expiry(store: Arc<dyn Store>) {
     for (id, n) in [("x", 1), ("y", 2), ("z", 3)] {
         login(store, ann, id, n).await;
     }
-    assert!(store.revocations_since(0, NOW).await.unwrap().is_empty());
+    assert!(
+        store
+            .revocations_page(0, NOW, usize::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store
         .revoke_sessions(&[sid("x")], NOW, NOW + 10)
         .await
@@ -629,7 +635,7 @@ pub async fn revocation_log_order_and_expiry(store: Arc<dyn Store>) {
         .await
         .unwrap();
     store.set_user_active(ann, false, NOW + 500).await.unwrap();
-    let all = store.revocations_since(0, NOW).await.unwrap();
+    let all = store.revocations_page(0, NOW, usize::MAX).await.unwrap();
     let summary: Vec<_> = all.iter().map(|r| (r.kind.clone(), r.expires_at)).collect();
     assert_eq!(
         summary,
@@ -640,7 +646,10 @@ pub async fn revocation_log_order_and_expiry(store: Arc<dyn Store>) {
         ]
     );
     assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
-    let after_first = store.revocations_since(all[0].id, NOW).await.unwrap();
+    let after_first = store
+        .revocations_page(all[0].id, NOW, usize::MAX)
+        .await
+        .unwrap();
     assert_eq!(after_first, all[1..]);
     // Pages are the same entries, cut to size.
     assert_eq!(store.revocations_page(0, NOW, 2).await.unwrap(), all[..2]);
@@ -651,12 +660,15 @@ pub async fn revocation_log_order_and_expiry(store: Arc<dyn Store>) {
     assert!(store.revocations_page(0, NOW, 0).await.unwrap().is_empty());
     assert!(
         store
-            .revocations_since(all[2].id, NOW)
+            .revocations_page(all[2].id, NOW, usize::MAX)
             .await
             .unwrap()
             .is_empty()
     );
-    let later: Vec<Revocation> = store.revocations_since(0, NOW + 10).await.unwrap();
+    let later: Vec<Revocation> = store
+        .revocations_page(0, NOW + 10, usize::MAX)
+        .await
+        .unwrap();
     assert_eq!(
         later,
         all[1..],
@@ -666,7 +678,10 @@ pub async fn revocation_log_order_and_expiry(store: Arc<dyn Store>) {
         .revoke_sessions(&[sid("z")], NOW, NOW + 1_000)
         .await
         .unwrap();
-    let newest = store.revocations_since(all[2].id, NOW).await.unwrap();
+    let newest = store
+        .revocations_page(all[2].id, NOW, usize::MAX)
+        .await
+        .unwrap();
     assert_eq!(newest.len(), 1);
     assert_eq!(newest[0].kind, RevocationKind::Session(sid("z")));
     assert!(newest[0].id > all[2].id);

@@ -740,14 +740,6 @@ impl SessionStore for SqliteStore {
         Ok(revoked)
     }
 
-    async fn revocations_since(
-        &self,
-        after_id: i64,
-        now: i64,
-    ) -> Result<Vec<Revocation>, StoreError> {
-        self.revocations_page(after_id, now, usize::MAX).await
-    }
-
     async fn revocations_page(
         &self,
         after_id: i64,

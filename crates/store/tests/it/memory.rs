@@ -109,7 +109,9 @@ async fn a_closed_store_is_unavailable_to_every_call_and_clone() {
     assert!(unavailable(
         store.revoke_user_sessions(ann, None, NOW, NOW).await
     ));
-    assert!(unavailable(store.revocations_since(0, NOW).await));
+    assert!(unavailable(
+        store.revocations_page(0, NOW, usize::MAX).await
+    ));
     assert!(unavailable(store.revocations_page(0, NOW, 10).await));
     assert!(unavailable(store.flush_expired(NOW).await));
     assert!(unavailable(store.keys().await));

@@ -174,7 +174,7 @@ async fn revocation_log_ids_become_visible_in_order() {
     let mut seen = 0i64;
     let mut entries = 0;
     while entries < 120 {
-        for entry in b.revocations_since(seen, NOW).await.unwrap() {
+        for entry in b.revocations_page(seen, NOW, usize::MAX).await.unwrap() {
             assert_eq!(
                 entry.id,
                 seen + 1,

@@ -117,7 +117,7 @@ async fn data_survives_reopening() {
     );
     assert_eq!(
         store
-            .revocations_since(0, NOW)
+            .revocations_page(0, NOW, usize::MAX)
             .await
             .unwrap()
             .into_iter()
