@@ -46,6 +46,14 @@ use crate::store::{
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
+    /// How often the keys were listed and a private key read: tests check what a sync reads.
+    reads: Arc<KeyReads>,
+}
+
+#[derive(Default)]
+struct KeyReads {
+    lists: std::sync::atomic::AtomicUsize,
+    private: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -59,6 +67,18 @@ impl MemoryStore {
     /// A new, empty store (the same as [`MemoryStore::default`]).
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// How many times the keys' public facts were listed ([`KeyStore::keys`]).
+    pub fn key_reads(&self) -> usize {
+        self.reads.lists.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many times a private key was read ([`KeyStore::private_key`]).
+    pub fn private_key_reads(&self) -> usize {
+        self.reads
+            .private
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Closes the store, as a database outage would: every later call on it (or on its clones)
@@ -611,6 +631,9 @@ impl SessionStore for MemoryStore {
 #[async_trait]
 impl KeyStore for MemoryStore {
     async fn keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        self.reads
+            .lists
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let state = self.state()?;
         let mut keys: Vec<KeyInfo> = state.keys.values().map(|key| key.info.clone()).collect();
         keys.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
@@ -618,6 +641,9 @@ impl KeyStore for MemoryStore {
     }
 
     async fn private_key(&self, kid: &str) -> Result<Option<PrivateJwk>, StoreError> {
+        self.reads
+            .private
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let state = self.state()?;
         Ok(state.keys.get(kid).map(|key| key.private.clone()))
     }

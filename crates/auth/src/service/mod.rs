@@ -7,6 +7,8 @@
 
 mod flows;
 mod keys;
+#[cfg(test)]
+mod tests;
 mod users;
 mod verify;
 
