@@ -16,7 +16,7 @@ struct Slow {
     addr: std::net::SocketAddr,
     started: Arc<Notify>,
     release: Arc<Notify>,
-    stop: oneshot::Sender<()>,
+    stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -51,8 +51,25 @@ async fn slow_server(clock: &ManualClock) -> Slow {
         addr,
         started,
         release,
-        stop,
+        stop: Some(stop),
         server,
+    }
+}
+
+impl Slow {
+    /// Starts a request to `/slow`, waits until the handler runs, then asks the server to stop and
+    /// waits until it times its grace (so moving the clock cannot race it).
+    async fn stop_with_a_request_in_flight(
+        &mut self,
+        clock: &ManualClock,
+    ) -> tokio::task::JoinHandle<String> {
+        let client = get_slow(self.addr);
+        self.started.notified().await;
+        self.stop.take().unwrap().send(()).unwrap();
+        while clock.sleepers() == 0 {
+            tokio::task::yield_now().await;
+        }
+        client
     }
 }
 
@@ -72,13 +89,8 @@ fn get_slow(addr: std::net::SocketAddr) -> tokio::task::JoinHandle<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_requests_in_flight_finish() {
     let clock = ManualClock::at(1_000_000);
-    let slow = slow_server(&clock).await;
-    let client = get_slow(slow.addr);
-    slow.started.notified().await;
-    slow.stop.send(()).unwrap();
-    while clock.sleepers() == 0 {
-        tokio::task::yield_now().await;
-    }
+    let mut slow = slow_server(&clock).await;
+    let client = slow.stop_with_a_request_in_flight(&clock).await;
     clock.advance(Duration::from_secs(9));
     for _ in 0..100 {
         tokio::task::yield_now().await;
@@ -97,14 +109,8 @@ async fn shutdown_lets_requests_in_flight_finish() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drops_requests_still_running_after_the_grace() {
     let clock = ManualClock::at(1_000_000);
-    let slow = slow_server(&clock).await;
-    let client = get_slow(slow.addr);
-    slow.started.notified().await;
-    slow.stop.send(()).unwrap();
-    // Once the server has started timing its grace, move past it.
-    while clock.sleepers() == 0 {
-        tokio::task::yield_now().await;
-    }
+    let mut slow = slow_server(&clock).await;
+    let client = slow.stop_with_a_request_in_flight(&clock).await;
     clock.advance(Duration::from_secs(10));
     // The server returns although the request never finishes (the process then exits, and the
     // runtime drops whatever is still running).

@@ -15,7 +15,46 @@ mod sqlite;
 
 use std::time::Duration;
 
-use tessera_auth::store::{RevocationBus, StoreError};
+use tessera_auth::ids::{SessionId, UserId};
+use tessera_auth::store::{NewUser, RefreshRecord, RevocationBus, Session, StoreError};
+
+/// The conformance suite's "now".
+pub(crate) const NOW: i64 = tessera_store::conformance::NOW;
+
+/// A user to create.
+pub(crate) fn ann() -> NewUser {
+    NewUser {
+        username: "ann".into(),
+        password_hash: "hash".into(),
+        is_active: true,
+        ..NewUser::default()
+    }
+}
+
+/// Refresh token `n` (its hash is `[n; 32]`) of session `sid`.
+pub(crate) fn record(n: u8, sid: &str) -> RefreshRecord {
+    RefreshRecord {
+        token_hash: [n; 32],
+        jti: format!("jti-{n}"),
+        session_id: SessionId(sid.into()),
+        issued_at: NOW,
+        expires_at: NOW + 3_600,
+    }
+}
+
+/// Session `id` of `user`, made now and lasting an hour.
+pub(crate) fn session(id: &str, user: UserId) -> Session {
+    Session {
+        id: SessionId(id.into()),
+        user_id: user,
+        created_at: NOW,
+        last_used_at: NOW,
+        expires_at: NOW + 3_600,
+        user_agent: None,
+        ip: None,
+        revoked_at: None,
+    }
+}
 
 /// A revocation bus listening in the background; what it hears arrives on `heard`.
 pub(crate) struct Listening {

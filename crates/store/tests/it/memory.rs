@@ -1,16 +1,15 @@
 //! The conformance suite on the in-memory store of `tessera-auth` (feature `test-support`), and
 //! what only it has: closing it as an outage, and clones sharing one store.
 
+use crate::{NOW, ann, record, session};
 use std::sync::Arc;
 
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::memory::MemoryStore;
 use tessera_auth::store::{
-    Conflict, KeyInfo, KeyStore as _, NewUser, PrivateJwk, RefreshRecord, RefreshState,
-    RotateOutcome, Session, SessionStore as _, Store, StoreError, UserStore as _,
+    Conflict, KeyInfo, KeyStore as _, NewUser, PrivateJwk, RefreshState, RotateOutcome,
+    SessionStore as _, Store, StoreError, UserStore as _,
 };
-
-const NOW: i64 = tessera_store::conformance::NOW;
 
 async fn fresh() -> ((), Arc<dyn Store>) {
     ((), Arc::new(MemoryStore::default()))
@@ -18,38 +17,6 @@ async fn fresh() -> ((), Arc<dyn Store>) {
 
 mod conformance {
     tessera_store::conformance_tests!(super::fresh());
-}
-
-fn ann() -> NewUser {
-    NewUser {
-        username: "ann".into(),
-        password_hash: "hash".into(),
-        is_active: true,
-        ..NewUser::default()
-    }
-}
-
-fn record(n: u8, sid: &str) -> RefreshRecord {
-    RefreshRecord {
-        token_hash: [n; 32],
-        jti: format!("jti-{n}"),
-        session_id: SessionId(sid.into()),
-        issued_at: NOW,
-        expires_at: NOW + 3_600,
-    }
-}
-
-fn session(id: &str, user: UserId) -> Session {
-    Session {
-        id: SessionId(id.into()),
-        user_id: user,
-        created_at: NOW,
-        last_used_at: NOW,
-        expires_at: NOW + 3_600,
-        user_agent: None,
-        ip: None,
-        revoked_at: None,
-    }
 }
 
 fn unavailable<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {

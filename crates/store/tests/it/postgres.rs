@@ -7,15 +7,12 @@ use std::time::Duration;
 
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    NewUser, RefreshRecord, RotateOutcome, Session, SessionStore as _, Store, StoreError,
-    UserStore as _,
+    RotateOutcome, Session, SessionStore as _, Store, StoreError, UserStore as _,
 };
 use tessera_store::testing::TestDatabase;
 
-use crate::Listening;
+use crate::{Listening, NOW, ann, record};
 use tessera_store::{PostgresNotifications, PostgresOptions, PostgresStore};
-
-const NOW: i64 = tessera_store::conformance::NOW;
 
 /// Small pools: tests run side by side on one PostgreSQL (100 connections by default).
 async fn connect(database: &TestDatabase) -> PostgresStore {
@@ -75,25 +72,6 @@ async fn a_bad_url_or_an_absent_server_is_a_clear_error() {
         PostgresStore::connect("postgres://postgres@127.0.0.1:1/test", &options).await,
         Err(StoreError::Unavailable { .. })
     ));
-}
-
-fn ann() -> NewUser {
-    NewUser {
-        username: "ann".into(),
-        password_hash: "hash".into(),
-        is_active: true,
-        ..NewUser::default()
-    }
-}
-
-fn record(n: u8, sid: &str) -> RefreshRecord {
-    RefreshRecord {
-        token_hash: [n; 32],
-        jti: format!("j{n}"),
-        session_id: SessionId(sid.into()),
-        issued_at: NOW,
-        expires_at: NOW + 3_600,
-    }
 }
 
 async fn session(store: &PostgresStore, user: UserId, sid: &str, first: u8) {

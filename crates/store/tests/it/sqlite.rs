@@ -1,18 +1,17 @@
 //! The conformance suite on SQLite (a file, and in memory), and what only SQLite has: a file on
 //! disk, its mode, reopening, and two processes sharing it.
 
+use crate::{NOW, ann, record, session};
 use std::path::Path;
 use std::sync::Arc;
 
 use tempfile::TempDir;
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    KeyInfo, KeyStore as _, NewUser, PrivateJwk, RefreshRecord, RefreshState, RevocationKind,
-    RotateOutcome, Session, SessionStore as _, Store, StoreError, UserStore as _,
+    KeyInfo, KeyStore as _, PrivateJwk, RefreshState, RevocationKind, RotateOutcome,
+    SessionStore as _, Store, StoreError, UserStore as _,
 };
 use tessera_store::{SqliteOptions, SqliteStore};
-
-const NOW: i64 = tessera_store::conformance::NOW;
 
 /// A fresh database file in a temporary directory removed after the case.
 async fn fresh_file() -> (TempDir, Arc<dyn Store>) {
@@ -37,38 +36,6 @@ mod memory {
     tessera_store::conformance_tests!(super::fresh_memory());
 }
 
-fn ann() -> NewUser {
-    NewUser {
-        username: "ann".into(),
-        password_hash: "hash".into(),
-        is_active: true,
-        ..NewUser::default()
-    }
-}
-
-fn record(n: u8) -> RefreshRecord {
-    RefreshRecord {
-        token_hash: [n; 32],
-        jti: format!("jti-{n}"),
-        session_id: SessionId("s".into()),
-        issued_at: NOW,
-        expires_at: NOW + 3_600,
-    }
-}
-
-fn session(user: UserId) -> Session {
-    Session {
-        id: SessionId("s".into()),
-        user_id: user,
-        created_at: NOW,
-        last_used_at: NOW,
-        expires_at: NOW + 3_600,
-        user_agent: None,
-        ip: None,
-        revoked_at: None,
-    }
-}
-
 #[cfg(unix)]
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt as _;
@@ -91,11 +58,11 @@ async fn data_survives_reopening() {
         let store = SqliteStore::open(&path).await.unwrap();
         let ann = store.create_user(&ann(), NOW).await.unwrap().id;
         store
-            .create_session(&session(ann), &record(1))
+            .create_session(&session("s", ann), &record(1, "s"))
             .await
             .unwrap();
         store
-            .rotate_refresh(&[1; 32], &record(2), NOW + 1)
+            .rotate_refresh(&[1; 32], &record(2, "s"), NOW + 1)
             .await
             .unwrap();
         store.set_user_active(ann, false, NOW + 100).await.unwrap();
@@ -177,7 +144,7 @@ async fn two_stores_on_one_file_share_state_and_race_safely() {
     let ann = cli.create_user(&ann(), NOW).await.unwrap().id;
     assert!(server.user_by_id(ann).await.unwrap().is_some());
     server
-        .create_session(&session(ann), &record(1))
+        .create_session(&session("s", ann), &record(1, "s"))
         .await
         .unwrap();
 
@@ -193,7 +160,7 @@ async fn two_stores_on_one_file_share_state_and_race_safely() {
         tasks.push(tokio::spawn(async move {
             start.wait().await;
             store
-                .rotate_refresh(&[1; 32], &record(100 + n), NOW + 1)
+                .rotate_refresh(&[1; 32], &record(100 + n, "s"), NOW + 1)
                 .await
         }));
     }
