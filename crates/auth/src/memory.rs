@@ -34,9 +34,9 @@ use async_trait::async_trait;
 
 use crate::ids::{SessionId, UserId};
 use crate::store::{
-    Conflict, FlushStats, KeyInfo, KeyStore, NewUser, PrivateJwk, RefreshRecord, RefreshState,
-    Revocation, RevocationKind, RotateOutcome, Session, SessionStore, Store, StoreError,
-    StoredRefresh, User, UserStore,
+    Client, ClientStore, Conflict, FlushStats, KeyInfo, KeyStore, NewUser, PrivateJwk,
+    RefreshRecord, RefreshState, Revocation, RevocationKind, RotateOutcome, Session, SessionStore,
+    Store, StoreError, StoredRefresh, User, UserStore,
 };
 
 /// A store held in memory, gone when the last clone is dropped.
@@ -126,6 +126,8 @@ struct State {
     last_revocation_id: i64,
     /// Signing keys by kid.
     keys: BTreeMap<String, KeyRow>,
+    /// OAuth clients by id.
+    clients: BTreeMap<String, Client>,
 }
 
 /// A session and the hash of its current refresh token.
@@ -582,6 +584,12 @@ impl SessionStore for MemoryStore {
             .collect())
     }
 
+    async fn revoke_access_token(&self, jti: &str, log_expires_at: i64) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        state.check_log_room(1)?;
+        state.log(RevocationKind::Token(jti.to_owned()), log_expires_at)
+    }
+
     async fn flush_expired(&self, now: i64) -> Result<FlushStats, StoreError> {
         let mut state = self.state()?;
         let State {
@@ -672,6 +680,62 @@ impl KeyStore for MemoryStore {
             },
         );
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ClientStore for MemoryStore {
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if state.clients.values().any(|c| c.name == client.name) {
+            return Err(StoreError::Conflict(Conflict::ClientName));
+        }
+        if state.clients.contains_key(&client.id) {
+            return Err(StoreError::Conflict(Conflict::Other));
+        }
+        state.clients.insert(client.id.clone(), client.clone());
+        Ok(())
+    }
+
+    async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        Ok(self.state()?.clients.get(id).cloned())
+    }
+
+    async fn client_by_name(&self, name: &str) -> Result<Option<Client>, StoreError> {
+        let state = self.state()?;
+        Ok(state.clients.values().find(|c| c.name == name).cloned())
+    }
+
+    async fn clients(&self) -> Result<Vec<Client>, StoreError> {
+        let mut clients: Vec<Client> = self.state()?.clients.values().cloned().collect();
+        clients.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(clients)
+    }
+
+    async fn set_client_secret(
+        &self,
+        id: &str,
+        secret_hash: &[u8; 32],
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        Ok(match state.clients.get_mut(id) {
+            Some(client) => {
+                client.secret_hash = *secret_hash;
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn delete_client(&self, id: &str, log_expires_at: i64) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        if !state.clients.contains_key(id) {
+            return Ok(false);
+        }
+        state.check_log_room(1)?;
+        state.clients.remove(id);
+        state.log(RevocationKind::ClientDeleted(id.to_owned()), log_expires_at)?;
+        Ok(true)
     }
 }
 

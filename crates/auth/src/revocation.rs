@@ -56,6 +56,10 @@ struct Revoked {
     disabled: HashSet<i64>,
     /// Deleted users -> when the entry may be forgotten.
     deleted: HashMap<i64, i64>,
+    /// Deleted OAuth clients -> when the entry may be forgotten.
+    deleted_clients: HashMap<Box<str>, i64>,
+    /// Access tokens revoked one by one (a client's own), by `jti` -> their expiry.
+    tokens: HashMap<Box<str>, i64>,
 }
 
 /// The in-memory revocation state of one server instance.
@@ -121,6 +125,14 @@ impl RevocationState {
                     revoked.disabled.remove(&user.0);
                     revoked.deleted.insert(user.0, entry.expires_at);
                 }
+                RevocationKind::ClientDeleted(client) => {
+                    revoked
+                        .deleted_clients
+                        .insert(client.as_str().into(), entry.expires_at);
+                }
+                RevocationKind::Token(jti) => {
+                    revoked.tokens.insert(jti.as_str().into(), entry.expires_at);
+                }
             }
         }
         self.last_applied.fetch_max(entry.id, Ordering::AcqRel);
@@ -151,12 +163,26 @@ impl RevocationState {
         Ok(())
     }
 
+    /// Refuses a token issued to OAuth client `client` (if any) or with id `jti` when either was
+    /// revoked: the client deleted, or the token revoked on its own.
+    pub fn check_issued(&self, client: Option<&str>, jti: Option<&str>) -> Result<(), AuthError> {
+        let revoked = self.read();
+        let client_gone = client.is_some_and(|c| revoked.deleted_clients.contains_key(c));
+        let token_gone = jti.is_some_and(|j| revoked.tokens.contains_key(j));
+        if client_gone || token_gone {
+            return Err(AuthError::Token(TokenProblem::Blacklisted));
+        }
+        Ok(())
+    }
+
     /// Forgets entries whose tokens have all expired.
     pub fn prune(&self, now: i64) {
         let mut revoked = self.write();
         revoked.sessions.retain(|_, until| *until > now);
         revoked.users_before.retain(|_, (_, until)| *until > now);
         revoked.deleted.retain(|_, until| *until > now);
+        revoked.deleted_clients.retain(|_, until| *until > now);
+        revoked.tokens.retain(|_, until| *until > now);
     }
 
     /// Number of revoked sessions held (for metrics and memory measurements).

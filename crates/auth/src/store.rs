@@ -86,6 +86,8 @@ pub enum Conflict {
     Username,
     /// A signing key with that id.
     KeyId,
+    /// An OAuth client with that name.
+    ClientName,
     /// Another unique value.
     Other,
 }
@@ -95,6 +97,7 @@ impl std::fmt::Display for Conflict {
         f.write_str(match self {
             Conflict::Username => "a user with that username",
             Conflict::KeyId => "a signing key with that id",
+            Conflict::ClientName => "a client with that name",
             Conflict::Other => "a row with that unique value",
         })
     }
@@ -225,6 +228,10 @@ pub enum RevocationKind {
     UserEnabled(UserId),
     /// The user was deleted.
     UserDeleted(UserId),
+    /// The OAuth client was deleted: every token issued to it is refused.
+    ClientDeleted(String),
+    /// One access token, by its `jti` (a client's own token has no session to end).
+    Token(String),
 }
 
 /// One entry of the revocation log, which every server instance replays into memory.
@@ -275,6 +282,24 @@ impl std::fmt::Debug for PrivateJwk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PrivateJwk(..)")
     }
+}
+
+/// An OAuth 2.0 client (RFC 6749 §2): confidential, authenticated by its id and a secret stored
+/// only as a SHA-256 hash (secrets are 256 random bits: a slow hash would add nothing).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    /// `client_id`: random, URL-safe.
+    pub id: String,
+    /// A unique label chosen by the operator.
+    pub name: String,
+    /// SHA-256 of the secret.
+    pub secret_hash: [u8; 32],
+    /// Scopes the client may ask for.
+    pub scopes: Vec<String>,
+    /// Grant types the client may use (`client_credentials`, `password`, `refresh_token`).
+    pub grants: Vec<String>,
+    /// Registration time.
+    pub created_at: i64,
 }
 
 /// Counts from a sweep of expired rows.
@@ -381,6 +406,8 @@ pub trait SessionStore: Send + Sync {
         now: i64,
         limit: usize,
     ) -> Result<Vec<Revocation>, StoreError>;
+    /// Logs `Token(jti)`: that one access token is refused until `log_expires_at` (its expiry).
+    async fn revoke_access_token(&self, jti: &str, log_expires_at: i64) -> Result<(), StoreError>;
     /// Deletes what expired before `now`: refresh tokens, sessions past their absolute expiry (or
     /// revoked and past every token), log entries, and keys that left the verification set.
     async fn flush_expired(&self, now: i64) -> Result<FlushStats, StoreError>;
@@ -404,9 +431,29 @@ pub trait KeyStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// OAuth clients. Reads go to storage every time, so every instance sees a change at once.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Registers `client`; [`StoreError::Conflict`] with [`Conflict::ClientName`] if the name is
+    /// taken.
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError>;
+    /// A client by `client_id`.
+    async fn client(&self, id: &str) -> Result<Option<Client>, StoreError>;
+    /// A client by name.
+    async fn client_by_name(&self, name: &str) -> Result<Option<Client>, StoreError>;
+    /// Every client, by name.
+    async fn clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// Replaces the secret's hash. False if there is no such client.
+    async fn set_client_secret(&self, id: &str, secret_hash: &[u8; 32])
+    -> Result<bool, StoreError>;
+    /// Deletes the client and logs `ClientDeleted` (kept until `log_expires_at`) in the same
+    /// transaction. False if there is no such client.
+    async fn delete_client(&self, id: &str, log_expires_at: i64) -> Result<bool, StoreError>;
+}
+
 /// Everything the domain needs from storage.
 #[async_trait]
-pub trait Store: UserStore + SessionStore + KeyStore {
+pub trait Store: UserStore + SessionStore + KeyStore + ClientStore {
     /// Cheap liveness check for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
 }

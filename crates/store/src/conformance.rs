@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    Conflict, KeyInfo, NewUser, PrivateJwk, RefreshRecord, RefreshState, Revocation,
+    Client, Conflict, KeyInfo, NewUser, PrivateJwk, RefreshRecord, RefreshState, Revocation,
     RevocationKind, RotateOutcome, Session, Store, StoreError, StoredRefresh,
 };
 
@@ -856,6 +856,72 @@ pub async fn keys_rotate_in_retires_the_previous(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
 }
 
+fn client(id: &str, name: &str) -> Client {
+    Client {
+        id: id.into(),
+        name: name.into(),
+        secret_hash: [id.len() as u8; 32],
+        scopes: vec!["read".into(), "write".into()],
+        grants: vec!["client_credentials".into()],
+        created_at: NOW,
+    }
+}
+
+/// Clients: unique names, lookups by id and name, listing by name, a new secret, and deletion
+/// logged for every instance; a single access token can be revoked by its id.
+pub async fn clients_register_rotate_and_delete(store: Arc<dyn Store>) {
+    store
+        .create_client(&client("id-b", "billing"))
+        .await
+        .unwrap();
+    store.create_client(&client("id-a", "zebra")).await.unwrap();
+    assert!(matches!(
+        store.create_client(&client("id-c", "billing")).await,
+        Err(StoreError::Conflict(Conflict::ClientName))
+    ));
+    assert_eq!(
+        store.client("id-b").await.unwrap(),
+        Some(client("id-b", "billing"))
+    );
+    assert_eq!(
+        store.client_by_name("zebra").await.unwrap().map(|c| c.id),
+        Some("id-a".into())
+    );
+    assert_eq!(store.client("nope").await.unwrap(), None);
+    let names: Vec<String> = store
+        .clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["billing", "zebra"]);
+    assert!(store.set_client_secret("id-b", &[9; 32]).await.unwrap());
+    assert!(!store.set_client_secret("nope", &[9; 32]).await.unwrap());
+    assert_eq!(
+        store.client("id-b").await.unwrap().unwrap().secret_hash,
+        [9; 32]
+    );
+    assert!(store.delete_client("id-b", NOW + 100).await.unwrap());
+    assert!(!store.delete_client("id-b", NOW + 100).await.unwrap());
+    assert_eq!(store.client("id-b").await.unwrap(), None);
+    store.revoke_access_token("jti-1", NOW + 50).await.unwrap();
+    let kinds: Vec<RevocationKind> = store
+        .revocations_page(0, NOW, usize::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            RevocationKind::ClientDeleted("id-b".into()),
+            RevocationKind::Token("jti-1".into())
+        ]
+    );
+}
+
 /// Instantiates every conformance case as a multi-threaded `#[tokio::test]` for one backend.
 ///
 /// `$fresh` is an async expression evaluating to `(guard, Arc<dyn Store>)`: a fresh, empty store
@@ -903,6 +969,7 @@ macro_rules! conformance_tests {
             revocation_log_order_and_expiry,
             flush_expired_removes_only_what_expired,
             keys_rotate_in_retires_the_previous,
+            clients_register_rotate_and_delete,
         );
     };
     (@cases [required] $fresh:expr; $($case:ident),+ $(,)?) => {

@@ -16,14 +16,15 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, PgExecutor, Postgres, Row as _, Transaction};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    FlushStats, KeyInfo, KeyStore, NewUser, PrivateJwk, RefreshRecord, RefreshState, Revocation,
-    RevocationBus, RevocationKind, RotateOutcome, Session, SessionStore, Store, StoreError,
-    StoredRefresh, User, UserStore,
+    Client, ClientStore, FlushStats, KeyInfo, KeyStore, NewUser, PrivateJwk, RefreshRecord,
+    RefreshState, Revocation, RevocationBus, RevocationKind, RotateOutcome, Session, SessionStore,
+    Store, StoreError, StoredRefresh, User, UserStore,
 };
 
 use crate::rows::{
-    Columns as _, KEY_COLUMNS, REFRESH_SELECT, REVOCATION_COLUMNS, SESSION_COLUMNS, USER_COLUMNS,
-    db_error, json_text, key_row, kind_row, refresh_row, revocation_row, session_row, user_row,
+    CLIENT_COLUMNS, Columns as _, KEY_COLUMNS, REFRESH_SELECT, REVOCATION_COLUMNS, SESSION_COLUMNS,
+    USER_COLUMNS, client_row, db_error, json_text, key_row, kind_row, refresh_row, revocation_row,
+    session_row, user_row,
 };
 
 /// The `LISTEN`/`NOTIFY` channel announcing new revocation log entries.
@@ -656,6 +657,18 @@ impl SessionStore for PostgresStore {
         .collect()
     }
 
+    async fn revoke_access_token(&self, jti: &str, log_expires_at: i64) -> Result<(), StoreError> {
+        let mut tx = self.log_writer().await?;
+        log(
+            &mut tx,
+            &RevocationKind::Token(jti.to_owned()),
+            log_expires_at,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn flush_expired(&self, now: i64) -> Result<FlushStats, StoreError> {
         let mut tx = self.write().await?;
         let mut run = async |sql: &str| -> Result<u64, StoreError> {
@@ -746,6 +759,99 @@ impl KeyStore for PostgresStore {
         // Listening instances sync (and so reload keys) when this commits.
         notify(&mut tx).await?;
         tx.commit().await.map_err(db_error)
+    }
+}
+
+#[async_trait]
+impl ClientStore for PostgresStore {
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(&client.id)
+        .bind(&client.name)
+        .bind(&client.secret_hash[..])
+        .bind(json_text(&client.scopes)?)
+        .bind(json_text(&client.grants)?)
+        .bind(client.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(client_row)
+        .transpose()
+    }
+
+    async fn client_by_name(&self, name: &str) -> Result<Option<Client>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(client_row)
+        .transpose()
+    }
+
+    async fn clients(&self) -> Result<Vec<Client>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(client_row)
+        .collect()
+    }
+
+    async fn set_client_secret(
+        &self,
+        id: &str,
+        secret_hash: &[u8; 32],
+    ) -> Result<bool, StoreError> {
+        let changed = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE id = $2")
+            .bind(&secret_hash[..])
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        Ok(changed > 0)
+    }
+
+    async fn delete_client(&self, id: &str, log_expires_at: i64) -> Result<bool, StoreError> {
+        let mut tx = self.log_writer().await?;
+        let changed = sqlx::query("DELETE FROM clients WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        log(
+            &mut tx,
+            &RevocationKind::ClientDeleted(id.to_owned()),
+            log_expires_at,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

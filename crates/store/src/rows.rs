@@ -5,7 +5,7 @@
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    Conflict, KeyInfo, RefreshRecord, RefreshState, RevocationKind, Session, StoreError,
+    Client, Conflict, KeyInfo, RefreshRecord, RefreshState, RevocationKind, Session, StoreError,
     StoredRefresh, User,
 };
 
@@ -79,6 +79,8 @@ fn conflict_of(db: &dyn sqlx::error::DatabaseError) -> Conflict {
         Conflict::Username
     } else if said.contains("kid") || said.contains("signing_keys") {
         Conflict::KeyId
+    } else if said.contains("clients") {
+        Conflict::ClientName
     } else {
         Conflict::Other
     }
@@ -133,6 +135,8 @@ pub(crate) fn kind_row(kind: &RevocationKind) -> (&'static str, String, Option<i
         RevocationKind::UserDisabled(user) => ("user_disabled", user.0.to_string(), None),
         RevocationKind::UserEnabled(user) => ("user_enabled", user.0.to_string(), None),
         RevocationKind::UserDeleted(user) => ("user_deleted", user.0.to_string(), None),
+        RevocationKind::ClientDeleted(client) => ("client_deleted", client.clone(), None),
+        RevocationKind::Token(jti) => ("token", jti.clone(), None),
     }
 }
 
@@ -158,6 +162,8 @@ pub(crate) fn row_kind(
         "user_disabled" => RevocationKind::UserDisabled(user()?),
         "user_enabled" => RevocationKind::UserEnabled(user()?),
         "user_deleted" => RevocationKind::UserDeleted(user()?),
+        "client_deleted" => RevocationKind::ClientDeleted(subject),
+        "token" => RevocationKind::Token(subject),
         other => {
             return Err(StoreError::internal_because(format!(
                 "unknown revocation kind {other:?}"
@@ -293,6 +299,20 @@ pub(crate) fn refresh_row(row: &impl Columns) -> Result<StoredRefresh, StoreErro
             && replaced_by == current,
         replaced_by,
         state,
+    })
+}
+
+pub(crate) const CLIENT_COLUMNS: &str = "id, name, secret_hash, scopes, grants, created_at";
+
+pub(crate) fn client_row(row: &impl Columns) -> Result<Client, StoreError> {
+    Ok(Client {
+        id: row.text("id")?,
+        name: row.text("name")?,
+        secret_hash: opt_hash(row, "secret_hash")?
+            .ok_or_else(|| StoreError::internal_because("client without a secret hash"))?,
+        scopes: json_column(row, "scopes")?,
+        grants: json_column(row, "grants")?,
+        created_at: row.int("created_at")?,
     })
 }
 
