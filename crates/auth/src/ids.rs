@@ -51,6 +51,17 @@ pub fn random_hex() -> String {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// 256 random bits as 43 characters of unpadded base64url: URL-safe, so a client id or secret
+/// reads the same raw and form-urlencoded (RFC 6749 §2.3.1), as clients often send them raw.
+pub fn random_token() -> String {
+    use base64::Engine as _;
+    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+    if aws_lc_rs::rand::fill(bytes.as_mut()).is_err() {
+        std::process::abort();
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref())
+}
+
 /// SHA-256 of a token: the only form in which refresh tokens are stored.
 pub fn token_hash(token: &str) -> [u8; 32] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());

@@ -42,8 +42,8 @@ pub use password::{PasswordHasher, PasswordPolicy};
 pub use revocation::RevocationState;
 pub use sealing::MasterKey;
 pub use service::{
-    AuthService, Builder, KeyStatus, LoginContext, NewAccount, RefreshOutcome, TokenPair,
-    UserChange, VerifiedAccess,
+    AuthService, Builder, Grant, IssuedClient, KeyStatus, LoginContext, NewAccount, RefreshOutcome,
+    TokenPair, UserChange, VerifiedAccess,
 };
 pub use store::{Conflict, Counter, FailureLog, KeyInfo, RevocationBus, Store, StoreError};
 pub use throttle::{Attempt, LocalFailures, LoginThrottle, ThrottleConfig};

@@ -160,14 +160,14 @@ fn load_config(data: &DataArgs, extra: &[(&str, Option<String>)]) -> Result<Conf
         .map_err(|e| Failure::usage(e.to_string()))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))
 }
 
-fn domain(error: AuthError) -> Failure {
+pub(crate) fn domain(error: AuthError) -> Failure {
     Failure::usage(Chain(&error).to_string())
 }
 
@@ -233,6 +233,13 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
     })
 }
 
+/// The domain opened for administration over the backend `data` names (its schema checked).
+pub(crate) async fn open_service(data: &DataArgs) -> Result<AuthService, Failure> {
+    let config = load_config(data, &[])?;
+    let backend = backend::open(&config, Schema::Check).await?;
+    service(&config, &backend)
+}
+
 /// The domain, opened for administration over the configured backend: changes are announced to
 /// running servers.
 fn service(config: &Config, backend: &Backend) -> Result<AuthService, Failure> {
@@ -263,10 +270,8 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
         | UsersCommand::SetClaims { data, .. }
         | UsersCommand::SetPassword { data, .. } => data.clone(),
     };
-    let config = load_config(&data, &[])?;
     runtime()?.block_on(async {
-        let backend = backend::open(&config, Schema::Check).await?;
-        let admin = service(&config, &backend)?;
+        let admin = open_service(&data).await?;
         let missing = |name: String| {
             move |e: AuthError| match e {
                 AuthError::NotFound => Failure::usage(format!("no user named {name:?}")),
@@ -391,10 +396,8 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
 }
 
 pub(crate) fn keys_rotate(data: DataArgs) -> Result<(), Failure> {
-    let config = load_config(&data, &[])?;
     runtime()?.block_on(async {
-        let backend = backend::open(&config, Schema::Check).await?;
-        let service = service(&config, &backend)?;
+        let service = open_service(&data).await?;
         let key = service.rotate_key().await.map_err(domain)?;
         if key.created_at > service.now() {
             println!(
@@ -411,10 +414,8 @@ pub(crate) fn keys_rotate(data: DataArgs) -> Result<(), Failure> {
 }
 
 pub(crate) fn keys_list(data: DataArgs) -> Result<(), Failure> {
-    let config = load_config(&data, &[])?;
     runtime()?.block_on(async {
-        let backend = backend::open(&config, Schema::Check).await?;
-        let service = service(&config, &backend)?;
+        let service = open_service(&data).await?;
         println!("{:<44}  {:<6}  {:<20}  status", "kid", "alg", "signs from");
         for (key, status) in service.keys().await.map_err(domain)? {
             let status = match status {
@@ -437,10 +438,9 @@ pub(crate) fn keys_list(data: DataArgs) -> Result<(), Failure> {
 }
 
 pub(crate) fn flush_expired(data: DataArgs) -> Result<(), Failure> {
-    let config = load_config(&data, &[])?;
     runtime()?.block_on(async {
-        let backend = backend::open(&config, Schema::Check).await?;
-        let stats = service(&config, &backend)?
+        let stats = open_service(&data)
+            .await?
             .flush_expired()
             .await
             .map_err(domain)?;

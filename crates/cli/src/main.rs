@@ -4,6 +4,7 @@
 
 mod admin;
 mod backend;
+mod clients;
 mod config;
 mod input;
 mod keys;
@@ -28,6 +29,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     Users(admin::UsersCommand),
+    /// Manage OAuth 2.0 clients (service accounts, gateways).
+    #[command(subcommand)]
+    Clients(clients::ClientsCommand),
     /// Generate, derive, rotate and list keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::FlushExpired(data) => admin::flush_expired(data),
         Command::Migrate(data) => admin::migrate(data),
         Command::Keys(command) => keys::run(command),
+        Command::Clients(command) => clients::run(command),
         Command::Token(command) => token::run(command),
     };
     match outcome {

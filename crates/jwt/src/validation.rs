@@ -58,6 +58,7 @@ pub struct Validation {
     issuers: Option<Vec<String>>,
     audiences: Option<Vec<String>>,
     any_audience: bool,
+    audience_optional: bool,
     subject: Option<String>,
     required: Vec<String>,
     pinned: Vec<(String, serde_json::Value)>,
@@ -81,6 +82,7 @@ impl Validation {
             issuers: None,
             audiences: None,
             any_audience: false,
+            audience_optional: false,
             subject: None,
             required: Vec::new(),
             pinned: Vec::new(),
@@ -111,6 +113,13 @@ impl Validation {
     /// Requires `aud` (a string or an array) to contain at least one of `audiences`.
     pub fn audiences<I: IntoIterator<Item = S>, S: Into<String>>(mut self, audiences: I) -> Self {
         self.audiences = Some(audiences.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Accepts a token without `aud` even when audiences are named (a token with `aud` must still
+    /// name one of them): for an issuer whose own tokens carry `aud` and whose older tokens do not.
+    pub fn audience_optional(mut self) -> Self {
+        self.audience_optional = true;
         self
     }
 
@@ -292,8 +301,8 @@ impl Validation {
     fn check_audience(&self, aud: Option<&RawValue>) -> Result<(), Error> {
         let Some(raw) = aud else {
             return match self.audiences {
-                Some(_) => Err(Error::MissingClaim("aud".into())),
-                None => Ok(()),
+                Some(_) if !self.audience_optional => Err(Error::MissingClaim("aud".into())),
+                _ => Ok(()),
             };
         };
         let values: Vec<Cow<'_, str>> =
@@ -762,6 +771,13 @@ mod tests {
             Err(Error::InvalidAudience)
         );
         assert!(check(&p.clone().accept_any_audience(), r#"{"aud":"api"}"#, 0).is_ok());
+        let optional = p.clone().audiences(["api"]).audience_optional();
+        assert!(check(&optional, r#"{"exp":1}"#, 0).is_ok(), "no aud at all");
+        assert!(check(&optional, r#"{"exp":1,"aud":"api"}"#, 0).is_ok());
+        assert_eq!(
+            check(&optional, r#"{"exp":1,"aud":"web"}"#, 0),
+            Err(Error::InvalidAudience)
+        );
         assert!(matches!(
             check(&aud, r#"{"aud":7}"#, 0),
             Err(Error::InvalidClaim { .. })

@@ -5,6 +5,7 @@
 //! Split by concern: [`verify`] (the synchronous path every request takes), [`flows`] (login,
 //! refresh, logout, sessions, passwords), [`users`] (administration) and [`keys`] (rotation).
 
+mod clients;
 mod flows;
 mod keys;
 #[cfg(test)]
@@ -26,6 +27,7 @@ use crate::store::{FlushStats, RevocationBus, Store, User};
 use crate::throttle::{LoginThrottle, ThrottleConfig};
 use crate::tokens::Validators;
 
+pub use clients::{Grant, IssuedClient};
 pub use flows::{LoginContext, RefreshOutcome, TokenPair};
 pub use keys::KeyStatus;
 pub use users::{NewAccount, UserChange};

@@ -351,3 +351,60 @@ async fn a_key_published_ahead_signs_only_when_due() {
     assert_eq!(domain.store.private_key_reads(), private_reads);
     assert!(domain.store.private_key(&new.kid).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn clients_are_registered_with_a_secret_shown_once_and_deleted_everywhere() {
+    use super::Grant;
+    use crate::ids::token_hash;
+    let domain = Domain::start(AuthConfig::default()).await;
+    let issued = domain
+        .auth
+        .register_client("billing", vec!["write".into(), "read".into()], vec![])
+        .await
+        .unwrap();
+    let client = &issued.client;
+    assert_eq!(client.grants, ["client_credentials"]);
+    assert_eq!(client.scopes, ["read", "write"]);
+    assert_eq!(client.secret_hash, token_hash(&issued.secret));
+    for text in [client.id.as_str(), issued.secret.as_str()] {
+        assert_eq!(text.len(), 43);
+        assert!(
+            text.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+    }
+    assert!(matches!(
+        domain
+            .auth
+            .register_client("billing", vec![], vec![Grant::Password])
+            .await,
+        Err(AuthError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        domain
+            .auth
+            .register_client("bad", vec!["two words".into()], vec![])
+            .await,
+        Err(AuthError::InvalidInput(_))
+    ));
+    let rotated = domain.auth.rotate_client_secret(&client.id).await.unwrap();
+    assert_ne!(*rotated.secret, *issued.secret);
+    assert_eq!(rotated.client.secret_hash, token_hash(&rotated.secret));
+    // Deleting it reaches this instance's revocation state before the call returns.
+    let live = domain.auth.live().unwrap();
+    assert!(
+        live.revocations
+            .check_issued(Some(&client.id), None)
+            .is_ok()
+    );
+    domain.auth.delete_client(&client.id).await.unwrap();
+    assert!(
+        live.revocations
+            .check_issued(Some(&client.id), None)
+            .is_err()
+    );
+    assert!(matches!(
+        domain.auth.client_named("billing").await,
+        Err(AuthError::NotFound)
+    ));
+}

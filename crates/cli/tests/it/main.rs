@@ -6,6 +6,7 @@
     reason = "tests"
 )]
 
+mod clients;
 mod cluster;
 mod keys_and_tokens;
 mod serve;
