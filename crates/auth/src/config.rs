@@ -39,6 +39,9 @@ pub struct AuthConfig {
     pub master_key: Option<MasterKey>,
     /// Seconds a rotated-in key is published before it signs (default 0: at once).
     pub key_publish_ahead: i64,
+    /// The issuer the OAuth endpoints name (metadata, `iss` of their tokens) when `issuer` is
+    /// unset: RFC 8414 and RFC 9068 need one. The server sets it to its own URL.
+    pub default_issuer: Option<String>,
 }
 
 impl Default for AuthConfig {
@@ -59,11 +62,25 @@ impl Default for AuthConfig {
             verified_token_cache: 10_000,
             master_key: None,
             key_publish_ahead: 0,
+            default_issuer: None,
         }
     }
 }
 
 impl AuthConfig {
+    /// The OAuth issuer: `issuer`, else `default_issuer`, else `http://localhost`.
+    pub fn oauth_issuer(&self) -> String {
+        self.issuer
+            .clone()
+            .or_else(|| self.default_issuer.clone())
+            .unwrap_or_else(|| "http://localhost".into())
+    }
+
+    /// The `aud` of OAuth tokens: `audience`, else the OAuth issuer.
+    pub fn oauth_audience(&self) -> String {
+        self.audience.clone().unwrap_or_else(|| self.oauth_issuer())
+    }
+
     /// How long any token we issue can stay valid: the horizon for keeping revocations and keys.
     pub fn longest_token_lifetime(&self) -> i64 {
         self.access_lifetime

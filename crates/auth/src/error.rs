@@ -39,6 +39,37 @@ impl TokenProblem {
     }
 }
 
+/// Why an OAuth 2.0 request was refused: the error codes of RFC 6749 §5.2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OAuthProblem {
+    /// Missing, repeated or malformed parameters.
+    InvalidRequest,
+    /// Client authentication failed (unknown client, wrong secret, none given).
+    InvalidClient,
+    /// The grant (password, refresh token) is invalid, expired, revoked or another client's.
+    InvalidGrant,
+    /// The client may not use this grant, or act on this token.
+    UnauthorizedClient,
+    /// A grant type this server does not know.
+    UnsupportedGrantType,
+    /// A scope the client may not ask for, or not a scope at all.
+    InvalidScope,
+}
+
+impl OAuthProblem {
+    /// The `error` code on the wire.
+    pub fn code(self) -> &'static str {
+        match self {
+            OAuthProblem::InvalidRequest => "invalid_request",
+            OAuthProblem::InvalidClient => "invalid_client",
+            OAuthProblem::InvalidGrant => "invalid_grant",
+            OAuthProblem::UnauthorizedClient => "unauthorized_client",
+            OAuthProblem::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthProblem::InvalidScope => "invalid_scope",
+        }
+    }
+}
+
 /// Every failure of the domain layer, split by who caused it: the caller (bad credentials or input),
 /// a backend that is down (retry later), or our side (a bug, corruption).
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +115,14 @@ pub enum AuthError {
         field: &'static str,
         /// Why, naming the offending role or claim.
         message: String,
+    },
+    /// An OAuth 2.0 request refused (RFC 6749 §5.2), with a description for the client.
+    #[error("{}: {description}", .problem.code())]
+    OAuth {
+        /// The error code.
+        problem: OAuthProblem,
+        /// What was wrong, for a person.
+        description: String,
     },
     /// The caller is authenticated but lacks the role the route requires.
     #[error("permission denied")]
@@ -132,5 +171,15 @@ impl std::fmt::Display for Chain<'_> {
             source = cause.source();
         }
         Ok(())
+    }
+}
+
+impl AuthError {
+    /// An OAuth 2.0 refusal.
+    pub fn oauth(problem: OAuthProblem, description: impl Into<String>) -> AuthError {
+        AuthError::OAuth {
+            problem,
+            description: description.into(),
+        }
     }
 }

@@ -35,15 +35,16 @@ mod tokens;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::AuthConfig;
-pub use error::{AuthError, Chain, TokenProblem};
+pub use error::{AuthError, Chain, OAuthProblem, TokenProblem};
 pub use ids::{SessionId, UserId};
 pub use keyring::KeyRing;
 pub use password::{PasswordHasher, PasswordPolicy};
 pub use revocation::RevocationState;
 pub use sealing::MasterKey;
 pub use service::{
-    AuthService, Builder, Grant, IssuedClient, KeyStatus, LoginContext, NewAccount, RefreshOutcome,
-    TokenPair, UserChange, VerifiedAccess,
+    AuthService, Bearer, Builder, Grant, Introspection, IssuedClient, KeyStatus, LoginContext,
+    NewAccount, OAuthTokens, RefreshOutcome, TokenPair, UserChange, VerifiedAccess,
+    VerifiedClientAccess,
 };
 pub use store::{Conflict, Counter, FailureLog, KeyInfo, RevocationBus, Store, StoreError};
 pub use throttle::{Attempt, LocalFailures, LoginThrottle, ThrottleConfig};

@@ -144,6 +144,13 @@ impl FailureLog for LocalFailures {
     }
 }
 
+/// Whose credentials an attempt checks: a user's password or an OAuth client's secret. Their
+/// counters never meet, whatever the names.
+enum Account<'a> {
+    User(&'a str),
+    Client(&'a str),
+}
+
 /// A login attempt counted as in flight while its password is checked. Settle it with
 /// [`LoginThrottle::failed`] or [`LoginThrottle::released`].
 #[derive(Debug)]
@@ -207,11 +214,15 @@ impl LoginThrottle {
         }
     }
 
-    /// The counters an attempt touches, each with its limit: the username's, and the IP's when
-    /// there is one.
-    fn counters(&self, username: &str, ip: Option<&str>) -> Vec<Counter> {
+    /// The counters an attempt touches, each with its limit: the account's (a username, or an
+    /// OAuth client), and the IP's when there is one.
+    fn counters(&self, account: &Account<'_>, ip: Option<&str>) -> Vec<Counter> {
+        let key = match account {
+            Account::User(username) => format!("u:{username}"),
+            Account::Client(client_id) => format!("c:{client_id}"),
+        };
         std::iter::once(Counter {
-            key: format!("u:{username}"),
+            key,
             limit: self.config.per_username,
         })
         .chain(ip.map(|ip| Counter {
@@ -242,7 +253,27 @@ impl LoginThrottle {
         ip: Option<&str>,
         now: i64,
     ) -> Result<Attempt, AuthError> {
-        let counters = self.counters(username, ip);
+        self.admit_for(&Account::User(username), ip, now).await
+    }
+
+    /// Counts an OAuth client's authentication attempt before its secret is checked, against the
+    /// same limits as a username's logins.
+    pub async fn admit_client(
+        &self,
+        client_id: &str,
+        ip: Option<&str>,
+        now: i64,
+    ) -> Result<Attempt, AuthError> {
+        self.admit_for(&Account::Client(client_id), ip, now).await
+    }
+
+    async fn admit_for(
+        &self,
+        account: &Account<'_>,
+        ip: Option<&str>,
+        now: i64,
+    ) -> Result<Attempt, AuthError> {
+        let counters = self.counters(account, ip);
         let id = format!(
             "{now}:{}:{}",
             self.instance,

@@ -95,6 +95,15 @@ pub(crate) struct TokenClaims {
     pub(crate) aud: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) roles: Option<Vec<String>>,
+    /// RFC 9068, for tokens issued through the OAuth endpoints: the user id, or the client id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) sub: Option<String>,
+    /// RFC 9068: the client the token was issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) client_id: Option<String>,
+    /// RFC 9068: the granted scopes, space-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) scope: Option<String>,
 }
 
 /// Validators: one per kind, and one that accepts either (for `/api/token/verify/`).
@@ -111,8 +120,11 @@ impl Validators {
         if let Some(issuer) = &config.issuer {
             base = base.issuers([issuer.clone()]);
         }
-        if let Some(audience) = &config.audience {
-            base = base.audiences([audience.clone()]);
+        match &config.audience {
+            Some(audience) => base = base.audiences([audience.clone()]),
+            // Tokens issued through the OAuth endpoints name the issuer as their audience (RFC
+            // 9068 requires one); the others carry none.
+            None => base = base.audiences([config.oauth_issuer()]).audience_optional(),
         }
         // After `exp`, in simplejwt's order: the id, then the type.
         let base = base.require("jti").require("token_type");

@@ -108,7 +108,12 @@ pub async fn build(
         Some(shared) => LoginThrottle::shared(settings.throttle.clone(), shared),
         None => LoginThrottle::new(settings.throttle.clone()),
     };
-    let auth = AuthService::builder(store, settings.auth.clone(), hasher, Arc::clone(&clock))
+    let mut config = settings.auth.clone();
+    // RFC 8414 and RFC 9068 need an issuer: without a configured one, the server's own URL.
+    config
+        .default_issuer
+        .get_or_insert_with(|| format!("http://{}", settings.listen));
+    let auth = AuthService::builder(store, config, hasher, Arc::clone(&clock))
         .throttle(throttle)
         .bus(bus.clone())
         .operator_key(settings.signing_key.clone())

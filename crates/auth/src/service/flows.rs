@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use super::AuthService;
 use super::verify::VerifiedAccess;
 use crate::claims::access_claims;
-use crate::error::{AuthError, TokenProblem};
+use crate::error::{AuthError, OAuthProblem, TokenProblem};
 use crate::ids::{SessionId, UserId, random_hex, token_hash};
 use crate::store::{RefreshRecord, RefreshState, RotateOutcome, Session, StoredRefresh, User};
 use crate::tokens::{TokenClaims, TokenKind, UserIdClaim};
@@ -63,17 +63,34 @@ fn new_record(
     }
 }
 
+/// The client a token issued through the OAuth endpoints was granted to, and the scope granted.
+/// Refresh tokens carry both, so every token of the session keeps them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Grantee {
+    pub(crate) client_id: String,
+    pub(crate) scope: String,
+}
+
 impl AuthService {
-    fn issue(
+    /// Signs a token of `kind` for `user`'s session `sid`; tokens for a `grantee` also carry what
+    /// RFC 9068 asks (`sub`, `client_id`, `scope`, `iss`, `aud`).
+    pub(super) fn issue(
         &self,
         kind: TokenKind,
         user: &User,
         sid: &SessionId,
-        now: i64,
-        exp: i64,
+        (now, exp): (i64, i64),
+        grantee: Option<&Grantee>,
     ) -> Result<(String, String), AuthError> {
         let internal = |e: String| AuthError::Internal(format!("signing failed: {e}"));
         let jti = random_hex();
+        let (iss, aud) = match grantee {
+            Some(_) => (
+                Some(self.config.oauth_issuer()),
+                Some(self.config.oauth_audience()),
+            ),
+            None => (self.config.issuer.clone(), self.config.audience.clone()),
+        };
         let registered = TokenClaims {
             token_type: kind.claim().to_owned(),
             exp,
@@ -81,9 +98,12 @@ impl AuthService {
             jti: Some(jti.clone()),
             user_id: Some(UserIdClaim::Text(user.id.0.to_string())),
             sid: Some(sid.0.clone()),
-            iss: self.config.issuer.clone(),
-            aud: self.config.audience.clone().map(serde_json::Value::String),
+            iss,
+            aud: aud.map(serde_json::Value::String),
             roles: None,
+            sub: grantee.map(|_| user.id.0.to_string()),
+            client_id: grantee.map(|g| g.client_id.clone()),
+            scope: grantee.map(|g| g.scope.clone()),
         };
         let mut claims =
             match serde_json::to_value(&registered).map_err(|e| internal(e.to_string()))? {
@@ -116,6 +136,17 @@ impl AuthService {
         username: &str,
         password: Zeroizing<String>,
         context: &LoginContext,
+    ) -> Result<TokenPair, AuthError> {
+        self.login_as(username, password, context, None).await
+    }
+
+    /// [`AuthService::login`], the tokens granted to `grantee` when it is an OAuth client's.
+    pub(super) async fn login_as(
+        &self,
+        username: &str,
+        password: Zeroizing<String>,
+        context: &LoginContext,
+        grantee: Option<&Grantee>,
     ) -> Result<TokenPair, AuthError> {
         let now = self.now();
         // Counted before the password check, so concurrent guesses cannot all slip past it.
@@ -161,9 +192,20 @@ impl AuthService {
         let refresh_exp = now
             .saturating_add(self.config.refresh_lifetime)
             .min(session.expires_at);
-        let (access, _) = self.issue(TokenKind::Access, &user, &session.id, now, access_exp)?;
-        let (refresh, jti) =
-            self.issue(TokenKind::Refresh, &user, &session.id, now, refresh_exp)?;
+        let (access, _) = self.issue(
+            TokenKind::Access,
+            &user,
+            &session.id,
+            (now, access_exp),
+            grantee,
+        )?;
+        let (refresh, jti) = self.issue(
+            TokenKind::Refresh,
+            &user,
+            &session.id,
+            (now, refresh_exp),
+            grantee,
+        )?;
         self.store
             .create_session(
                 &session,
@@ -179,7 +221,7 @@ impl AuthService {
         })
     }
 
-    async fn revoke_sessions(&self, ids: &[SessionId]) -> Result<(), AuthError> {
+    pub(super) async fn revoke_sessions(&self, ids: &[SessionId]) -> Result<(), AuthError> {
         let now = self.now();
         let until = now.saturating_add(self.config.longest_token_lifetime());
         self.store.revoke_sessions(ids, now, until).await?;
@@ -190,7 +232,33 @@ impl AuthService {
     /// reuse: its whole session is revoked.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, token: &str) -> Result<RefreshOutcome, AuthError> {
+        self.refresh_as(token, None).await
+    }
+
+    /// [`AuthService::refresh`] for `client` (the OAuth endpoint), or for the simplejwt endpoint
+    /// (`None`). Each takes only its own tokens: an OAuth refresh token needs its client's
+    /// authentication, and another client's token is refused before anything is spent.
+    pub(super) async fn refresh_as(
+        &self,
+        token: &str,
+        client: Option<&str>,
+    ) -> Result<RefreshOutcome, AuthError> {
         let (_, claims) = self.decode_fresh(token, Some(TokenKind::Refresh)).await?;
+        match (client, claims.client_id.as_deref()) {
+            (None, None) => {}
+            (Some(asking), Some(owner)) if asking == owner => {}
+            (Some(_), _) => {
+                return Err(AuthError::oauth(
+                    OAuthProblem::InvalidGrant,
+                    "the refresh token was not issued to this client",
+                ));
+            }
+            (None, Some(_)) => return Err(AuthError::Token(TokenProblem::Invalid)),
+        }
+        let grantee = claims.client_id.clone().map(|client_id| Grantee {
+            client_id,
+            scope: claims.scope.clone().unwrap_or_default(),
+        });
         let user_id = Self::user_of(&claims)?;
         let sid = claims
             .sid
@@ -212,11 +280,11 @@ impl AuthService {
             .ok_or(AuthError::Token(TokenProblem::Invalid))?;
         if stored.state != RefreshState::Active {
             return match self.grace_successor(&stored) {
-                Some(current) => self.rotate(&user, &sid, &current).await,
+                Some(current) => self.rotate(&user, &sid, &current, grantee.as_ref()).await,
                 None => self.refused_refresh(&stored).await,
             };
         }
-        self.rotate(&user, &sid, &hash).await
+        self.rotate(&user, &sid, &hash, grantee.as_ref()).await
     }
 
     /// The session's current token, when `stored` is its immediate predecessor presented again
@@ -238,6 +306,7 @@ impl AuthService {
         user: &User,
         sid: &SessionId,
         presented: &[u8; 32],
+        grantee: Option<&Grantee>,
     ) -> Result<RefreshOutcome, AuthError> {
         let session = self
             .store
@@ -252,7 +321,7 @@ impl AuthService {
             return Err(AuthError::Token(TokenProblem::Expired));
         }
         let access_exp = now.saturating_add(self.config.access_lifetime);
-        let (access, _) = self.issue(TokenKind::Access, user, sid, now, access_exp)?;
+        let (access, _) = self.issue(TokenKind::Access, user, sid, (now, access_exp), grantee)?;
         if !self.config.rotate_refresh_tokens {
             return Ok(RefreshOutcome {
                 access,
@@ -263,7 +332,8 @@ impl AuthService {
         let refresh_exp = now
             .saturating_add(self.config.refresh_lifetime)
             .min(session.expires_at);
-        let (refresh, jti) = self.issue(TokenKind::Refresh, user, sid, now, refresh_exp)?;
+        let (refresh, jti) =
+            self.issue(TokenKind::Refresh, user, sid, (now, refresh_exp), grantee)?;
         let record = new_record(&refresh, &jti, sid, now, refresh_exp);
         if self.config.blacklist_after_rotation {
             match self.store.rotate_refresh(presented, &record, now).await? {

@@ -8,6 +8,7 @@
 mod clients;
 mod flows;
 mod keys;
+mod oauth;
 #[cfg(test)]
 mod tests;
 mod users;
@@ -30,8 +31,9 @@ use crate::tokens::Validators;
 pub use clients::{Grant, IssuedClient};
 pub use flows::{LoginContext, RefreshOutcome, TokenPair};
 pub use keys::KeyStatus;
+pub use oauth::{Introspection, OAuthTokens};
 pub use users::{NewAccount, UserChange};
-pub use verify::VerifiedAccess;
+pub use verify::{Bearer, VerifiedAccess, VerifiedClientAccess};
 
 /// Announces new revocation log entries to the other instances, when there is a bus to do it.
 #[derive(Clone, Default)]

@@ -408,3 +408,256 @@ async fn clients_are_registered_with_a_secret_shown_once_and_deleted_everywhere(
         Err(AuthError::NotFound)
     ));
 }
+
+async fn client_with(domain: &Domain, name: &str, grants: &[super::Grant]) -> crate::store::Client {
+    domain
+        .auth
+        .register_client(name, vec!["read".into(), "write".into()], grants.to_vec())
+        .await
+        .unwrap()
+        .client
+}
+
+#[tokio::test]
+async fn client_credentials_tokens_carry_scopes_and_die_with_their_client() {
+    use super::{Bearer, Grant};
+    let domain = Domain::start(AuthConfig::default()).await;
+    let client = client_with(&domain, "cron", &[Grant::ClientCredentials]).await;
+    let all = domain
+        .auth
+        .grant_client_credentials(&client, None)
+        .await
+        .unwrap();
+    assert_eq!(all.scope, "read write");
+    assert_eq!(all.expires_in, 300);
+    assert!(all.refresh_token.is_none());
+    let narrowed = domain
+        .auth
+        .grant_client_credentials(&client, Some("read"))
+        .await
+        .unwrap();
+    assert_eq!(narrowed.scope, "read");
+    assert!(matches!(
+        domain
+            .auth
+            .grant_client_credentials(&client, Some("admin"))
+            .await,
+        Err(AuthError::OAuth {
+            problem: crate::error::OAuthProblem::InvalidScope,
+            ..
+        })
+    ));
+    match domain
+        .auth
+        .verify_bearer(&narrowed.access_token)
+        .await
+        .unwrap()
+    {
+        Bearer::Client(access) => {
+            assert_eq!(access.client_id, client.id);
+            assert_eq!(access.scopes, ["read"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Not a user: the user routes refuse it.
+    assert_eq!(
+        refused(domain.auth.verify_access(&narrowed.access_token)),
+        TokenProblem::NoUserId
+    );
+    // Revoked alone; the other token stands.
+    domain
+        .auth
+        .revoke_for_client(&client, &narrowed.access_token)
+        .await
+        .unwrap();
+    assert!(
+        domain
+            .auth
+            .verify_bearer(&narrowed.access_token)
+            .await
+            .is_err()
+    );
+    domain.auth.verify_bearer(&all.access_token).await.unwrap();
+    // Deleting the client ends every token it got.
+    domain.auth.delete_client(&client.id).await.unwrap();
+    assert!(domain.auth.verify_bearer(&all.access_token).await.is_err());
+    assert!(
+        !domain
+            .auth
+            .introspect(&all.access_token)
+            .await
+            .unwrap()
+            .active
+    );
+}
+
+#[tokio::test]
+async fn password_and_refresh_grants_keep_to_their_client() {
+    use super::Grant;
+    use crate::error::OAuthProblem;
+    let domain = Domain::start(AuthConfig::default()).await;
+    domain.add("ann").await;
+    let app = client_with(&domain, "app", &[Grant::Password, Grant::RefreshToken]).await;
+    let other = client_with(&domain, "other", &[Grant::Password, Grant::RefreshToken]).await;
+    let cron = client_with(&domain, "cron", &[Grant::ClientCredentials]).await;
+    let nowhere = LoginContext::default();
+    let password = || Zeroizing::new("ann-pw".to_owned());
+    assert!(matches!(
+        domain
+            .auth
+            .grant_password(&cron, "ann", password(), None, &nowhere)
+            .await,
+        Err(AuthError::OAuth {
+            problem: OAuthProblem::UnauthorizedClient,
+            ..
+        })
+    ));
+    assert!(matches!(
+        domain
+            .auth
+            .grant_password(&app, "ann", Zeroizing::new("nope".into()), None, &nowhere)
+            .await,
+        Err(AuthError::OAuth {
+            problem: OAuthProblem::InvalidGrant,
+            ..
+        })
+    ));
+    let tokens = domain
+        .auth
+        .grant_password(&app, "ann", password(), Some("read"), &nowhere)
+        .await
+        .unwrap();
+    let refresh = tokens.refresh_token.clone().unwrap();
+    // A user's token: the user routes take it, and it says which client and scope.
+    let access = domain.auth.verify_access(&tokens.access_token).unwrap();
+    assert_eq!(access.client_id.as_deref(), Some(app.id.as_str()));
+    assert_eq!(access.scopes, ["read"]);
+    // Another client cannot refresh it, and the owner's token is not spent.
+    assert!(matches!(
+        domain.auth.grant_refresh(&other, &refresh).await,
+        Err(AuthError::OAuth {
+            problem: OAuthProblem::InvalidGrant,
+            ..
+        })
+    ));
+    // Nor can the simplejwt endpoint, without the client's authentication.
+    assert_eq!(
+        refused(domain.auth.refresh(&refresh).await),
+        TokenProblem::Invalid
+    );
+    let next = domain.auth.grant_refresh(&app, &refresh).await.unwrap();
+    assert_eq!(next.scope, "read");
+    // Reuse detection as everywhere.
+    assert!(matches!(
+        domain.auth.grant_refresh(&app, &refresh).await,
+        Err(AuthError::OAuth {
+            problem: OAuthProblem::InvalidGrant,
+            ..
+        })
+    ));
+    assert!(
+        !domain
+            .auth
+            .introspect(&next.access_token)
+            .await
+            .unwrap()
+            .active
+    );
+
+    // Introspection and revocation of a user's token.
+    let fresh = domain
+        .auth
+        .grant_password(&app, "ann", password(), None, &nowhere)
+        .await
+        .unwrap();
+    let facts = domain.auth.introspect(&fresh.access_token).await.unwrap();
+    assert!(facts.active);
+    assert_eq!(facts.username.as_deref(), Some("ann"));
+    assert_eq!(facts.client_id.as_deref(), Some(app.id.as_str()));
+    assert_eq!(facts.token_type, Some("access_token"));
+    let refresh_facts = domain
+        .auth
+        .introspect(fresh.refresh_token.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(refresh_facts.token_type, Some("refresh_token"));
+    assert!(matches!(
+        domain
+            .auth
+            .revoke_for_client(&other, &fresh.access_token)
+            .await,
+        Err(AuthError::OAuth {
+            problem: OAuthProblem::UnauthorizedClient,
+            ..
+        })
+    ));
+    assert!(
+        domain
+            .auth
+            .introspect(&fresh.access_token)
+            .await
+            .unwrap()
+            .active
+    );
+    domain
+        .auth
+        .revoke_for_client(&app, fresh.refresh_token.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        !domain
+            .auth
+            .introspect(&fresh.access_token)
+            .await
+            .unwrap()
+            .active
+    );
+    // simplejwt-flow tokens belong to no client.
+    let pair = domain.login("ann").await;
+    assert!(matches!(
+        domain.auth.revoke_for_client(&app, &pair.access).await,
+        Err(AuthError::OAuth {
+            problem: OAuthProblem::UnauthorizedClient,
+            ..
+        })
+    ));
+    assert!(domain.auth.introspect(&pair.access).await.unwrap().active);
+    assert!(domain.auth.revoke_for_client(&app, "garbage").await.is_ok());
+}
+
+#[tokio::test]
+async fn client_authentication_is_checked_and_throttled() {
+    use crate::error::OAuthProblem;
+    let domain = Domain::start(AuthConfig::default()).await;
+    let issued = domain
+        .auth
+        .register_client("cron", vec![], vec![])
+        .await
+        .unwrap();
+    let id = issued.client.id.clone();
+    let ok = domain
+        .auth
+        .authenticate_client(&id, &issued.secret, None)
+        .await
+        .unwrap();
+    assert_eq!(ok.id, id);
+    for (client, secret) in [(id.as_str(), "wrong"), ("unknown", issued.secret.as_str())] {
+        assert!(matches!(
+            domain.auth.authenticate_client(client, secret, None).await,
+            Err(AuthError::OAuth {
+                problem: OAuthProblem::InvalidClient,
+                ..
+            })
+        ));
+    }
+    for _ in 0..2 {
+        let _ = domain.auth.authenticate_client(&id, "wrong", None).await;
+    }
+    assert!(matches!(
+        domain
+            .auth
+            .authenticate_client(&id, &issued.secret, None)
+            .await,
+        Err(AuthError::Throttled { .. })
+    ));
+}

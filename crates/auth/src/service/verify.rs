@@ -25,6 +25,10 @@ pub struct VerifiedAccess {
     pub expires_at: i64,
     /// The `roles` claim (empty when absent, e.g. in simplejwt's tokens).
     pub roles: Vec<String>,
+    /// The OAuth client the token was issued to, for tokens from the OAuth endpoints.
+    pub client_id: Option<String>,
+    /// The scopes granted (`scope`), for tokens from the OAuth endpoints.
+    pub scopes: Vec<String>,
 }
 
 impl VerifiedAccess {
@@ -32,6 +36,53 @@ impl VerifiedAccess {
     pub fn has_any_role(&self, roles: &[&str]) -> bool {
         self.roles.iter().any(|held| roles.contains(&held.as_str()))
     }
+}
+
+/// A verified, unrevoked access token an OAuth client obtained for itself (client credentials).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedClientAccess {
+    /// The client (also the token's `sub`).
+    pub client_id: String,
+    /// The scopes granted.
+    pub scopes: Vec<String>,
+    /// `exp`.
+    pub expires_at: i64,
+}
+
+/// Whoever a verified access token stands for: a user (through either API), or an OAuth client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bearer {
+    /// A user's token.
+    User(Arc<VerifiedAccess>),
+    /// A client's own token.
+    Client(Arc<VerifiedClientAccess>),
+}
+
+impl Bearer {
+    /// The scopes the token grants (none for tokens from the simplejwt endpoints).
+    pub fn scopes(&self) -> &[String] {
+        match self {
+            Bearer::User(access) => &access.scopes,
+            Bearer::Client(access) => &access.scopes,
+        }
+    }
+
+    /// Whether the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().iter().any(|held| held == scope)
+    }
+}
+
+/// The scopes of a `scope` claim.
+fn scopes_of(scope: Option<&str>) -> Vec<String> {
+    scope
+        .map(|s| {
+            s.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl AuthService {
@@ -91,18 +142,26 @@ impl AuthService {
                 hit.session_id.as_ref().map(SessionId::as_str),
                 hit.issued_at,
             )?;
+            if hit.client_id.is_some() {
+                live.revocations
+                    .check_issued(hit.client_id.as_deref(), None)?;
+            }
             return Ok(hit);
         }
         let (_, claims) = self.decode(token, Some(TokenKind::Access))?;
         let user_id = Self::user_of(&claims)?;
         live.revocations
             .check(user_id, claims.sid.as_deref(), claims.iat)?;
+        live.revocations
+            .check_issued(claims.client_id.as_deref(), None)?;
         let access = Arc::new(VerifiedAccess {
             user_id,
             session_id: claims.sid.map(SessionId),
             issued_at: claims.iat,
             expires_at: claims.exp,
             roles: claims.roles.unwrap_or_default(),
+            scopes: scopes_of(claims.scope.as_deref()),
+            client_id: claims.client_id,
         });
         live.verified.insert(token.into(), Arc::clone(&access));
         Ok(access)
@@ -168,6 +227,29 @@ impl AuthService {
                 false
             }
         }
+    }
+
+    /// Any access token, a user's or an OAuth client's own (for scope guards and introspection).
+    pub async fn verify_bearer(&self, token: &str) -> Result<Bearer, AuthError> {
+        match self.verify_access_fresh(token).await {
+            Ok(access) => return Ok(Bearer::User(access)),
+            Err(AuthError::Token(TokenProblem::NoUserId)) => {}
+            Err(other) => return Err(other),
+        }
+        // No user: it can only be a client's own token, whose `sub` is the client.
+        let (_, claims) = self.decode_fresh(token, Some(TokenKind::Access)).await?;
+        let client_id = claims
+            .client_id
+            .filter(|client| claims.sub.as_deref() == Some(client.as_str()))
+            .ok_or(AuthError::Token(TokenProblem::NoUserId))?;
+        self.live()?
+            .revocations
+            .check_issued(Some(&client_id), claims.jti.as_deref())?;
+        Ok(Bearer::Client(Arc::new(VerifiedClientAccess {
+            client_id,
+            scopes: scopes_of(claims.scope.as_deref()),
+            expires_at: claims.exp,
+        })))
     }
 
     /// `/api/token/verify/`: any valid, unrevoked token of ours. Access tokens take the same path
