@@ -2,8 +2,8 @@
 //! `/oauth/token`. A secret is printed once, when it is made, and never again.
 
 use clap::Subcommand;
-use serde_json::json;
-use tessera_auth::{AuthError, Grant, IssuedClient};
+use tessera_auth::{AuthError, Grant};
+use tessera_server::views::issued_client_json;
 
 use crate::Failure;
 use crate::admin::{DataArgs, domain, open_service, runtime};
@@ -45,17 +45,6 @@ pub(crate) enum ClientsCommand {
     },
 }
 
-/// What `add` and `rotate-secret` print: the one time the secret is shown.
-fn issued_json(issued: &IssuedClient) -> serde_json::Value {
-    json!({
-        "client_id": issued.client.id,
-        "client_secret": issued.secret.as_str(),
-        "name": issued.client.name,
-        "scopes": issued.client.scopes,
-        "grants": issued.client.grants,
-    })
-}
-
 pub(crate) fn run(command: ClientsCommand) -> Result<(), Failure> {
     let data = match &command {
         ClientsCommand::Add { data, .. }
@@ -93,7 +82,7 @@ pub(crate) fn run(command: ClientsCommand) -> Result<(), Failure> {
                     .register_client(&name, scopes, grants)
                     .await
                     .map_err(domain)?;
-                println!("{}", issued_json(&issued));
+                println!("{}", issued_client_json(&issued));
             }
             ClientsCommand::List { .. } => {
                 println!("{:<24}  {:<43}  {:<40}  scopes", "name", "client_id", "grants");
@@ -121,7 +110,7 @@ pub(crate) fn run(command: ClientsCommand) -> Result<(), Failure> {
                     .rotate_client_secret(&client.id)
                     .await
                     .map_err(missing(&name))?;
-                println!("{}", issued_json(&issued));
+                println!("{}", issued_client_json(&issued));
             }
         }
         Ok(())

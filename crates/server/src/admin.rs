@@ -7,15 +7,15 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tessera_auth::{NewAccount, UserChange, UserId};
+use tessera_auth::{Grant, NewAccount, UserChange, UserId};
 
 use crate::error::ApiError;
 use crate::extract::{AdminRole, Body, RequireRole};
 use crate::state::AppState;
-use crate::views::{session_json, user_json};
+use crate::views::{client_json, issued_client_json, session_json, user_json};
 
 type Admin = RequireRole<AdminRole>;
 type ApiResult = Result<Response, ApiError>;
@@ -34,6 +34,12 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/api/admin/users/{id}/sessions/", get(sessions))
         .route("/api/admin/users/{id}/logout-all/", post(logout_all))
+        .route("/api/admin/clients/", get(list_clients).post(create_client))
+        .route("/api/admin/clients/{client_id}/", delete(remove_client))
+        .route(
+            "/api/admin/clients/{client_id}/rotate-secret/",
+            post(rotate_client_secret),
+        )
 }
 
 /// An id from the path; anything that is not one is simply not found.
@@ -128,4 +134,54 @@ async fn logout_all(
 ) -> ApiResult {
     state.auth.logout_user(user_id(&id)?).await?;
     Ok(Json(json!({})).into_response())
+}
+
+async fn list_clients(State(state): State<Arc<AppState>>, _: Admin) -> ApiResult {
+    let clients: Vec<Value> = state
+        .auth
+        .clients()
+        .await?
+        .iter()
+        .map(client_json)
+        .collect();
+    Ok(Json(Value::Array(clients)).into_response())
+}
+
+async fn create_client(State(state): State<Arc<AppState>>, _: Admin, mut body: Body) -> ApiResult {
+    let name = body.char_field("name", true);
+    let scopes = body.optional_string_list("scopes").unwrap_or_default();
+    let grant_names = body.optional_string_list("grants").unwrap_or_default();
+    body.finish()?;
+    let mut grants = Vec::new();
+    for name in &grant_names {
+        match Grant::parse(name) {
+            Some(grant) => grants.push(grant),
+            None => {
+                return Err(ApiError::field(
+                    "grants",
+                    &format!("\"{name}\" is not a valid choice."),
+                ));
+            }
+        }
+    }
+    let issued = state.auth.register_client(&name, scopes, grants).await?;
+    Ok((StatusCode::CREATED, Json(issued_client_json(&issued))).into_response())
+}
+
+async fn remove_client(
+    State(state): State<Arc<AppState>>,
+    _: Admin,
+    Path(client_id): Path<String>,
+) -> ApiResult {
+    state.auth.delete_client(&client_id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn rotate_client_secret(
+    State(state): State<Arc<AppState>>,
+    _: Admin,
+    Path(client_id): Path<String>,
+) -> ApiResult {
+    let issued = state.auth.rotate_client_secret(&client_id).await?;
+    Ok(Json(issued_client_json(&issued)).into_response())
 }

@@ -6,10 +6,13 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tessera_auth::{AuthError, Chain, TokenProblem};
+use tessera_auth::{AuthError, Chain, OAuthProblem, TokenProblem};
 
 /// `WWW-Authenticate` on every 401, as simplejwt's views send it.
 pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"api\"";
+
+/// `WWW-Authenticate` on an OAuth endpoint's 401 when the client used HTTP Basic.
+pub const WWW_AUTHENTICATE_BASIC: &str = "Basic realm=\"tessera\"";
 
 /// Every failure the HTTP layer reports.
 #[derive(Debug)]
@@ -44,6 +47,16 @@ pub enum ApiError {
     /// The same credential sent twice (two `Authorization` headers, two refresh cookies): a proxy
     /// that reads the other copy would disagree with us about who is calling.
     DuplicateCredential(Credential),
+    /// A failure on an OAuth 2.0 endpoint, answered in RFC 6749 §5.2's shape; `basic` when the
+    /// client authenticated with HTTP Basic (a 401 then names that scheme).
+    OAuth {
+        /// What failed.
+        error: AuthError,
+        /// Whether the client used `Authorization: Basic`.
+        basic: bool,
+    },
+    /// An OAuth request body over the limit.
+    OAuthTooLarge,
 }
 
 /// A credential a request can carry.
@@ -62,6 +75,33 @@ impl From<AuthError> for ApiError {
 }
 
 impl ApiError {
+    /// A failure on an OAuth endpoint.
+    pub fn oauth(error: AuthError) -> ApiError {
+        ApiError::OAuth {
+            error,
+            basic: false,
+        }
+    }
+
+    /// A failure on an OAuth endpoint after the client authenticated (or tried to) by `basic`.
+    pub fn oauth_client(error: AuthError, basic: bool) -> ApiError {
+        ApiError::OAuth { error, basic }
+    }
+
+    /// An OAuth request body over the limit.
+    pub fn oauth_too_large() -> ApiError {
+        ApiError::OAuthTooLarge
+    }
+
+    /// A refused access token on a protected route: token problems in simplejwt's `messages`
+    /// shape, anything else as it is.
+    pub fn access_token(error: AuthError) -> ApiError {
+        match error {
+            AuthError::Token(problem) => ApiError::AccessToken(problem),
+            other => ApiError::Auth(other),
+        }
+    }
+
     /// A single field error.
     pub fn field(name: &str, message: &str) -> ApiError {
         ApiError::Fields(vec![(name.to_owned(), vec![message.to_owned()])])
@@ -192,7 +232,58 @@ impl ApiError {
                 "Request has more than one refresh token cookie",
                 "token_not_valid",
             ),
+            ApiError::OAuth { error, .. } => oauth_parts(error),
+            ApiError::OAuthTooLarge => oauth_body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                "Request body is larger than 65536 bytes.",
+            ),
         }
+    }
+}
+
+fn oauth_body(status: StatusCode, error: &str, description: &str) -> (StatusCode, Value) {
+    (
+        status,
+        json!({ "error": error, "error_description": description }),
+    )
+}
+
+/// RFC 6749 §5.2's shape for every failure of the OAuth endpoints.
+fn oauth_parts(error: &AuthError) -> (StatusCode, Value) {
+    let unavailable = "temporarily_unavailable";
+    match error {
+        AuthError::OAuth {
+            problem,
+            description,
+        } => {
+            let status = match problem {
+                OAuthProblem::InvalidClient => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            oauth_body(status, problem.code(), description)
+        }
+        AuthError::Throttled { retry_after } => oauth_body(
+            StatusCode::TOO_MANY_REQUESTS,
+            unavailable,
+            &format!("Too many failed attempts. Expected available in {retry_after} seconds."),
+        ),
+        AuthError::Unavailable(_) | AuthError::RevocationsStale { .. } => oauth_body(
+            StatusCode::SERVICE_UNAVAILABLE,
+            unavailable,
+            "Service temporarily unavailable, try again later.",
+        ),
+        AuthError::InvalidInput(reason) => {
+            oauth_body(StatusCode::BAD_REQUEST, "invalid_request", reason)
+        }
+        AuthError::Token(problem) => {
+            oauth_body(StatusCode::BAD_REQUEST, "invalid_grant", problem.message())
+        }
+        _ => oauth_body(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "A server error occurred.",
+        ),
     }
 }
 
@@ -200,7 +291,7 @@ impl ApiError {
     /// Whether the cause belongs in the log: a backend down or a failure on our side. What the
     /// client did wrong does not (it is in the response).
     fn log(&self) {
-        let ApiError::Auth(error) = self else {
+        let (ApiError::Auth(error) | ApiError::OAuth { error, .. }) = self else {
             return;
         };
         match error {
@@ -223,19 +314,36 @@ impl IntoResponse for ApiError {
         let (status, body) = self.parts();
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
-        if status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(WWW_AUTHENTICATE),
-            );
+        match &self {
+            // RFC 6749 §5.2: a 401 names the scheme the client tried, if it used the header.
+            ApiError::OAuth { basic, .. } => {
+                if status == StatusCode::UNAUTHORIZED && *basic {
+                    headers.insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static(WWW_AUTHENTICATE_BASIC),
+                    );
+                }
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            }
+            _ if status == StatusCode::UNAUTHORIZED => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(WWW_AUTHENTICATE),
+                );
+            }
+            _ => {}
         }
-        match self {
-            ApiError::Auth(AuthError::Throttled { retry_after }) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        let cause = match &self {
+            ApiError::Auth(error) | ApiError::OAuth { error, .. } => Some(error),
+            _ => None,
+        };
+        match cause {
+            Some(AuthError::Throttled { retry_after }) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             // Storage outages are usually short (a restart, a failover): tell clients and
             // proxies to retry soon rather than give up.
-            ApiError::Auth(AuthError::Unavailable(_) | AuthError::RevocationsStale { .. }) => {
+            Some(AuthError::Unavailable(_) | AuthError::RevocationsStale { .. }) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}

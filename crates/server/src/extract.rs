@@ -294,10 +294,7 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
             .verify_access_fresh(token)
             .await
             .map(Authenticated)
-            .map_err(|error| match error {
-                AuthError::Token(problem) => ApiError::AccessToken(problem),
-                other => ApiError::Auth(other),
-            })
+            .map_err(ApiError::access_token)
     }
 }
 

@@ -22,6 +22,7 @@
 pub mod admin;
 pub mod error;
 pub mod extract;
+pub mod oauth;
 pub mod routes;
 pub mod settings;
 pub mod state;

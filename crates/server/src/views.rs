@@ -3,8 +3,9 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+use tessera_auth::IssuedClient;
 use tessera_auth::SessionId;
-use tessera_auth::store::{Session, User};
+use tessera_auth::store::{Client, Session, User};
 
 /// Unix seconds as an RFC 3339 UTC timestamp (as the API shows times).
 pub fn rfc3339(unix: i64) -> String {
@@ -33,5 +34,27 @@ pub fn user_json(user: &User) -> Value {
         "roles": user.roles,
         "claims": user.claims,
         "created_at": rfc3339(user.created_at),
+    })
+}
+
+/// An OAuth client as listings show it: never its secret.
+pub fn client_json(client: &Client) -> Value {
+    json!({
+        "client_id": client.id,
+        "name": client.name,
+        "scopes": client.scopes,
+        "grants": client.grants,
+        "created_at": rfc3339(client.created_at),
+    })
+}
+
+/// A client with the secret it was just given: the one time the secret is shown.
+pub fn issued_client_json(issued: &IssuedClient) -> Value {
+    json!({
+        "client_id": issued.client.id,
+        "client_secret": issued.secret.as_str(),
+        "name": issued.client.name,
+        "scopes": issued.client.scopes,
+        "grants": issued.client.grants,
     })
 }
