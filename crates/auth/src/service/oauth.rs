@@ -46,7 +46,8 @@ pub struct Introspection {
     /// The user's username, for a user's token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    /// `access_token` or `refresh_token`.
+    /// `Bearer` for an access token (RFC 7662 §2.2: its RFC 6749 §5.1 type), `refresh_token`
+    /// for a refresh token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
     /// Expiry.
@@ -308,7 +309,7 @@ impl AuthService {
         Ok(Introspection {
             active: true,
             username,
-            token_type: Some("access_token"),
+            token_type: Some("Bearer"),
             ..Self::facts(claims)
         })
     }

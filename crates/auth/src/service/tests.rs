@@ -574,7 +574,7 @@ async fn password_and_refresh_grants_keep_to_their_client() {
     assert!(facts.active);
     assert_eq!(facts.username.as_deref(), Some("ann"));
     assert_eq!(facts.client_id.as_deref(), Some(app.id.as_str()));
-    assert_eq!(facts.token_type, Some("access_token"));
+    assert_eq!(facts.token_type, Some("Bearer"));
     let refresh_facts = domain
         .auth
         .introspect(fresh.refresh_token.as_deref().unwrap())

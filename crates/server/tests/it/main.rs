@@ -168,6 +168,17 @@ impl<const POSTGRES: bool> Server<POSTGRES> {
         }
     }
 
+    /// Serves this instance on `listener` (a real socket) until the test ends.
+    pub fn serve(&self, listener: tokio::net::TcpListener) {
+        tokio::spawn(tessera_server::serve_until(
+            listener,
+            self.app.clone(),
+            Arc::new(self.clock.clone()),
+            std::time::Duration::ZERO,
+            std::future::pending(),
+        ));
+    }
+
     /// Now, by the server's clock.
     pub fn now(&self) -> i64 {
         self.clock.now()

@@ -394,7 +394,7 @@ async fn introspection_and_revocation_follow_every_revocation() {
     let facts = introspect(access.clone()).await;
     assert_eq!(facts["active"], true);
     assert_eq!(facts["username"], "ann");
-    assert_eq!(facts["token_type"], "access_token");
+    assert_eq!(facts["token_type"], "Bearer");
     assert_eq!(
         introspect(refresh.clone()).await["token_type"],
         "refresh_token"
