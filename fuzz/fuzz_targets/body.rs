@@ -1,9 +1,11 @@
-//! HTTP request bodies (JSON and form) as the handlers read them: any bytes under any media type
-//! must give the fields or a DRF error, never a panic; a field read never panics either.
+//! HTTP request bodies (JSON and form) as the handlers read them, and the OAuth endpoints' forms:
+//! any bytes under any media type must give the fields or an error (DRF's, or RFC 6749's), never a
+//! panic; a field read never panics either.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use tessera_server::extract::Body;
+use tessera_server::oauth::OAuthForm;
 
 const MEDIA_TYPES: [Option<&str>; 6] = [
     Some("application/json"),
@@ -19,6 +21,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let media_type = MEDIA_TYPES[usize::from(selector) % MEDIA_TYPES.len()];
+    if let Ok(form) = OAuthForm::parse(media_type, bytes) {
+        for name in ["grant_type", "client_id", "client_secret", "scope", "token"] {
+            assert!(form.get(name).is_none_or(|value| !value.is_empty()));
+        }
+    }
     let Ok(mut body) = Body::parse(media_type, bytes) else {
         return;
     };

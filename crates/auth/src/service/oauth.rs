@@ -255,8 +255,14 @@ impl AuthService {
     /// RFC 7662: what a token is, if it is valid and unrevoked now; any other token (expired,
     /// revoked, forged, malformed, foreign) is `{"active": false}` and nothing more.
     pub async fn introspect(&self, token: &str) -> Result<Introspection, AuthError> {
-        match self.verify_bearer(token).await {
-            Ok(bearer) => return self.introspect_access(token, &bearer).await,
+        match self.decode_fresh(token, Some(TokenKind::Access)).await {
+            Ok((_, claims)) => {
+                return match self.accept_bearer(token, claims.clone()) {
+                    Ok(bearer) => self.introspect_access(claims, &bearer).await,
+                    Err(AuthError::Unavailable(error)) => Err(AuthError::Unavailable(error)),
+                    Err(_) => Ok(Introspection::default()),
+                };
+            }
             Err(AuthError::Unavailable(error)) => return Err(AuthError::Unavailable(error)),
             Err(_) => {}
         }
@@ -296,12 +302,9 @@ impl AuthService {
 
     async fn introspect_access(
         &self,
-        token: &str,
+        claims: TokenClaims,
         bearer: &Bearer,
     ) -> Result<Introspection, AuthError> {
-        let Ok((_, claims)) = self.decode(token, Some(TokenKind::Access)) else {
-            return Ok(Introspection::default());
-        };
         let username = match bearer {
             Bearer::User(access) => self.user(access.user_id).await?.map(|u| u.username.clone()),
             Bearer::Client(_) => None,

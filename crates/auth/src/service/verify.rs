@@ -130,25 +130,44 @@ impl AuthService {
     /// Checks a `Bearer` access token: signature, claims, type, user status and revocation, all
     /// without a storage round-trip.
     pub fn verify_access(&self, token: &str) -> Result<Arc<VerifiedAccess>, AuthError> {
-        let live = self.live()?;
-        let now = self.now();
-        let leeway = i64::try_from(self.config.leeway).unwrap_or(i64::MAX);
-        if let Some(hit) = live
-            .verified
-            .get(token, |a| now < a.expires_at.saturating_add(leeway))
-        {
-            live.revocations.check(
-                hit.user_id,
-                hit.session_id.as_ref().map(SessionId::as_str),
-                hit.issued_at,
-            )?;
-            if hit.client_id.is_some() {
-                live.revocations
-                    .check_issued(hit.client_id.as_deref(), None)?;
-            }
+        if let Some(hit) = self.cached_access(token)? {
             return Ok(hit);
         }
         let (_, claims) = self.decode(token, Some(TokenKind::Access))?;
+        self.accept_user_token(token, claims)
+    }
+
+    /// A user's access token verified before (still unexpired), checked against revocations.
+    fn cached_access(&self, token: &str) -> Result<Option<Arc<VerifiedAccess>>, AuthError> {
+        let live = self.live()?;
+        let now = self.now();
+        let leeway = i64::try_from(self.config.leeway).unwrap_or(i64::MAX);
+        let Some(hit) = live
+            .verified
+            .get(token, |a| now < a.expires_at.saturating_add(leeway))
+        else {
+            return Ok(None);
+        };
+        live.revocations.check(
+            hit.user_id,
+            hit.session_id.as_ref().map(SessionId::as_str),
+            hit.issued_at,
+        )?;
+        if hit.client_id.is_some() {
+            live.revocations
+                .check_issued(hit.client_id.as_deref(), None)?;
+        }
+        Ok(Some(hit))
+    }
+
+    /// A decoded access token that must stand for a user: checked against revocations, then
+    /// remembered by its exact text.
+    fn accept_user_token(
+        &self,
+        token: &str,
+        claims: TokenClaims,
+    ) -> Result<Arc<VerifiedAccess>, AuthError> {
+        let live = self.live()?;
         let user_id = Self::user_of(&claims)?;
         live.revocations
             .check(user_id, claims.sid.as_deref(), claims.iat)?;
@@ -165,6 +184,30 @@ impl AuthService {
         });
         live.verified.insert(token.into(), Arc::clone(&access));
         Ok(access)
+    }
+
+    /// A decoded access token, a user's or a client's own, checked against revocations.
+    pub(super) fn accept_bearer(
+        &self,
+        token: &str,
+        claims: TokenClaims,
+    ) -> Result<Bearer, AuthError> {
+        if claims.user_id.is_some() {
+            return self.accept_user_token(token, claims).map(Bearer::User);
+        }
+        // No user: it can only be a client's own token, whose `sub` is the client.
+        let client_id = claims
+            .client_id
+            .filter(|client| claims.sub.as_deref() == Some(client.as_str()))
+            .ok_or(AuthError::Token(TokenProblem::NoUserId))?;
+        self.live()?
+            .revocations
+            .check_issued(Some(&client_id), claims.jti.as_deref())?;
+        Ok(Bearer::Client(Arc::new(VerifiedClientAccess {
+            client_id,
+            scopes: scopes_of(claims.scope.as_deref()),
+            expires_at: claims.exp,
+        })))
     }
 
     /// [`AuthService::verify_access`], and if the token names a key this instance does not have
@@ -230,26 +273,13 @@ impl AuthService {
     }
 
     /// Any access token, a user's or an OAuth client's own (for scope guards and introspection).
+    /// One signature check at most; users' tokens share the verification cache.
     pub async fn verify_bearer(&self, token: &str) -> Result<Bearer, AuthError> {
-        match self.verify_access_fresh(token).await {
-            Ok(access) => return Ok(Bearer::User(access)),
-            Err(AuthError::Token(TokenProblem::NoUserId)) => {}
-            Err(other) => return Err(other),
+        if let Some(hit) = self.cached_access(token)? {
+            return Ok(Bearer::User(hit));
         }
-        // No user: it can only be a client's own token, whose `sub` is the client.
         let (_, claims) = self.decode_fresh(token, Some(TokenKind::Access)).await?;
-        let client_id = claims
-            .client_id
-            .filter(|client| claims.sub.as_deref() == Some(client.as_str()))
-            .ok_or(AuthError::Token(TokenProblem::NoUserId))?;
-        self.live()?
-            .revocations
-            .check_issued(Some(&client_id), claims.jti.as_deref())?;
-        Ok(Bearer::Client(Arc::new(VerifiedClientAccess {
-            client_id,
-            scopes: scopes_of(claims.scope.as_deref()),
-            expires_at: claims.exp,
-        })))
+        self.accept_bearer(token, claims)
     }
 
     /// `/api/token/verify/`: any valid, unrevoked token of ours. Access tokens take the same path
@@ -257,6 +287,10 @@ impl AuthService {
     pub async fn verify_any(&self, token: &str) -> Result<(), AuthError> {
         match self.verify_access_fresh(token).await {
             Ok(_) => return Ok(()),
+            // An OAuth client's own token is a token of ours too.
+            Err(AuthError::Token(TokenProblem::NoUserId)) => {
+                return self.verify_bearer(token).await.map(drop);
+            }
             Err(AuthError::UserInactive | AuthError::UserNotFound) => {
                 return Err(AuthError::Token(TokenProblem::Blacklisted));
             }

@@ -132,11 +132,15 @@ async fn client_credentials_by_basic_or_post_give_rfc_9068_tokens() {
     assert_eq!(claims["sub"], cron.id.as_str());
     assert_eq!(claims["client_id"], cron.id.as_str());
     assert_eq!(claims["aud"], claims["iss"]);
-    // A client is not a user.
+    // A client is not a user, but its token is a valid token of ours.
     assert_eq!(
         server.get_with("/api/me/", token).await.status,
         StatusCode::UNAUTHORIZED
     );
+    let verified = server
+        .post("/api/token/verify/", json!({"token": token}))
+        .await;
+    assert_eq!(verified.status, StatusCode::OK);
 
     let posted = server
         .form(
