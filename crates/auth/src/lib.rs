@@ -42,9 +42,9 @@ pub use password::{PasswordHasher, PasswordPolicy};
 pub use revocation::RevocationState;
 pub use sealing::MasterKey;
 pub use service::{
-    AuthService, Bearer, Builder, Grant, Introspection, IssuedClient, KeyStatus, LoginContext,
-    NewAccount, OAuthTokens, RefreshOutcome, TokenPair, UserChange, VerifiedAccess,
-    VerifiedClientAccess,
+    AuthService, Bearer, Builder, FeedEntry, Grant, Introspection, IssuedClient, KeyStatus,
+    LoginContext, NewAccount, OAuthTokens, RefreshOutcome, Revoked, TokenPair, UserChange,
+    VerifiedAccess, VerifiedClientAccess,
 };
 pub use store::{Conflict, Counter, FailureLog, KeyInfo, RevocationBus, Store, StoreError};
 pub use throttle::{Attempt, LocalFailures, LoginThrottle, ThrottleConfig};

@@ -63,11 +63,24 @@ struct Revoked {
 }
 
 /// The in-memory revocation state of one server instance.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RevocationState {
     revoked: RwLock<Revoked>,
     /// Id of the last log entry applied.
     last_applied: AtomicI64,
+    /// Announces, in this process, that entries were applied (the id of the last one): what the
+    /// live revocation feed waits on.
+    grown: tokio::sync::watch::Sender<i64>,
+}
+
+impl Default for RevocationState {
+    fn default() -> Self {
+        RevocationState {
+            revoked: RwLock::default(),
+            last_applied: AtomicI64::new(0),
+            grown: tokio::sync::watch::channel(0).0,
+        }
+    }
 }
 
 impl RevocationState {
@@ -95,6 +108,10 @@ impl RevocationState {
             }
             applied += entries.len();
             if entries.len() < PAGE {
+                if applied > 0 {
+                    self.grown
+                        .send_replace(self.last_applied.load(Ordering::Acquire));
+                }
                 return Ok(applied);
             }
         }
@@ -183,6 +200,11 @@ impl RevocationState {
         revoked.deleted.retain(|_, until| *until > now);
         revoked.deleted_clients.retain(|_, until| *until > now);
         revoked.tokens.retain(|_, until| *until > now);
+    }
+
+    /// Changes whenever log entries are applied (to the id of the last one applied).
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.grown.subscribe()
     }
 
     /// Number of revoked sessions held (for metrics and memory measurements).

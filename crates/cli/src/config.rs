@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use tessera_auth::{AuthConfig, MasterKey, PasswordPolicy, ThrottleConfig};
 use tessera_jwt::{Algorithm, SigningKey};
+use tessera_server::feed::FeedToken;
 use tessera_server::{BrowserMode, Settings};
 
 /// A span of time written as `15m`, `1h 30m`, `1d` or a number of seconds.
@@ -144,6 +145,8 @@ settings! {
         "503 for access tokens when revocations are this stale; 0s = never";
     sweep_interval: Span = Some("1h"), "how often to delete expired rows";
     shutdown_grace: Span = Some("10s"), "how long a shutdown lets requests in flight finish";
+    revocation_feed_token: Option<SecretText> = None,
+        "bearer secret that reads the revocation feed (use TESSERA_REVOCATION_FEED_TOKEN)";
     browser_mode: bool = Some("false"), "refresh token in an HttpOnly cookie";
     cookie_secure: bool = Some("true"), "mark the cookie Secure";
     #[serde(deserialize_with = "list")]
@@ -265,6 +268,15 @@ impl Config {
                 "redis_url {url:?} must start with redis:// or rediss://"
             )));
         }
+        if self
+            .revocation_feed_token
+            .as_ref()
+            .is_some_and(|token| token.0.len() < 32)
+        {
+            return Err(ConfigError::Invalid(
+                "revocation_feed_token must be at least 32 characters".into(),
+            ));
+        }
         if self.database_max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database_max_connections must be at least 1".into(),
@@ -354,6 +366,10 @@ impl Config {
             sync_interval: self.sync_interval.0,
             sweep_interval: self.sweep_interval.0,
             shutdown_grace: self.shutdown_grace.0,
+            revocation_feed_token: self
+                .revocation_feed_token
+                .as_ref()
+                .map(|secret| FeedToken(zeroize::Zeroizing::new(secret.0.clone()))),
         })
     }
 
@@ -485,6 +501,10 @@ mod tests {
                 "revocation_max_staleness",
             ),
             (vec![("TESSERA_LEEWAY", "a while")], "leeway"),
+            (
+                vec![("TESSERA_REVOCATION_FEED_TOKEN", "short")],
+                "revocation_feed_token",
+            ),
         ] {
             let error = Config::load(None, env(&pairs), &[])
                 .unwrap_err()

@@ -22,6 +22,7 @@
 pub mod admin;
 pub mod error;
 pub mod extract;
+pub mod feed;
 pub mod oauth;
 pub mod routes;
 pub mod settings;
@@ -125,6 +126,7 @@ pub async fn build(
         trusted_proxies: settings.trusted_proxies.clone(),
         browser: settings.browser.clone(),
         feed: FeedStatus::new(bus, clock),
+        feed_token: settings.revocation_feed_token.clone(),
         max_staleness: settings.revocation_max_staleness,
     });
     // The service has just loaded the revocation state.

@@ -34,6 +34,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .merge(crate::admin::router())
         .merge(crate::oauth::router())
+        .merge(crate::feed::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::MethodNotAllowed(method.to_string())
@@ -252,8 +253,15 @@ async fn change_password(
     empty_ok()
 }
 
+/// The published keys, cacheable for as long as a rotated-in key is published before it signs: a
+/// verifier that caches the set that long still knows every key by the time it signs.
 async fn jwks(State(state): State<Arc<AppState>>) -> ApiResult {
-    Ok(Json(state.auth.public_jwks()?).into_response())
+    let mut response = Json(state.auth.public_jwks()?).into_response();
+    let cache = format!("public, max-age={}", state.auth.jwks_max_age());
+    if let Ok(value) = HeaderValue::from_str(&cache) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    Ok(response)
 }
 
 async fn healthz() -> ApiResult {

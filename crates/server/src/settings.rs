@@ -38,6 +38,9 @@ pub struct Settings {
     pub sweep_interval: Duration,
     /// How long a shutdown lets the requests in flight finish (default 10 s).
     pub shutdown_grace: Duration,
+    /// The bearer secret that reads the revocation feed (default none: OAuth tokens with the
+    /// `tessera:revocations` scope only).
+    pub revocation_feed_token: Option<crate::feed::FeedToken>,
 }
 
 impl Default for Settings {
@@ -55,6 +58,7 @@ impl Default for Settings {
             sync_interval: Duration::from_secs(1),
             sweep_interval: Duration::from_secs(60 * 60),
             shutdown_grace: Duration::from_secs(10),
+            revocation_feed_token: None,
         }
     }
 }

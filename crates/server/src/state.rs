@@ -29,6 +29,8 @@ pub struct AppState {
     pub browser: Option<BrowserMode>,
     /// The revocation broadcast, if any, and how the instance keeps its revocation state current.
     pub feed: FeedStatus,
+    /// The secret that reads the revocation feed, if one is set.
+    pub feed_token: Option<crate::feed::FeedToken>,
     /// Refuse access tokens when the revocation state is older than this (see
     /// [`AppState::revocations_fresh`]); `None` never refuses.
     pub max_staleness: Option<Duration>,

@@ -69,6 +69,12 @@ impl AuthService {
         Ok(self.live()?.keys.public_jwks())
     }
 
+    /// Seconds a published key set may be cached: a rotated-in key is published this long before
+    /// it signs (`key_publish_ahead`), so a cache that old still holds every key that signs.
+    pub fn jwks_max_age(&self) -> i64 {
+        self.config.key_publish_ahead.max(0)
+    }
+
     /// Id of the key that signs new tokens.
     pub fn signing_kid(&self) -> Result<String, AuthError> {
         Ok(self.live()?.keys.signing_kid())

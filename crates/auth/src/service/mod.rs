@@ -6,6 +6,7 @@
 //! refresh, logout, sessions, passwords), [`users`] (administration) and [`keys`] (rotation).
 
 mod clients;
+mod feed;
 mod flows;
 mod keys;
 mod oauth;
@@ -29,6 +30,7 @@ use crate::throttle::{LoginThrottle, ThrottleConfig};
 use crate::tokens::Validators;
 
 pub use clients::{Grant, IssuedClient};
+pub use feed::{FeedEntry, Revoked};
 pub use flows::{LoginContext, RefreshOutcome, TokenPair};
 pub use keys::KeyStatus;
 pub use oauth::{Introspection, OAuthTokens};
