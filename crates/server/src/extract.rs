@@ -40,17 +40,7 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            });
+        let content_type = media_type(request.headers());
         let declared_length = request
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -64,6 +54,35 @@ impl<S: Send + Sync> FromRequest<S> for Body {
             .map_err(|_| ApiError::PayloadTooLarge)?;
         Body::parse(content_type.as_deref(), &bytes)
     }
+}
+
+/// The request's media type: `Content-Type` lower-cased, without its parameters.
+pub(crate) fn media_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
+/// The access token of a `Bearer` request, a user's or a client's own, verified: what the scope
+/// guards decide from.
+pub(crate) async fn verified_bearer(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<tessera_auth::Bearer, ApiError> {
+    let token = bearer_token(parts)?;
+    state.revocations_fresh()?;
+    state
+        .auth
+        .verify_bearer(token)
+        .await
+        .map_err(ApiError::access_token)
 }
 
 impl Body {

@@ -68,11 +68,7 @@ impl FromRequestParts<Arc<AppState>> for FeedReader {
         {
             return Ok(FeedReader);
         }
-        let bearer = state
-            .auth
-            .verify_bearer(token)
-            .await
-            .map_err(ApiError::access_token)?;
+        let bearer = crate::extract::verified_bearer(parts, state).await?;
         if !bearer.has_scope(FEED_SCOPE) {
             return Err(ApiError::Auth(AuthError::Forbidden));
         }

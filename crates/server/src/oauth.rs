@@ -76,17 +76,7 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            });
+        let content_type = crate::extract::media_type(request.headers());
         let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| ApiError::oauth_too_large())?;
@@ -301,13 +291,7 @@ impl<S: ScopeRequirement + Send> axum::extract::FromRequestParts<Arc<AppState>>
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let token = crate::extract::bearer_token(parts)?;
-        state.revocations_fresh()?;
-        let bearer = state
-            .auth
-            .verify_bearer(token)
-            .await
-            .map_err(ApiError::access_token)?;
+        let bearer = crate::extract::verified_bearer(parts, state).await?;
         if !S::ANY_OF.iter().any(|scope| bearer.has_scope(scope)) {
             return Err(ApiError::Auth(AuthError::Forbidden));
         }

@@ -762,6 +762,26 @@ impl KeyStore for PostgresStore {
     }
 }
 
+impl PostgresStore {
+    /// The client whose `column` (`id` or `name`, both unique) is `value`.
+    async fn client_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<Client>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE {column} = $1"
+        ))
+        .bind(value)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(client_row)
+        .transpose()
+    }
+}
+
 #[async_trait]
 impl ClientStore for PostgresStore {
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
@@ -781,29 +801,11 @@ impl ClientStore for PostgresStore {
     }
 
     async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {CLIENT_COLUMNS} FROM clients WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .as_ref()
-        .map(client_row)
-        .transpose()
+        self.client_where("id", id).await
     }
 
     async fn client_by_name(&self, name: &str) -> Result<Option<Client>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {CLIENT_COLUMNS} FROM clients WHERE name = $1"
-        ))
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .as_ref()
-        .map(client_row)
-        .transpose()
+        self.client_where("name", name).await
     }
 
     async fn clients(&self) -> Result<Vec<Client>, StoreError> {

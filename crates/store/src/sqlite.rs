@@ -859,6 +859,26 @@ impl KeyStore for SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// The client whose `column` (`id` or `name`, both unique) is `value`.
+    async fn client_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<Client>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE {column} = ?"
+        ))
+        .bind(value)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(client_row)
+        .transpose()
+    }
+}
+
 #[async_trait]
 impl ClientStore for SqliteStore {
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
@@ -878,29 +898,11 @@ impl ClientStore for SqliteStore {
     }
 
     async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {CLIENT_COLUMNS} FROM clients WHERE id = ?"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .as_ref()
-        .map(client_row)
-        .transpose()
+        self.client_where("id", id).await
     }
 
     async fn client_by_name(&self, name: &str) -> Result<Option<Client>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {CLIENT_COLUMNS} FROM clients WHERE name = ?"
-        ))
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .as_ref()
-        .map(client_row)
-        .transpose()
+        self.client_where("name", name).await
     }
 
     async fn clients(&self) -> Result<Vec<Client>, StoreError> {
