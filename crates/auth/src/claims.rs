@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use crate::error::AuthError;
 
 /// Claims the server writes itself; custom claims may never set them.
-pub const RESERVED_CLAIMS: [&str; 12] = [
+pub const RESERVED_CLAIMS: [&str; 14] = [
     "exp",
     "iat",
     "nbf",
@@ -19,6 +19,8 @@ pub const RESERVED_CLAIMS: [&str; 12] = [
     "token_type",
     "roles",
     "role",
+    "scope",
+    "client_id",
 ];
 
 /// Room kept in the size budget for the header, the signature (up to RSA-4096) and the registered

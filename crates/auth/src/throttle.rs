@@ -256,15 +256,19 @@ impl LoginThrottle {
         self.admit_for(&Account::User(username), ip, now).await
     }
 
-    /// Counts an OAuth client's authentication attempt before its secret is checked, against the
-    /// same limits as a username's logins.
+    /// Checks an OAuth client's authentication attempt against the same limits as a username's
+    /// logins, counting only failures: a client's secret is 256 random bits, so concurrent guesses
+    /// gain nothing, while a gateway's many concurrent calls must not fill the counter.
     pub async fn admit_client(
         &self,
         client_id: &str,
         ip: Option<&str>,
         now: i64,
     ) -> Result<Attempt, AuthError> {
-        self.admit_for(&Account::Client(client_id), ip, now).await
+        let attempt = self.admit_for(&Account::Client(client_id), ip, now).await?;
+        // Not held in flight: only a failure, recorded afterwards, counts.
+        self.settle_ref(&attempt, false).await;
+        Ok(attempt)
     }
 
     async fn admit_for(
@@ -317,6 +321,10 @@ impl LoginThrottle {
     }
 
     async fn settle(&self, attempt: Attempt, failed: bool) {
+        self.settle_ref(&attempt, failed).await;
+    }
+
+    async fn settle_ref(&self, attempt: &Attempt, failed: bool) {
         // The failure counts from when the attempt was made.
         let now = attempt.at;
         if attempt.shared
@@ -456,6 +464,32 @@ mod tests {
             "the IP is full"
         );
         assert!(retry_after(throttle.admit("fresh", Some("1.2.3.5"), 1).await).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_client_s_attempts_in_flight_do_not_fill_its_counter_but_failures_do() {
+        let throttle = LoginThrottle::new(ThrottleConfig::default());
+        let mut held = Vec::new();
+        for _ in 0..20 {
+            held.push(
+                throttle
+                    .admit_client("gateway", Some("10.0.0.1"), 100)
+                    .await
+                    .unwrap(),
+            );
+        }
+        for attempt in held {
+            throttle.released(attempt).await;
+        }
+        for _ in 0..5 {
+            let attempt = throttle.admit_client("gateway", None, 100).await.unwrap();
+            throttle.failed(attempt).await;
+        }
+        assert!(retry_after(throttle.admit_client("gateway", None, 101).await).is_some());
+        assert!(
+            retry_after(throttle.admit("gateway", None, 101).await).is_none(),
+            "a user of the same name is another counter"
+        );
     }
 
     #[tokio::test]

@@ -47,9 +47,12 @@ impl std::fmt::Debug for FeedToken {
 
 /// A request allowed to read the feed: it presents the feed token, or an access token granted
 /// [`FEED_SCOPE`]. A missing or invalid token is 401; a valid one without the scope (a user's,
-/// say) is 403.
+/// say) is 403. An access token's reader may read until the token expires.
 #[derive(Debug)]
-pub struct FeedReader;
+pub struct FeedReader {
+    /// When the credential expires (Unix seconds); `None` for the feed token.
+    until: Option<i64>,
+}
 
 impl FromRequestParts<Arc<AppState>> for FeedReader {
     type Rejection = ApiError;
@@ -66,13 +69,15 @@ impl FromRequestParts<Arc<AppState>> for FeedReader {
             )
             .is_ok()
         {
-            return Ok(FeedReader);
+            return Ok(FeedReader { until: None });
         }
         let bearer = crate::extract::verified_bearer(parts, state).await?;
         if !bearer.has_scope(FEED_SCOPE) {
             return Err(ApiError::Auth(AuthError::Forbidden));
         }
-        Ok(FeedReader)
+        Ok(FeedReader {
+            until: Some(bearer.expires_at()),
+        })
     }
 }
 
@@ -105,18 +110,48 @@ async fn page(
     Ok(Json(json!({ "results": results, "cursor": cursor })).into_response())
 }
 
-/// Where a live feed stands: the entries read and not yet sent, the cursor after them, and the
-/// signal that the log grew.
+/// Where a live feed stands: the entries read and not yet sent, the cursor after them, the signal
+/// that the log grew, and until when the reader's credential holds.
 struct Live {
     state: Arc<AppState>,
     cursor: i64,
     queue: VecDeque<FeedEntry>,
     grown: tokio::sync::watch::Receiver<i64>,
+    until: Option<i64>,
+}
+
+impl Live {
+    /// Waits for the log to grow, or (after a failed read) a second to retry; `false` once the
+    /// reader's credential has expired (the client reconnects with a fresh one).
+    async fn wait(&mut self, failed: bool) -> bool {
+        let clock = Arc::clone(self.state.auth.clock());
+        let left = self.until.map(|until| until.saturating_sub(clock.now()));
+        if left.is_some_and(|left| left <= 0) {
+            return false;
+        }
+        let retry = async {
+            match failed {
+                true => clock.sleep(Duration::from_secs(1)).await,
+                false => std::future::pending().await,
+            }
+        };
+        let expiry = async {
+            match left {
+                Some(left) => clock.sleep(Duration::from_secs(left.unsigned_abs())).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            grown = self.grown.changed() => grown.is_ok(),
+            () = retry => true,
+            () = expiry => false,
+        }
+    }
 }
 
 async fn stream(
     State(state): State<Arc<AppState>>,
-    _: FeedReader,
+    reader: FeedReader,
     headers: HeaderMap,
     Query(position): Query<Position>,
 ) -> Result<Response, ApiError> {
@@ -135,6 +170,7 @@ async fn stream(
         cursor: after,
         queue: VecDeque::new(),
         grown,
+        until: reader.until,
     };
     let events = futures_util::stream::unfold(live, |mut live| async move {
         loop {
@@ -146,7 +182,7 @@ async fn stream(
                     .unwrap_or_else(|_| Event::default().comment("unencodable entry"));
                 return Some((Ok::<_, Infallible>(event), live));
             }
-            match live
+            let failed = match live
                 .state
                 .auth
                 .revocation_feed(Some(live.cursor), MAX_PAGE)
@@ -157,11 +193,16 @@ async fn stream(
                     live.queue.extend(entries);
                     continue;
                 }
-                Ok(_) => {}
-                // Storage is down: the next sync that succeeds wakes us.
-                Err(error) => tracing::debug!(%error, "revocation feed: reading the log failed"),
+                Ok(_) => false,
+                // Storage is down: retried every second (and at once when the log grows).
+                Err(error) => {
+                    tracing::debug!(%error, "revocation feed: reading the log failed");
+                    true
+                }
+            };
+            if !live.wait(failed).await {
+                return None;
             }
-            live.grown.changed().await.ok()?;
         }
     });
     let mut response = Sse::new(events)

@@ -47,10 +47,12 @@ impl OAuthForm {
             ));
         }
         let mut pairs: Vec<(String, Zeroizing<String>)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for (name, value) in form_urlencoded::parse(bytes) {
-            if pairs.iter().any(|(seen, _)| *seen == name) {
+            if !seen.insert(name.clone()) {
                 return Err(invalid_request(format!(
-                    "parameter {name:?} is given more than once"
+                    "parameter {:?} is given more than once",
+                    name.chars().take(64).collect::<String>()
                 )));
             }
             pairs.push((name.into_owned(), Zeroizing::new(value.into_owned())));
@@ -153,6 +155,17 @@ async fn authenticated_client(
     caller: &Caller,
 ) -> Result<Client, ApiError> {
     let credentials = credentials(headers, form)?;
+    // Our ids are 43 URL-safe characters: anything far from that is no client of ours, refused
+    // before it reaches the throttle's keys or the database.
+    let plausible = !credentials.id.is_empty()
+        && credentials.id.len() <= 128
+        && credentials.id.bytes().all(|b| b.is_ascii_graphic());
+    if !plausible {
+        return Err(ApiError::oauth_client(
+            AuthError::oauth(OAuthProblem::InvalidClient, "client authentication failed"),
+            credentials.basic,
+        ));
+    }
     state
         .auth
         .authenticate_client(&credentials.id, &credentials.secret, caller.0.ip.as_deref())

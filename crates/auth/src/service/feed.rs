@@ -29,13 +29,16 @@ pub enum Revoked {
         /// The session id, as in the tokens' `sid`.
         sid: String,
     },
-    /// Every token of this user issued at or before `not_after` (logout-all, a password change,
-    /// a disabled or deleted user).
+    /// This user's tokens issued at or before `not_after`: every one of them for a disabled or
+    /// deleted user; only those without a `sid` after a logout-all or a password change (whose
+    /// sessions each have their own `session` entry, and one may be kept).
     User {
         /// The user id, as in the tokens' `user_id` (and `sub` for OAuth tokens).
         user_id: String,
         /// Tokens with `iat` at or before this are revoked.
         not_after: i64,
+        /// Whether only tokens without a `sid` are revoked.
+        only_without_sid: bool,
     },
     /// Every token issued to this OAuth client (it was deleted).
     Client {
@@ -82,11 +85,13 @@ impl AuthService {
             RevocationKind::UserTokensBefore { user, before } => Revoked::User {
                 user_id: user.0.to_string(),
                 not_after: *before,
+                only_without_sid: true,
             },
             RevocationKind::UserDisabled(user) | RevocationKind::UserDeleted(user) => {
                 Revoked::User {
                     user_id: user.0.to_string(),
                     not_after: logged_at,
+                    only_without_sid: false,
                 }
             }
             RevocationKind::UserEnabled(_) => return None,

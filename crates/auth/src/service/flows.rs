@@ -374,7 +374,11 @@ impl AuthService {
 
     /// `/api/token/blacklist/`: revokes the refresh token's session, access tokens included.
     pub async fn blacklist(&self, token: &str) -> Result<(), AuthError> {
-        self.decode_fresh(token, Some(TokenKind::Refresh)).await?;
+        let (_, claims) = self.decode_fresh(token, Some(TokenKind::Refresh)).await?;
+        // An OAuth client's refresh token is revoked by its client, authenticated (RFC 7009).
+        if claims.client_id.is_some() {
+            return Err(AuthError::Token(TokenProblem::Invalid));
+        }
         let stored = self
             .store
             .refresh_token(&token_hash(token))

@@ -363,7 +363,11 @@ impl AuthService {
                     .await
             }
             (None, Some(jti)) => {
-                self.store.revoke_access_token(jti, claims.exp).await?;
+                // Verifiers accept a token until `exp` plus the leeway: so long it stays revoked.
+                let leeway = i64::try_from(self.config.leeway).unwrap_or(i64::MAX);
+                self.store
+                    .revoke_access_token(jti, claims.exp.saturating_add(leeway))
+                    .await?;
                 self.revocations_written().await
             }
             (None, None) => Err(AuthError::Token(TokenProblem::NoId)),

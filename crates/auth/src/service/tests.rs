@@ -540,9 +540,13 @@ async fn password_and_refresh_grants_keep_to_their_client() {
             ..
         })
     ));
-    // Nor can the simplejwt endpoint, without the client's authentication.
+    // Nor can the simplejwt endpoints, without the client's authentication.
     assert_eq!(
         refused(domain.auth.refresh(&refresh).await),
+        TokenProblem::Invalid
+    );
+    assert_eq!(
+        refused(domain.auth.blacklist(&refresh).await),
         TokenProblem::Invalid
     );
     let next = domain.auth.grant_refresh(&app, &refresh).await.unwrap();

@@ -67,6 +67,14 @@ impl Bearer {
         }
     }
 
+    /// When the token expires (`exp`).
+    pub fn expires_at(&self) -> i64 {
+        match self {
+            Bearer::User(access) => access.expires_at,
+            Bearer::Client(access) => access.expires_at,
+        }
+    }
+
     /// Whether the token grants `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes().iter().any(|held| held == scope)
@@ -298,7 +306,10 @@ impl AuthService {
             Err(AuthError::Token(TokenProblem::WrongType)) => {}
             Err(other) => return Err(other),
         }
-        self.decode_fresh(token, Some(TokenKind::Refresh)).await?;
+        let (_, claims) = self.decode_fresh(token, Some(TokenKind::Refresh)).await?;
+        self.live()?
+            .revocations
+            .check_issued(claims.client_id.as_deref(), None)?;
         match self.store.refresh_token(&token_hash(token)).await? {
             None => Err(AuthError::Token(TokenProblem::Invalid)),
             Some(stored) if stored.state == RefreshState::Active => Ok(()),

@@ -105,11 +105,15 @@ async fn pages_say_what_was_revoked_with_cursors_and_no_personal_data() {
         .collect();
     assert!(kinds.starts_with(&["session", "user"]), "{kinds:?}");
     assert_eq!(results[0]["sid"], sid.as_str());
+    assert_eq!(
+        results[1]["only_without_sid"], true,
+        "logout-all: the sessions have entries of their own"
+    );
     assert!(
         results
             .iter()
-            .any(|e| e["type"] == "user" && e["user_id"] == "2"),
-        "bob's disabling: {results:?}"
+            .any(|e| e["type"] == "user" && e["user_id"] == "2" && e["only_without_sid"] == false),
+        "bob's disabling ends every token: {results:?}"
     );
     let text = page.body.to_string();
     assert!(
@@ -227,6 +231,42 @@ async fn the_live_stream_delivers_new_revocations_and_resumes_after_a_cursor() {
             (second_id.as_str(), &json!(sid))
         );
     }
+    // A reader with an OAuth token reads until the token expires; then the stream ends.
+    let client = server
+        .cli()
+        .register_client("reader", vec!["tessera:revocations".into()], vec![])
+        .await
+        .unwrap();
+    let token = server
+        .state
+        .auth
+        .grant_client_credentials(&client.client, None)
+        .await
+        .unwrap()
+        .access_token;
+    let request = Request::get("/api/revocations/stream")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let mut body = server
+        .app
+        .clone()
+        .oneshot(request)
+        .await
+        .unwrap()
+        .into_body();
+    next_event(&mut body, |_| true).await;
+    // The stream, read in the background, waits for the log to grow or the token to expire.
+    let reading = tokio::spawn(async move { while body.frame().await.is_some() {} });
+    while server.clock.sleepers() == 0 {
+        tokio::task::yield_now().await;
+    }
+    server.advance(std::time::Duration::from_secs(301));
+    tokio::time::timeout(std::time::Duration::from_secs(5), reading)
+        .await
+        .expect("the stream ends when the token expires")
+        .unwrap();
+
     // Any other credential is refused.
     let (user, _) = server.login("ann", "pw").await;
     let reply = server
