@@ -232,17 +232,20 @@ impl AuthService {
     /// reuse: its whole session is revoked.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, token: &str) -> Result<RefreshOutcome, AuthError> {
-        self.refresh_as(token, None).await
+        self.refresh_as(token, None)
+            .await
+            .map(|(outcome, _)| outcome)
     }
 
     /// [`AuthService::refresh`] for `client` (the OAuth endpoint), or for the simplejwt endpoint
     /// (`None`). Each takes only its own tokens: an OAuth refresh token needs its client's
-    /// authentication, and another client's token is refused before anything is spent.
+    /// authentication, and another client's token is refused before anything is spent. Returns
+    /// the client and scope the session's tokens are granted to, for the OAuth endpoint's answer.
     pub(super) async fn refresh_as(
         &self,
         token: &str,
         client: Option<&str>,
-    ) -> Result<RefreshOutcome, AuthError> {
+    ) -> Result<(RefreshOutcome, Option<Grantee>), AuthError> {
         let (_, claims) = self.decode_fresh(token, Some(TokenKind::Refresh)).await?;
         match (client, claims.client_id.as_deref()) {
             (None, None) => {}
@@ -278,13 +281,15 @@ impl AuthService {
             .await?
             .filter(|s| s.record.session_id == sid)
             .ok_or(AuthError::Token(TokenProblem::Invalid))?;
-        if stored.state != RefreshState::Active {
-            return match self.grace_successor(&stored) {
+        let outcome = if stored.state == RefreshState::Active {
+            self.rotate(&user, &sid, &hash, grantee.as_ref()).await
+        } else {
+            match self.grace_successor(&stored) {
                 Some(current) => self.rotate(&user, &sid, &current, grantee.as_ref()).await,
                 None => self.refused_refresh(&stored).await,
-            };
-        }
-        self.rotate(&user, &sid, &hash, grantee.as_ref()).await
+            }
+        };
+        Ok((outcome?, grantee))
     }
 
     /// The session's current token, when `stored` is its immediate predecessor presented again

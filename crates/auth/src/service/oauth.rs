@@ -234,20 +234,15 @@ impl AuthService {
         refresh_token: &str,
     ) -> Result<OAuthTokens, AuthError> {
         Self::require_grant(client, Grant::RefreshToken)?;
-        let outcome = self
+        let (outcome, grantee) = self
             .refresh_as(refresh_token, Some(&client.id))
             .await
             .map_err(invalid_grant)?;
-        let scope = self
-            .decode(&outcome.access, Some(TokenKind::Access))
-            .ok()
-            .and_then(|(_, claims)| claims.scope)
-            .unwrap_or_default();
         Ok(OAuthTokens {
             access_token: outcome.access,
             token_type: "Bearer",
             expires_in: outcome.access_expires_at - self.now(),
-            scope,
+            scope: grantee.map(|g| g.scope).unwrap_or_default(),
             refresh_token: outcome.refresh.map(|(token, _)| token),
         })
     }

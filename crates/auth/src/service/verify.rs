@@ -293,12 +293,9 @@ impl AuthService {
     /// `/api/token/verify/`: any valid, unrevoked token of ours. Access tokens take the same path
     /// (and cache) as `Bearer` tokens; a disabled or deleted user's token is reported blacklisted.
     pub async fn verify_any(&self, token: &str) -> Result<(), AuthError> {
-        match self.verify_access_fresh(token).await {
+        // A user's access token, or an OAuth client's own: one signature check either way.
+        match self.verify_bearer(token).await {
             Ok(_) => return Ok(()),
-            // An OAuth client's own token is a token of ours too.
-            Err(AuthError::Token(TokenProblem::NoUserId)) => {
-                return self.verify_bearer(token).await.map(drop);
-            }
             Err(AuthError::UserInactive | AuthError::UserNotFound) => {
                 return Err(AuthError::Token(TokenProblem::Blacklisted));
             }
