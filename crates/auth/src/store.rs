@@ -504,6 +504,14 @@ pub trait FailureLog: Send + Sync {
         at: i64,
         window: i64,
     ) -> Result<Option<u64>, StoreError>;
+    /// What [`FailureLog::admit`] would answer, recording nothing: for attempts that are not held
+    /// in flight (whose failures alone count).
+    async fn check(
+        &self,
+        counters: &[Counter],
+        at: i64,
+        window: i64,
+    ) -> Result<Option<u64>, StoreError>;
     /// Ends `attempt`: no longer in flight; when it `failed`, a failure at `at` under every counter
     /// (kept for `window` seconds, at most `limit` of them).
     async fn settle(

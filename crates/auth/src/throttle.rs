@@ -79,7 +79,14 @@ pub struct LocalFailures {
 }
 
 impl LocalFailures {
-    fn admit_now(&self, counters: &[Counter], attempt: &str, at: i64, window: i64) -> Option<u64> {
+    /// Checks the counters and, unless refused, holds `attempt` in flight (`None`: check only).
+    fn admit_now(
+        &self,
+        counters: &[Counter],
+        attempt: Option<&str>,
+        at: i64,
+        window: i64,
+    ) -> Option<u64> {
         let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait = None;
         for counter in counters {
@@ -87,7 +94,7 @@ impl LocalFailures {
             tally.forget_old(at, window);
             wait = wait.max(tally.full(counter.limit, at, window));
         }
-        if wait.is_none() {
+        if let (None, Some(attempt)) = (wait, attempt) {
             for counter in counters {
                 let tally = tallies.entry(counter.key.clone()).or_default();
                 tally.in_flight.push((at, attempt.into()));
@@ -128,7 +135,16 @@ impl FailureLog for LocalFailures {
         at: i64,
         window: i64,
     ) -> Result<Option<u64>, StoreError> {
-        Ok(self.admit_now(counters, attempt, at, window))
+        Ok(self.admit_now(counters, Some(attempt), at, window))
+    }
+
+    async fn check(
+        &self,
+        counters: &[Counter],
+        at: i64,
+        window: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        Ok(self.admit_now(counters, None, at, window))
     }
 
     async fn settle(
@@ -253,7 +269,8 @@ impl LoginThrottle {
         ip: Option<&str>,
         now: i64,
     ) -> Result<Attempt, AuthError> {
-        self.admit_for(&Account::User(username), ip, now).await
+        self.admit_for(&Account::User(username), ip, now, true)
+            .await
     }
 
     /// Checks an OAuth client's authentication attempt against the same limits as a username's
@@ -265,17 +282,18 @@ impl LoginThrottle {
         ip: Option<&str>,
         now: i64,
     ) -> Result<Attempt, AuthError> {
-        let attempt = self.admit_for(&Account::Client(client_id), ip, now).await?;
         // Not held in flight: only a failure, recorded afterwards, counts.
-        self.settle_ref(&attempt, false).await;
-        Ok(attempt)
+        self.admit_for(&Account::Client(client_id), ip, now, false)
+            .await
     }
 
+    /// Checks an attempt against the counters and, when `hold`, counts it in flight.
     async fn admit_for(
         &self,
         account: &Account<'_>,
         ip: Option<&str>,
         now: i64,
+        hold: bool,
     ) -> Result<Attempt, AuthError> {
         let counters = self.counters(account, ip);
         let id = format!(
@@ -287,7 +305,11 @@ impl LoginThrottle {
         let mut shared = false;
         let mut refused = None;
         if let Some(log) = self.shared_now(now) {
-            match log.admit(&counters, &id, now, window).await {
+            let answer = match hold {
+                true => log.admit(&counters, &id, now, window).await,
+                false => log.check(&counters, now, window).await,
+            };
+            match answer {
                 Ok(wait) => {
                     shared = true;
                     refused = wait;
@@ -296,7 +318,9 @@ impl LoginThrottle {
             }
         }
         if !shared {
-            refused = self.local.admit_now(&counters, &id, now, window);
+            refused = self
+                .local
+                .admit_now(&counters, hold.then_some(id.as_str()), now, window);
         }
         match refused {
             Some(retry_after) => Err(AuthError::Throttled { retry_after }),
@@ -321,10 +345,6 @@ impl LoginThrottle {
     }
 
     async fn settle(&self, attempt: Attempt, failed: bool) {
-        self.settle_ref(&attempt, failed).await;
-    }
-
-    async fn settle_ref(&self, attempt: &Attempt, failed: bool) {
         // The failure counts from when the attempt was made.
         let now = attempt.at;
         if attempt.shared
@@ -545,6 +565,9 @@ mod tests {
             _: i64,
             _: i64,
         ) -> Result<Option<u64>, StoreError> {
+            Err(self.refuse())
+        }
+        async fn check(&self, _: &[Counter], _: i64, _: i64) -> Result<Option<u64>, StoreError> {
             Err(self.refuse())
         }
         async fn settle(

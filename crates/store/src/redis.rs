@@ -148,7 +148,7 @@ impl RevocationBus for SharedRedis {
 
 /// [`FailureLog::admit`] as one atomic step: trim each counter's failures to the window and its
 /// attempts in flight to [`IN_FLIGHT_SECONDS`], refuse (with the longest wait) if any is full, else
-/// add the attempt to every counter's attempts in flight.
+/// add the attempt to every counter's attempts in flight (an empty attempt id: check only).
 /// KEYS: per counter, its failures then its attempts in flight; ARGV: now, window, attempt id,
 /// in-flight limit in seconds, then each counter's limit.
 const ADMIT: &str = r"
@@ -174,7 +174,7 @@ for i = 1, #KEYS / 2 do
     if left > wait then wait = left end
   end
 end
-if wait > 0 then return wait end
+if wait > 0 or ARGV[3] == '' then return wait end
 for i = 1, #KEYS / 2 do
   redis.call('ZADD', KEYS[2 * i], now, ARGV[3])
   redis.call('EXPIRE', KEYS[2 * i], in_flight_for)
@@ -238,6 +238,18 @@ impl FailureLog for SharedRedis {
     ) -> Result<Option<u64>, StoreError> {
         let wait = self
             .throttle_script(ADMIT, counters, (at, window, attempt, IN_FLIGHT_SECONDS))
+            .await?;
+        Ok((wait > 0).then_some(wait))
+    }
+
+    async fn check(
+        &self,
+        counters: &[Counter],
+        at: i64,
+        window: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        let wait = self
+            .throttle_script(ADMIT, counters, (at, window, "", IN_FLIGHT_SECONDS))
             .await?;
         Ok((wait > 0).then_some(wait))
     }

@@ -102,6 +102,13 @@ async fn the_failure_log_admits_up_to_the_limit_within_the_window_per_prefix() {
     assert_eq!(log.admit(&ip_only, "b2", 300, 120).await.unwrap(), None);
     assert_eq!(log.admit(&ip_only, "b3", 301, 120).await.unwrap(), Some(1));
     assert_eq!(log.admit(&ip_only, "b4", 360, 120).await.unwrap(), None);
+    // A check holds nothing in flight: only failures fill a counter it checks.
+    let client = counters(&[("c:gateway", 1)]);
+    for _ in 0..3 {
+        assert_eq!(log.check(&client, 400, 120).await.unwrap(), None);
+    }
+    log.settle(&client, "g0", true, 400, 120).await.unwrap();
+    assert_eq!(log.check(&client, 401, 120).await.unwrap(), Some(119));
     assert_eq!(
         other.admit(&ann, "c0", 221, 120).await.unwrap(),
         None,
