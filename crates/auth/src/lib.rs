@@ -16,9 +16,9 @@
 //! refresh token it never issued is refused. Access and refresh tokens carry different `typ` headers
 //! and are checked by separate validators, so one can never pass as the other.
 
-mod cache;
 pub mod claims;
-pub mod clock;
+/// Time, injected (the `tessera-clock` crate, shared with `tessera-guard`).
+pub use tessera_clock as clock;
 pub mod config;
 mod error;
 pub mod ids;

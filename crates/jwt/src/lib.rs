@@ -45,6 +45,7 @@
 
 mod alg;
 mod b64;
+mod cache;
 mod der;
 mod error;
 mod header;
@@ -55,6 +56,7 @@ mod token;
 mod validation;
 
 pub use alg::{Algorithm, KeyFamily};
+pub use cache::BoundedCache;
 pub use error::{Error, KeyRejection, Malformed, Part};
 pub use header::Header;
 pub use jwk::{Jwk, JwkSet, Secret};

@@ -56,6 +56,7 @@ pub struct Validation {
     require_exp: bool,
     leeway: u64,
     issuers: Option<Vec<String>>,
+    issuer_optional: bool,
     audiences: Option<Vec<String>>,
     any_audience: bool,
     audience_optional: bool,
@@ -80,6 +81,7 @@ impl Validation {
             require_exp: true,
             leeway: 0,
             issuers: None,
+            issuer_optional: false,
             audiences: None,
             any_audience: false,
             audience_optional: false,
@@ -107,6 +109,13 @@ impl Validation {
     /// Requires `iss` to be one of `issuers`.
     pub fn issuers<I: IntoIterator<Item = S>, S: Into<String>>(mut self, issuers: I) -> Self {
         self.issuers = Some(issuers.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Accepts a token without `iss` even when issuers are named (a token with `iss` must still
+    /// name one of them): for an issuer, like simplejwt, whose tokens carry no `iss` unless told to.
+    pub fn issuer_optional(mut self) -> Self {
+        self.issuer_optional = true;
         self
     }
 
@@ -262,10 +271,13 @@ impl Validation {
             }
         }
         if let Some(issuers) = &self.issuers {
-            let iss =
-                string_claim(view.iss, "iss")?.ok_or_else(|| Error::MissingClaim("iss".into()))?;
-            if !issuers.iter().any(|accepted| *accepted == iss) {
-                return Err(Error::InvalidIssuer);
+            match string_claim(view.iss, "iss")? {
+                Some(iss) if !issuers.iter().any(|accepted| *accepted == iss) => {
+                    return Err(Error::InvalidIssuer);
+                }
+                Some(_) => {}
+                None if self.issuer_optional => {}
+                None => return Err(Error::MissingClaim("iss".into())),
             }
         }
         self.check_audience(view.aud)?;
@@ -756,6 +768,16 @@ mod tests {
         let iss = p.clone().issuers(["a", "b"]);
         assert!(check(&iss, r#"{"iss":"b"}"#, 0).is_ok());
         assert_eq!(check(&iss, r#"{"iss":"c"}"#, 0), Err(Error::InvalidIssuer));
+        let optional = iss.clone().issuer_optional();
+        assert!(check(&optional, r#"{}"#, 0).is_ok());
+        assert_eq!(
+            check(&optional, r#"{"iss":"c"}"#, 0),
+            Err(Error::InvalidIssuer)
+        );
+        assert_eq!(
+            check(&iss, r#"{}"#, 0),
+            Err(Error::MissingClaim("iss".into()))
+        );
         assert_eq!(check(&iss, "{}", 0), Err(Error::MissingClaim("iss".into())));
 
         let aud = p.clone().audiences(["api"]);

@@ -194,8 +194,6 @@ pub async fn run(
     backend: Backend,
     clock: Arc<dyn Clock>,
 ) -> Result<(), StartError> {
-    let state = build(&settings, backend, clock).await?;
-    spawn_background(&state, &settings);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -206,6 +204,13 @@ pub async fn run(
         addr: settings.listen,
         source,
     })?;
+    // Bound first, so that a default issuer names the port really listened on (`:0` picks one).
+    let settings = Settings {
+        listen: addr,
+        ..settings
+    };
+    let state = build(&settings, backend, clock).await?;
+    spawn_background(&state, &settings);
     println!("Tessera listening on http://{addr}");
     tracing::info!(%addr, kid = %state.auth.signing_kid()?, "listening");
     let clock = Arc::clone(state.auth.clock());

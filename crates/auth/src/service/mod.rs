@@ -18,7 +18,7 @@ mod verify;
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 
-use crate::cache::BoundedCache;
+use tessera_jwt::BoundedCache;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
 use crate::error::AuthError;

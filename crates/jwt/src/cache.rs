@@ -1,4 +1,5 @@
-//! Small bounded caches that keep hot paths off the crypto and the database.
+//! A small bounded cache that keeps hot paths off the crypto: verifiers remember tokens they
+//! already verified by their exact text (the server and `tessera-guard` alike).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -7,13 +8,14 @@ use std::sync::RwLock;
 /// A bounded map that forgets everything when full. Simple, predictable, and good enough for a
 /// working set that turns over with token lifetimes: a full cache is refilled by the next requests.
 #[derive(Debug)]
-pub(crate) struct BoundedCache<K, V> {
+pub struct BoundedCache<K, V> {
     entries: RwLock<HashMap<K, V>>,
     capacity: usize,
 }
 
 impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// An empty cache holding at most `capacity` entries (0 turns it off).
+    pub fn new(capacity: usize) -> Self {
         BoundedCache {
             entries: RwLock::new(HashMap::new()),
             capacity,
@@ -21,7 +23,7 @@ impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
     }
 
     /// The value for `key` if `fresh` accepts it; a stale entry is dropped.
-    pub(crate) fn get<Q>(&self, key: &Q, fresh: impl Fn(&V) -> bool) -> Option<V>
+    pub fn get<Q>(&self, key: &Q, fresh: impl Fn(&V) -> bool) -> Option<V>
     where
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,
@@ -43,7 +45,7 @@ impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
     }
 
     /// The value for `key`, however old.
-    pub(crate) fn peek<Q>(&self, key: &Q) -> Option<V>
+    pub fn peek<Q>(&self, key: &Q) -> Option<V>
     where
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,
@@ -55,7 +57,8 @@ impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
             .cloned()
     }
 
-    pub(crate) fn insert(&self, key: K, value: V) {
+    /// Remembers `value` for `key`; a full cache is emptied first.
+    pub fn insert(&self, key: K, value: V) {
         if self.capacity == 0 {
             return;
         }
@@ -66,7 +69,8 @@ impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
         entries.insert(key, value);
     }
 
-    pub(crate) fn remove<Q>(&self, key: &Q)
+    /// Forgets `key`.
+    pub fn remove<Q>(&self, key: &Q)
     where
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,
@@ -77,9 +81,14 @@ impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
             .remove(key);
     }
 
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    /// How many entries are held.
+    pub fn len(&self) -> usize {
         self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -1,3 +1,5 @@
+//! # tessera-clock
+//!
 //! Time, injected: wall time for tokens and records, monotonic time for intervals and ages, and
 //! waiting. The binary hands one [`SystemClock`] down to every component; tests hand a
 //! [`ManualClock`] and move it forward instead of sleeping. Nothing else in the workspace reads the
