@@ -105,7 +105,9 @@ impl Subscription {
             self.status.set_connected(false, clock.monotonic());
             match &ended {
                 Ended::Refused(_) => tracing::error!(error = %ended, "guard: revocation feed"),
-                _ => tracing::warn!(error = %ended, retry_in = ?retry, "guard: revocation feed disconnected"),
+                _ => {
+                    tracing::warn!(error = %ended, retry_in = ?retry, "guard: revocation feed disconnected")
+                }
             }
             clock.sleep(retry).await;
             retry = (retry * 2).min(RETRY_LAST);
@@ -116,11 +118,7 @@ impl Subscription {
         let clock = Arc::clone(self.http.clock());
         let cursor = self.status.cursor();
         let url = self.issuer.feed_url(cursor);
-        let mut response = match self
-            .http
-            .open_stream(&url, &self.token, Some(cursor))
-            .await
-        {
+        let mut response = match self.http.open_stream(&url, &self.token, Some(cursor)).await {
             Ok(response) => response,
             Err(error) => return error.into(),
         };
@@ -174,7 +172,9 @@ impl Subscription {
             }
             // An entry of a kind this guard does not know (a newer issuer): it cannot be
             // enforced here, which an operator must hear about.
-            Err(error) => tracing::error!(%error, "guard: a revocation feed entry was not understood"),
+            Err(error) => {
+                tracing::error!(%error, "guard: a revocation feed entry was not understood")
+            }
         }
     }
 }

@@ -139,7 +139,10 @@ impl GuardBuilder {
     pub async fn start(self) -> Result<Guard, ConfigError> {
         let setting = |setting, reason| ConfigError::Setting { setting, reason };
         if self.keys.min_age > self.keys.max_age {
-            return Err(setting("key_cache_bounds", "the minimum is above the maximum"));
+            return Err(setting(
+                "key_cache_bounds",
+                "the minimum is above the maximum",
+            ));
         }
         if self.timeout.is_zero() {
             return Err(setting("request_timeout", "must be more than zero"));
@@ -153,7 +156,11 @@ impl GuardBuilder {
                 "needs a feed token: without a feed there is nothing to be stale",
             ));
         }
-        if self.feed_token.as_ref().is_some_and(|t| t.trim().is_empty()) {
+        if self
+            .feed_token
+            .as_ref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
             return Err(setting("feed_token", "is empty"));
         }
         let issuer = Issuer::parse(&self.issuer, self.allow_plain_http)?;

@@ -63,10 +63,15 @@ impl Http {
                 return Err(too_large());
             }
             let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|source| FetchError::Request {
-                url: url.to_string(),
-                source,
-            })? {
+            while let Some(chunk) =
+                response
+                    .chunk()
+                    .await
+                    .map_err(|source| FetchError::Request {
+                        url: url.to_string(),
+                        source,
+                    })?
+            {
                 if body.len() + chunk.len() > self.max_bytes {
                     return Err(too_large());
                 }
@@ -89,8 +94,11 @@ impl Http {
         bearer: &str,
         last_event_id: Option<i64>,
     ) -> Result<Response, FetchError> {
-        self.within(url, self.open(url, "text/event-stream", Some((bearer, last_event_id))))
-            .await
+        self.within(
+            url,
+            self.open(url, "text/event-stream", Some((bearer, last_event_id))),
+        )
+        .await
     }
 
     async fn open(
@@ -153,9 +161,5 @@ fn tls_config() -> Result<rustls::ClientConfig, ConfigError> {
     rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| ConfigError::Tls(e.to_string()))
-        .map(|builder| {
-            builder
-                .with_root_certificates(roots)
-                .with_no_client_auth()
-        })
+        .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
 }

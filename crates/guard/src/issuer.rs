@@ -118,7 +118,10 @@ mod tests {
             assert!(Issuer::parse(ok, false).is_ok(), "{ok}");
         }
         let refused = Issuer::parse("http://auth.example.com", false).unwrap_err();
-        assert!(matches!(refused, ConfigError::PlainHttp { .. }), "{refused}");
+        assert!(
+            matches!(refused, ConfigError::PlainHttp { .. }),
+            "{refused}"
+        );
         assert!(refused.to_string().contains("not loopback"));
         assert!(Issuer::parse("http://auth.example.com", true).is_ok());
         for bad in [
@@ -129,10 +132,7 @@ mod tests {
             "https://u:p@a/",
         ] {
             assert!(
-                matches!(
-                    Issuer::parse(bad, true),
-                    Err(ConfigError::IssuerUrl { .. })
-                ),
+                matches!(Issuer::parse(bad, true), Err(ConfigError::IssuerUrl { .. })),
                 "{bad}"
             );
         }

@@ -153,7 +153,11 @@ impl RemoteKeys {
             .find_map(max_age)
             .unwrap_or(Duration::ZERO)
             .clamp(self.policy.min_age, self.policy.max_age);
-        tracing::debug!(keys = keys.keys().len(), ?max_age, "guard: fetched the issuer's keys");
+        tracing::debug!(
+            keys = keys.keys().len(),
+            ?max_age,
+            "guard: fetched the issuer's keys"
+        );
         *self.cached.write().unwrap_or_else(|e| e.into_inner()) = Some(Cached {
             keys: Arc::new(keys),
             fresh_until: clock.monotonic().saturating_add(max_age),
@@ -295,14 +299,22 @@ mod tests {
         assert_eq!(kids, ["a", "b"]);
 
         let secret = serde_json::json!({ "keys": [{"kty":"oct","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0","alg":"HS256","kid":"s"}] });
-        assert!(parse_key_set(&secret.to_string()).unwrap_err().contains("symmetric"));
+        assert!(
+            parse_key_set(&secret.to_string())
+                .unwrap_err()
+                .contains("symmetric")
+        );
         assert!(
             parse_key_set(r#"{"keys":[]}"#)
                 .unwrap_err()
                 .contains("no usable")
         );
         let twice = serde_json::json!({ "keys": [public(Algorithm::ES256, "a"), public(Algorithm::ES256, "a")] });
-        assert!(parse_key_set(&twice.to_string()).unwrap_err().contains("twice"));
+        assert!(
+            parse_key_set(&twice.to_string())
+                .unwrap_err()
+                .contains("twice")
+        );
         assert!(parse_key_set("{").is_err());
     }
 }

@@ -205,9 +205,15 @@ mod tests {
             ),
             0,
         );
-        assert!(!set.revokes(&b), "a logout-all leaves sessions to their own entries");
+        assert!(
+            !set.revokes(&b),
+            "a logout-all leaves sessions to their own entries"
+        );
         assert!(set.revokes(&sidless));
-        assert!(!set.revokes(&token("1", None, 101)), "issued after the cut-off");
+        assert!(
+            !set.revokes(&token("1", None, 101)),
+            "issued after the cut-off"
+        );
 
         set.apply(
             &entry(
@@ -292,6 +298,9 @@ mod tests {
                 99
             )
         );
-        assert!(serde_json::from_str::<FeedEntry>(r#"{"cursor":1,"type":"mystery","expires_at":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<FeedEntry>(r#"{"cursor":1,"type":"mystery","expires_at":1}"#)
+                .is_err()
+        );
     }
 }

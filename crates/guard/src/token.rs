@@ -92,7 +92,12 @@ impl AccessToken {
             Some(_) => return Err(TokenProblem::Invalid),
         };
         let scopes = text("scope")?
-            .map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .map(|s| {
+                s.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         let number = |name: &str| all.get(name).and_then(Value::as_i64);
         Ok(AccessToken {
@@ -143,7 +148,11 @@ mod tests {
         assert_eq!(ours.user_id.as_deref(), Some("7"));
         assert!(ours.has_any_role(&["admin"]) && ours.session_id.as_deref() == Some("s"));
 
-        let simplejwt = read(Some("JWT"), json!({"token_type":"access","exp":9,"user_id":7})).unwrap();
+        let simplejwt = read(
+            Some("JWT"),
+            json!({"token_type":"access","exp":9,"user_id":7}),
+        )
+        .unwrap();
         assert_eq!(simplejwt.user_id.as_deref(), Some("7"));
 
         let rfc9068 = read(
@@ -155,18 +164,42 @@ mod tests {
         assert_eq!(rfc9068.scopes, ["read", "write"]);
         assert_eq!(rfc9068.scope(), Some("read  write"));
 
-        let client = read(Some("at+jwt"), json!({"exp":9,"sub":"app","client_id":"app"})).unwrap();
+        let client = read(
+            Some("at+jwt"),
+            json!({"exp":9,"sub":"app","client_id":"app"}),
+        )
+        .unwrap();
         assert_eq!(client.user_id, None, "a client's own token names no user");
     }
 
     #[test]
     fn other_token_types_and_malformed_claims_are_refused() {
         for (typ, claims, problem) in [
-            (Some("refresh+jwt"), json!({"exp":9}), TokenProblem::WrongType),
-            (Some("JWT"), json!({"exp":9,"token_type":"refresh"}), TokenProblem::WrongType),
-            (None, json!({"exp":9,"token_type":"sliding"}), TokenProblem::WrongType),
-            (None, json!({"exp":9,"token_type":1}), TokenProblem::WrongType),
-            (None, json!({"exp":9,"roles":"admin"}), TokenProblem::Invalid),
+            (
+                Some("refresh+jwt"),
+                json!({"exp":9}),
+                TokenProblem::WrongType,
+            ),
+            (
+                Some("JWT"),
+                json!({"exp":9,"token_type":"refresh"}),
+                TokenProblem::WrongType,
+            ),
+            (
+                None,
+                json!({"exp":9,"token_type":"sliding"}),
+                TokenProblem::WrongType,
+            ),
+            (
+                None,
+                json!({"exp":9,"token_type":1}),
+                TokenProblem::WrongType,
+            ),
+            (
+                None,
+                json!({"exp":9,"roles":"admin"}),
+                TokenProblem::Invalid,
+            ),
             (None, json!({"exp":9,"roles":[1]}), TokenProblem::Invalid),
             (None, json!({"exp":9,"user_id":1.5}), TokenProblem::Invalid),
             (None, json!({"exp":9,"sid":3}), TokenProblem::Invalid),

@@ -18,7 +18,6 @@ mod verify;
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 
-use tessera_jwt::BoundedCache;
 use crate::clock::Clock;
 use crate::config::AuthConfig;
 use crate::error::AuthError;
@@ -28,6 +27,7 @@ use crate::revocation::RevocationState;
 use crate::store::{FlushStats, RevocationBus, Store, User};
 use crate::throttle::{LoginThrottle, ThrottleConfig};
 use crate::tokens::Validators;
+use tessera_jwt::BoundedCache;
 
 pub use clients::{Grant, IssuedClient};
 pub use feed::{FeedEntry, Revoked};

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tessera_store::testing::{TestDatabase, redis_url, unique_name};
 use tokio::runtime::Runtime;
 
-use crate::support::{Server, add_user_at, http};
+use crate::support::{Server, add_user_at, http, kid_of, within};
 use crate::{stdout, tessera};
 
 const MASTER_KEY: &str = "7f3c0a9e51b2d4c6e8f0a1b3c5d7e9f1023456789abcdef0123456789abcdef0";
@@ -142,28 +142,6 @@ fn verify(server: &Server, token: &str) -> u16 {
 
 fn me(server: &Server, access: &str) -> u16 {
     http(&server.addr, "GET", "/api/me/", Some(access), None).0
-}
-
-/// Polls `done` every 5 ms for up to `limit`; returns how long it took.
-fn within(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    start.elapsed()
-}
-
-fn kid_of(token: &str) -> String {
-    use base64::Engine as _;
-    let header = token.split('.').next().unwrap();
-    let header: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .unwrap(),
-    )
-    .unwrap();
-    header["kid"].as_str().unwrap().to_owned()
 }
 
 #[test]

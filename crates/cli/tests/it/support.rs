@@ -1,9 +1,13 @@
 //! What the end-to-end tests share: running servers, a tiny HTTP client, users added by the CLI.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "waits on other processes, whose time is the real one"
+)]
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -15,8 +19,7 @@ pub(crate) struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -32,8 +35,19 @@ impl Server {
     /// Starts `tessera serve` on an ephemeral port with `args` and `env`, and waits for its
     /// "listening" line.
     pub(crate) fn start(args: &[&str], env: &[(&str, String)]) -> Server {
+        Server::start_on("127.0.0.1:0", args, env)
+    }
+
+    /// Kills the server (its connections drop) and waits for it to be gone.
+    pub(crate) fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// [`Server::start`] on the address `listen`.
+    pub(crate) fn start_on(listen: &str, args: &[&str], env: &[(&str, String)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(args)
             .envs(cheap_hashing())
             .env("TESSERA_LOG", "warn")
@@ -99,4 +113,26 @@ pub(crate) fn add_user_at(location: &[&str], name: &str, password_line: &str) {
         password_line,
         &cheap_hashing(),
     ));
+}
+
+/// Polls `done` every 5 ms for up to `limit`; returns how long it took.
+pub(crate) fn within(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    start.elapsed()
+}
+
+pub(crate) fn kid_of(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_owned()
 }
