@@ -1,12 +1,13 @@
 """Revocation propagation across instances: log out on the first instance, then measure how long
 until every other instance refuses the access token.
 
-    python3 bench/propagation.py ADDR_A ADDR_B [ADDR_C ...] --user U --password P [--rounds N]
+    python3 bench/propagation.py ADDR_A ADDR_B [ADDR_C ...] --user U --password P [--rounds N] [--path P]
 
 Each round logs in on A, checks that every instance accepts the new access token, then one thread
 per other instance polls GET /api/me/ on a keep-alive connection while the main thread sends the
 logout to A. The latency of an instance is from the moment the logout request is sent until its
-first 401; a round's latency is the slowest instance's. Prints p50/p90/p99/max in milliseconds as
+first 401; a round's latency is the slowest instance's. `--path /whoami` polls downstream services
+guarded by tessera-guard (bench/downstream.sh) instead of Tessera instances. Prints p50/p90/p99/max in milliseconds as
 JSON. Standard library only.
 """
 import argparse
@@ -44,6 +45,7 @@ def main():
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--path", default="/api/me/", help="what the other addresses are polled on")
     args = parser.parse_args()
     first, others = args.addrs[0], args.addrs[1:]
     login_conn = connect(first)
@@ -54,7 +56,7 @@ def main():
         assert status == 200, (status, body)
         access = json.loads(body)["access"]
         for conn in pollers:
-            status, body = request(conn, "GET", "/api/me/", token=access)
+            status, body = request(conn, "GET", args.path, token=access)
             assert status == 200, ("not accepted before logout", status, body)
         go = threading.Event()
         sent = [0.0]
@@ -63,7 +65,7 @@ def main():
         def poll(i, conn):
             go.wait()
             while True:
-                status, _ = request(conn, "GET", "/api/me/", token=access)
+                status, _ = request(conn, "GET", args.path, token=access)
                 if status == 401:
                     seen[i] = time.perf_counter()
                     return

@@ -19,6 +19,7 @@ use axum::extract::FromRef;
 use axum::routing::get;
 use axum::{Json, Router};
 use clap::Parser;
+use serde::Serialize;
 use serde_json::{Value, json};
 use tessera_guard::{AccessToken, Admin, Authenticated, Guard, RequireRole};
 
@@ -50,20 +51,30 @@ struct AppState {
     guard: Guard,
 }
 
-fn whoami_body(token: &AccessToken) -> Json<Value> {
-    Json(json!({
-        "user_id": token.user_id,
-        "roles": token.roles,
-        "scope": token.scope(),
-    }))
+/// Who a token stands for.
+#[derive(Serialize)]
+struct WhoAmI {
+    user_id: Option<String>,
+    roles: Vec<String>,
+    scope: Option<String>,
 }
 
-async fn whoami(Authenticated(token): Authenticated) -> Json<Value> {
-    whoami_body(&token)
+impl WhoAmI {
+    fn of(token: &AccessToken) -> Json<WhoAmI> {
+        Json(WhoAmI {
+            user_id: token.user_id.clone(),
+            roles: token.roles.clone(),
+            scope: token.scope().map(str::to_owned),
+        })
+    }
 }
 
-async fn admin_only(RequireRole(token, ..): RequireRole<Admin>) -> Json<Value> {
-    whoami_body(&token)
+async fn whoami(Authenticated(token): Authenticated) -> Json<WhoAmI> {
+    WhoAmI::of(&token)
+}
+
+async fn admin_only(RequireRole(token, ..): RequireRole<Admin>) -> Json<WhoAmI> {
+    WhoAmI::of(&token)
 }
 
 async fn healthz() -> Json<Value> {

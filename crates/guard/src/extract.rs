@@ -17,7 +17,8 @@ use crate::guard::Guard;
 use crate::token::AccessToken;
 
 /// A request with a valid access token. Taken from the request's extensions when a
-/// [`GuardLayer`] already verified it, else verified here.
+/// [`GuardLayer`] already verified it, else verified here (a second extractor in the same handler
+/// finds the token in the guard's cache of verified tokens).
 #[derive(Clone, Debug)]
 pub struct Authenticated(pub Arc<AccessToken>);
 
@@ -33,9 +34,7 @@ where
             return Ok(Authenticated(Arc::clone(token)));
         }
         let guard = Guard::from_ref(state);
-        let token = guard.authenticate(&parts.headers).await?;
-        parts.extensions.insert(Authenticated(Arc::clone(&token)));
-        Ok(Authenticated(token))
+        Ok(Authenticated(guard.authenticate(&parts.headers).await?))
     }
 }
 

@@ -439,6 +439,13 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
         return Err(Rejection::DuplicateAuthorization);
     }
     let text = value.to_str().map_err(|_| Rejection::NotAuthenticated)?;
+    // The usual shape, checked byte-wise: every request passes here.
+    if let Some(token) = text.strip_prefix("Bearer ")
+        && !token.is_empty()
+        && !token.bytes().any(|b| b.is_ascii_whitespace())
+    {
+        return Ok(token);
+    }
     let mut words = text.split_ascii_whitespace();
     if words.next() != Some("Bearer") {
         return Err(Rejection::NotAuthenticated);
@@ -446,5 +453,37 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, Rejection> {
     match (words.next(), words.next()) {
         (Some(token), None) => Ok(token),
         _ => Err(Rejection::BadAuthorizationHeader),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_as_tessera_reads_them() {
+        let read = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(header::AUTHORIZATION, value.parse().unwrap());
+            }
+            bearer_token(&headers).map(str::to_owned)
+        };
+        assert_eq!(read(&["Bearer abc"]), Ok("abc".into()));
+        assert_eq!(read(&["Bearer  abc "]), Ok("abc".into()));
+        assert_eq!(read(&["Bearer\tabc"]), Ok("abc".into()));
+        assert_eq!(read(&[]), Err(Rejection::NotAuthenticated));
+        assert_eq!(read(&["Basic abc"]), Err(Rejection::NotAuthenticated));
+        assert_eq!(read(&["bearer abc"]), Err(Rejection::NotAuthenticated));
+        assert_eq!(read(&["Bearer"]), Err(Rejection::BadAuthorizationHeader));
+        assert_eq!(read(&["Bearer "]), Err(Rejection::BadAuthorizationHeader));
+        assert_eq!(
+            read(&["Bearer a b"]),
+            Err(Rejection::BadAuthorizationHeader)
+        );
+        assert_eq!(
+            read(&["Bearer a", "Bearer a"]),
+            Err(Rejection::DuplicateAuthorization)
+        );
     }
 }

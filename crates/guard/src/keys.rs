@@ -218,10 +218,10 @@ impl RemoteKeys {
     }
 }
 
-/// A remote JWK Set for verification. Keys that are not for signatures or of a kind this library
+/// Reads a remote JWK Set for verification, as the guard does. Keys that are not for signatures or of a kind this library
 /// does not verify are skipped (an issuer may publish encryption keys beside its signing keys);
 /// a symmetric key is refused outright, since a published secret verifies forgeries.
-pub(crate) fn parse_key_set(json: &str) -> Result<KeySet, String> {
+pub fn parse_key_set(json: &str) -> Result<KeySet, String> {
     let set = JwkSet::from_json(json).map_err(|e| e.to_string())?;
     let mut keys: Vec<VerifyingKey> = Vec::new();
     for jwk in &set.keys {

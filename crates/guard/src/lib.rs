@@ -68,5 +68,6 @@ pub use extract::{
     RoleRequirement, ScopeRequirement,
 };
 pub use guard::{Guard, GuardBuilder, GuardStatus};
+pub use keys::parse_key_set;
 pub use tessera_clock::{Clock, ManualClock, SystemClock};
 pub use token::AccessToken;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 
@@ -72,6 +73,8 @@ impl Entries {
 #[derive(Debug)]
 pub(crate) struct Revocations {
     entries: RwLock<Entries>,
+    /// Whether more than `capacity` entries are held: read on every request without the lock.
+    full: AtomicBool,
     capacity: usize,
     leeway: i64,
 }
@@ -80,6 +83,7 @@ impl Revocations {
     pub(crate) fn new(capacity: usize, leeway: i64) -> Revocations {
         Revocations {
             entries: RwLock::new(Entries::default()),
+            full: AtomicBool::new(false),
             capacity,
             leeway,
         }
@@ -113,19 +117,21 @@ impl Revocations {
         if entries.len() > self.capacity {
             entries.prune(now.saturating_sub(self.leeway));
         }
+        self.full
+            .store(entries.len() > self.capacity, Ordering::Release);
     }
 
     /// Drops entries whose tokens have all expired (with the leeway) at `now`.
     pub(crate) fn prune(&self, now: i64) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .prune(now.saturating_sub(self.leeway));
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.prune(now.saturating_sub(self.leeway));
+        self.full
+            .store(entries.len() > self.capacity, Ordering::Release);
     }
 
     /// Whether more entries are held than allowed.
     pub(crate) fn is_full(&self) -> bool {
-        self.entries.read().unwrap_or_else(|e| e.into_inner()).len() > self.capacity
+        self.full.load(Ordering::Acquire)
     }
 
     /// How many entries are held.
