@@ -52,6 +52,8 @@ pub enum Rejection {
     DuplicateAuthorization,
     /// The token is not a valid, unrevoked access token of the issuer.
     InvalidToken(TokenProblem),
+    /// A valid token that stands for no user (an OAuth client's own token) on a route for users.
+    NoUser,
     /// A valid token without the role or scope the route needs.
     Forbidden,
     /// The guard cannot decide: no keys yet, or the revocation feed has been cut off for longer
@@ -147,6 +149,13 @@ impl Rejection {
                     }],
                 }),
             ),
+            Rejection::NoUser => (
+                StatusCode::UNAUTHORIZED,
+                detail_code(
+                    "Token contained no recognizable user identification",
+                    "token_not_valid",
+                ),
+            ),
             Rejection::Forbidden => (
                 StatusCode::FORBIDDEN,
                 json!({ "detail": "You do not have permission to perform this action." }),
@@ -229,6 +238,11 @@ mod tests {
                 Rejection::InvalidToken(TokenProblem::Expired),
                 401,
                 r#"{"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is expired"}]}"#,
+            ),
+            (
+                Rejection::NoUser,
+                401,
+                r#"{"detail":"Token contained no recognizable user identification","code":"token_not_valid"}"#,
             ),
             (
                 Rejection::Forbidden,

@@ -16,7 +16,8 @@ use crate::error::{Rejection, TokenProblem};
 use crate::guard::Guard;
 use crate::token::AccessToken;
 
-/// A request with a valid access token. Taken from the request's extensions when a
+/// A request with a valid access token that stands for a user (as Tessera's own extractor: an
+/// OAuth client's own token is refused with 401). Taken from the request's extensions when a
 /// [`GuardLayer`] already verified it, else verified here (a second extractor in the same handler
 /// finds the token in the guard's cache of verified tokens).
 #[derive(Clone, Debug)]
@@ -30,15 +31,37 @@ where
     type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(Authenticated(token)) = parts.extensions.get::<Authenticated>() {
-            return Ok(Authenticated(Arc::clone(token)));
+        let Bearer(token) = Bearer::from_request_parts(parts, state).await?;
+        if token.user_id.is_none() {
+            return Err(Rejection::NoUser);
         }
-        let guard = Guard::from_ref(state);
-        Ok(Authenticated(guard.authenticate(&parts.headers).await?))
+        Ok(Authenticated(token))
     }
 }
 
-/// A request with a valid access token whose claims read into `C` (custom claims included).
+/// A request with a valid access token, a user's or an OAuth client's own (client credentials),
+/// for routes that serve both (typically behind [`RequireScope`]).
+#[derive(Clone, Debug)]
+pub struct Bearer(pub Arc<AccessToken>);
+
+impl<S> FromRequestParts<S> for Bearer
+where
+    Guard: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(Bearer(token)) = parts.extensions.get::<Bearer>() {
+            return Ok(Bearer(Arc::clone(token)));
+        }
+        let guard = Guard::from_ref(state);
+        Ok(Bearer(guard.authenticate(&parts.headers).await?))
+    }
+}
+
+/// A request with a valid access token (a user's or a client's own) whose claims read into `C`
+/// (custom claims included).
 /// Claims that do not fit `C` are an invalid token (401).
 #[derive(Clone, Debug)]
 pub struct Claims<C>(pub C, pub Arc<AccessToken>);
@@ -52,7 +75,7 @@ where
     type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Authenticated(token) = Authenticated::from_request_parts(parts, state).await?;
+        let Bearer(token) = Bearer::from_request_parts(parts, state).await?;
         let claims = token
             .claims()
             .map_err(|_| Rejection::InvalidToken(TokenProblem::Invalid))?;
@@ -116,7 +139,8 @@ where
     }
 }
 
-/// A request whose valid token was granted every one of `S`'s scopes; 403 otherwise.
+/// A request whose valid token (a user's or a client's own) was granted every one of `R`'s
+/// scopes; 403 otherwise.
 #[derive(Debug)]
 pub struct RequireScope<R>(pub Arc<AccessToken>, pub PhantomData<R>);
 
@@ -129,7 +153,7 @@ where
     type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Authenticated(token) = Authenticated::from_request_parts(parts, state).await?;
+        let Bearer(token) = Bearer::from_request_parts(parts, state).await?;
         if !R::ALL_OF.iter().all(|scope| token.has_scope(scope)) {
             return Err(Rejection::Forbidden);
         }
@@ -137,9 +161,9 @@ where
     }
 }
 
-/// A tower layer that lets through only requests with a valid access token, answering the
-/// others as Tessera does; the verified token is in the request's extensions as
-/// [`Authenticated`].
+/// A tower layer that lets through only requests with a valid access token (a user's or a
+/// client's own), answering the others as Tessera does; the verified token is in the request's
+/// extensions as [`Bearer`], where the extractors find it.
 #[derive(Clone, Debug)]
 pub struct GuardLayer {
     guard: Guard,
@@ -197,7 +221,7 @@ where
         Box::pin(async move {
             match guard.authenticate(request.headers()).await {
                 Ok(token) => {
-                    request.extensions_mut().insert(Authenticated(token));
+                    request.extensions_mut().insert(Bearer(token));
                     inner.call(request).await
                 }
                 Err(rejection) => Ok(rejection.into_response()),

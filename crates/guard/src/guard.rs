@@ -74,14 +74,17 @@ impl GuardBuilder {
         self
     }
 
-    /// Subscribes to Tessera's revocation feed with this token (the server's
-    /// `revocation_feed_token`, or an OAuth access token with scope `tessera:revocations`).
+    /// Subscribes to Tessera's revocation feed with this token: the server's
+    /// `revocation_feed_token`. (An OAuth access token with scope `tessera:revocations` reads the
+    /// feed too, but expires, and the guard does not renew it.)
     pub fn feed_token(mut self, token: impl Into<String>) -> Self {
         self.feed_token = Some(Zeroizing::new(token.into()));
         self
     }
 
-    /// With a feed: answer 503 once cut off from it for longer than `span` (default: never).
+    /// With a feed: answer 503 once cut off from it for longer than `span`, and before it first
+    /// caught up (default: never). A live stream that falls silent counts as cut off 20 s after its
+    /// last byte (Tessera sends a keep-alive every 15 s).
     pub fn max_staleness(mut self, span: Duration) -> Self {
         self.max_staleness = Some(span);
         self
@@ -147,6 +150,12 @@ impl GuardBuilder {
         if self.timeout.is_zero() {
             return Err(setting("request_timeout", "must be more than zero"));
         }
+        if self.keys.cooldown.is_zero() {
+            return Err(setting(
+                "refetch_cooldown",
+                "must be more than zero, or every bogus key id would cause a fetch",
+            ));
+        }
         if self.max_response_bytes == 0 {
             return Err(setting("max_response_bytes", "must be more than zero"));
         }
@@ -174,9 +183,14 @@ impl GuardBuilder {
         if !self.require_issuer_claim {
             validation = validation.issuer_optional();
         }
-        if let Some(audience) = &self.audience {
-            validation = validation.audiences([audience.clone()]);
-        }
+        validation = match &self.audience {
+            Some(audience) => validation.audiences([audience.clone()]),
+            // As Tessera: tokens from the simplejwt endpoints carry no `aud`, those from the
+            // OAuth endpoints name the issuer (RFC 9068); any other `aud` is someone else's.
+            None => validation
+                .audiences([issuer.id().to_owned()])
+                .audience_optional(),
+        };
         let keys = Arc::new(RemoteKeys::new(http.clone(), issuer.clone(), self.keys));
         let leeway = i64::try_from(self.leeway).unwrap_or(i64::MAX);
         let revocations = Arc::new(Revocations::new(self.revocation_capacity, leeway));
@@ -197,6 +211,23 @@ impl GuardBuilder {
         }
         if let Err(error) = keys.refresh().await {
             tracing::warn!(%error, "guard: the issuer's keys could not be fetched yet; retrying");
+        }
+        if let Some(status) = &feed {
+            // Give the feed the time of one request to catch up, so a healthy start serves at once.
+            let mut changes = status.subscribe();
+            let synced = async {
+                while !status.synced() {
+                    if changes.changed().await.is_err() {
+                        return;
+                    }
+                }
+            };
+            tokio::select! {
+                () = synced => {}
+                () = clock.sleep(self.timeout) => {
+                    tracing::warn!("guard: not in sync with the revocation feed yet; retrying");
+                }
+            }
         }
         tasks.push(tokio::spawn(refresh_keys(
             Arc::clone(&keys),
@@ -222,16 +253,21 @@ impl GuardBuilder {
 /// Keeps the key set fresh (per its cache lifetime, and retrying failures within the minimum)
 /// and drops expired revocations.
 async fn refresh_keys(keys: Arc<RemoteKeys>, revocations: Arc<Revocations>, clock: Arc<dyn Clock>) {
+    /// Expired revocations are dropped at least this often.
+    const PRUNE_EVERY: Duration = Duration::from_secs(60);
     loop {
         let wait = match keys.current() {
             Some(_) => keys.refresh_in().max(Duration::from_secs(1)),
             None => Duration::from_secs(1),
         };
-        clock.sleep(wait).await;
+        clock.sleep(wait.min(PRUNE_EVERY)).await;
+        revocations.prune(clock.now());
+        if keys.current().is_some() && !keys.refresh_in().is_zero() {
+            continue;
+        }
         if let Err(error) = keys.refresh().await {
             tracing::warn!(%error, "guard: refreshing the issuer's keys failed; keeping the last good set");
         }
-        revocations.prune(clock.now());
     }
 }
 
@@ -376,8 +412,9 @@ impl Guard {
 
     fn check_fresh(&self) -> Result<(), Rejection> {
         let inner = &self.inner;
+        // A guard that never caught up does not know what was revoked before it started.
         if let (Some(limit), Some(feed)) = (inner.max_staleness, &inner.feed)
-            && feed.cut_off_for(inner.clock.monotonic()) > limit
+            && (!feed.synced() || feed.cut_off_for(inner.clock.monotonic()) > limit)
         {
             return Err(Rejection::Unavailable(Unavailable::RevocationsStale));
         }

@@ -50,8 +50,27 @@ impl Http {
 
     /// GETs `url` and reads the whole body, within the time and size limits.
     pub(crate) async fn get(&self, url: &Url, accept: &str) -> Result<Fetched, FetchError> {
+        self.read_whole(url, accept, None).await
+    }
+
+    /// [`Http::get`] with `Authorization: Bearer`.
+    pub(crate) async fn get_with_bearer(
+        &self,
+        url: &Url,
+        accept: &str,
+        bearer: &str,
+    ) -> Result<Fetched, FetchError> {
+        self.read_whole(url, accept, Some((bearer, None))).await
+    }
+
+    async fn read_whole(
+        &self,
+        url: &Url,
+        accept: &str,
+        credential: Option<(&str, Option<i64>)>,
+    ) -> Result<Fetched, FetchError> {
         let work = async {
-            let mut response = self.open(url, accept, None).await?;
+            let mut response = self.open(url, accept, credential).await?;
             let too_large = || FetchError::TooLarge {
                 url: url.to_string(),
                 limit: self.max_bytes,
@@ -109,12 +128,12 @@ impl Http {
     ) -> Result<Response, FetchError> {
         let mut request = self.client.get(url.clone()).header(ACCEPT, accept);
         if let Some((bearer, last_event_id)) = feed {
-            let mut value = HeaderValue::try_from(format!("Bearer {bearer}")).map_err(|_| {
-                FetchError::Invalid {
+            let text = zeroize::Zeroizing::new(format!("Bearer {bearer}"));
+            let mut value =
+                HeaderValue::try_from(text.as_str()).map_err(|_| FetchError::Invalid {
                     url: url.to_string(),
                     reason: "the feed token is not a valid header value".into(),
-                }
-            })?;
+                })?;
             value.set_sensitive(true);
             request = request.header(AUTHORIZATION, value);
             if let Some(id) = last_event_id {

@@ -20,7 +20,12 @@ pub(crate) struct Issuer {
 impl Issuer {
     pub(crate) fn parse(text: &str, allow_plain_http: bool) -> Result<Issuer, ConfigError> {
         let refused = |reason: &str| ConfigError::IssuerUrl {
-            url: text.to_owned(),
+            // A URL with credentials in it is not repeated (they would reach a log).
+            url: if text.contains('@') {
+                "(redacted: it contains credentials)".to_owned()
+            } else {
+                text.to_owned()
+            },
             reason: reason.to_owned(),
         };
         let url = Url::parse(text.trim()).map_err(|e| refused(&e.to_string()))?;
@@ -31,7 +36,9 @@ impl Issuer {
             return Err(refused("an issuer carries no credentials"));
         }
         let issuer = Issuer {
-            id: url.as_str().trim_end_matches('/').to_owned(),
+            // As given: tokens carry the issuer's own spelling, which `Url` would normalise
+            // (lower-case host, default port dropped).
+            id: text.trim().trim_end_matches('/').to_owned(),
             url,
             allow_plain_http,
         };
@@ -77,7 +84,16 @@ impl Issuer {
 
     /// Tessera's live revocation feed, resuming after `cursor`.
     pub(crate) fn feed_url(&self, cursor: i64) -> Url {
-        let mut url = self.below("api/revocations/stream");
+        self.after("api/revocations/stream", cursor)
+    }
+
+    /// A page of Tessera's revocation feed, after `cursor`.
+    pub(crate) fn feed_page_url(&self, cursor: i64) -> Url {
+        self.after("api/revocations/", cursor)
+    }
+
+    fn after(&self, relative: &str, cursor: i64) -> Url {
+        let mut url = self.below(relative);
         url.query_pairs_mut()
             .append_pair("after", &cursor.to_string());
         url
@@ -154,6 +170,18 @@ mod tests {
             root.feed_url(42).as_str(),
             "https://auth.example.com/api/revocations/stream?after=42"
         );
+        assert_eq!(
+            root.feed_page_url(0).as_str(),
+            "https://auth.example.com/api/revocations/?after=0"
+        );
+        let spelled = Issuer::parse("https://Auth.Example.com:443", false).unwrap();
+        assert_eq!(
+            spelled.id(),
+            "https://Auth.Example.com:443",
+            "tokens carry this spelling"
+        );
+        let secret = Issuer::parse("https://user:hunter2@a/", false).unwrap_err();
+        assert!(!secret.to_string().contains("hunter2"), "{secret}");
         let tenant = Issuer::parse("https://auth.example.com/tenant/1", false).unwrap();
         assert_eq!(
             tenant.metadata_url().as_str(),

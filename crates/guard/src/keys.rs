@@ -94,18 +94,18 @@ impl RemoteKeys {
     }
 
     /// The set after a token named a key it lacks: refetched unless a fetch started within the
-    /// cooldown (then the current set, which may have just been refreshed by that fetch).
+    /// cooldown or is running now (then the current set).
     pub(crate) async fn after_unknown_kid(&self) -> Option<Arc<KeySet>> {
-        let before = self.current();
-        let _one_at_a_time = self.fetching.lock().await;
-        let after = self.current();
-        let refreshed_meanwhile = match (&before, &after) {
-            (Some(b), Some(a)) => !Arc::ptr_eq(b, a),
-            (None, Some(_)) => true,
-            _ => false,
+        if !self.cooled_down() {
+            return self.current();
+        }
+        // A fetch already running (the background refresh, or another request's): no request
+        // waits behind it; this one answers from the set at hand.
+        let Ok(_one_at_a_time) = self.fetching.try_lock() else {
+            return self.current();
         };
-        if refreshed_meanwhile || !self.cooled_down() {
-            return after;
+        if !self.cooled_down() {
+            return self.current();
         }
         if let Err(error) = self.fetch_locked().await {
             tracing::warn!(%error, "guard: refetching the issuer's keys failed; keeping the last good set");

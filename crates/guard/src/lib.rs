@@ -17,8 +17,8 @@
 //!   token's, `iss` must name the issuer, `aud` the configured audience, `exp`/`nbf` with leeway.
 //! - With a feed token, the guard follows Tessera's revocation feed (Server-Sent Events), resumes
 //!   from its cursor after any disconnect, and may fail closed (503) after `max_staleness`.
-//! - [`Authenticated`], [`Claims`], [`RequireRole`] and [`RequireScope`] extract a verified token
-//!   in axum; [`GuardLayer`] does the same for any tower stack. Refusals are Tessera's own bodies.
+//! - [`Authenticated`] (a user's token), [`Bearer`] (a user's or a client's own), [`Claims`],
+//!   [`RequireRole`] and [`RequireScope`] extract a verified token in axum; [`GuardLayer`] does the same for any tower stack. Refusals are Tessera's own bodies.
 //!
 //! ## Example
 //! ```no_run
@@ -64,7 +64,7 @@ mod token;
 
 pub use error::{ConfigError, Rejection, TokenProblem, Unavailable, WWW_AUTHENTICATE};
 pub use extract::{
-    Admin, Authenticated, Claims, GuardLayer, GuardService, RequireRole, RequireScope,
+    Admin, Authenticated, Bearer, Claims, GuardLayer, GuardService, RequireRole, RequireScope,
     RoleRequirement, ScopeRequirement,
 };
 pub use guard::{Guard, GuardBuilder, GuardStatus};

@@ -32,7 +32,7 @@ pub struct SseDecoder {
     pending: SseEvent,
     has_data: bool,
     limit: usize,
-    /// Whether the byte-order mark at the very start has been dealt with.
+    /// Whether the first line (which may open with a byte-order mark) is done.
     started: bool,
 }
 
@@ -50,12 +50,8 @@ impl SseDecoder {
     }
 
     /// Feeds `bytes` and returns the events they complete.
-    pub fn push(&mut self, mut bytes: &[u8]) -> Result<Vec<SseEvent>, SseError> {
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, SseError> {
         let mut events = Vec::new();
-        if !self.started && !bytes.is_empty() {
-            self.started = true;
-            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        }
         for &byte in bytes {
             match byte {
                 b'\n' if self.after_cr => self.after_cr = false,
@@ -79,6 +75,11 @@ impl SseDecoder {
     }
 
     fn line_done(&mut self, line: &[u8]) -> Result<Option<SseEvent>, SseError> {
+        // A byte-order mark may open the stream, however the first chunks were cut.
+        let line = match std::mem::replace(&mut self.started, true) {
+            false => line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line),
+            true => line,
+        };
         if line.is_empty() {
             let event = std::mem::take(&mut self.pending);
             let had_data = std::mem::replace(&mut self.has_data, false);
@@ -159,7 +160,7 @@ mod tests {
 
     #[test]
     fn line_endings_split_anywhere() {
-        let events = decode(&[b"\xEF\xBB\xBFdata: a\r", b"\n\r", b"\ndata: b\r\r"]).unwrap();
+        let events = decode(&[b"\xEF\xBB", b"\xBFdata: a\r", b"\n\r", b"\ndata: b\r\r"]).unwrap();
         let data: Vec<_> = events.iter().map(|e| e.data.as_str()).collect();
         assert_eq!(data, ["a", "b"]);
     }

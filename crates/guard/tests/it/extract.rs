@@ -8,8 +8,8 @@ use axum::{Json, Router};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use tessera_guard::{
-    Admin, Authenticated, Claims, Guard, GuardLayer, ManualClock, RequireRole, RequireScope,
-    ScopeRequirement,
+    Admin, Authenticated, Bearer, Claims, Guard, GuardLayer, ManualClock, RequireRole,
+    RequireScope, ScopeRequirement,
 };
 use tower::ServiceExt as _;
 
@@ -106,6 +106,32 @@ async fn extractors_pass_valid_tokens_and_refuse_the_rest_with_tesseras_bodies()
         call(&app, "/orders", &[&user]).await,
         (StatusCode::FORBIDDEN, forbidden, false)
     );
+    // An OAuth client's own token (RFC 9068, `aud` the issuer): scopes yes, user routes no.
+    let client = format!(
+        "Bearer {}",
+        access_token(
+            &signer,
+            json!({ "user_id": null, "sub": "app", "client_id": "app", "aud": issuer.url, "scope": "orders:read", "sid": null, "roles": null }),
+        )
+    );
+    assert_eq!(call(&app, "/orders", &[&client]).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&app, "/whoami", &[&client]).await,
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({ "detail": "Token contained no recognizable user identification", "code": "token_not_valid" }),
+            true
+        )
+    );
+    let elsewhere = format!(
+        "Bearer {}",
+        access_token(&signer, json!({ "aud": "billing" }))
+    );
+    assert_eq!(
+        call(&app, "/whoami", &[&elsewhere]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
     let (status, _, challenged) = call(&app, "/tenant", &[&user]).await;
     assert_eq!(
         (status, challenged),
@@ -150,8 +176,7 @@ async fn the_tower_layer_guards_any_service() {
         .route(
             "/",
             get(|request: Request<Body>| async move {
-                let Authenticated(token) =
-                    request.extensions().get::<Authenticated>().unwrap().clone();
+                let Bearer(token) = request.extensions().get::<Bearer>().unwrap().clone();
                 format!("user {}", token.user_id.clone().unwrap_or_default())
             }),
         )

@@ -10,6 +10,7 @@
 )]
 
 mod extract;
+mod feed;
 mod keys;
 
 use std::sync::{Arc, Mutex};
@@ -41,10 +42,24 @@ pub(crate) struct Served {
     pub(crate) padding: usize,
 }
 
+/// The revocation feed the test issuer serves, as Tessera does: pages and a live stream.
+#[derive(Default)]
+pub(crate) struct Feed {
+    /// Entries as Tessera writes them, each with its `cursor`.
+    pub(crate) entries: Vec<Value>,
+    /// Answer 401 to every feed request.
+    pub(crate) refuse: bool,
+    /// The `after` of every feed request, with the endpoint (`page` or `stream`).
+    pub(crate) requests: Vec<(&'static str, i64)>,
+}
+
 /// A real HTTP issuer on loopback.
 pub(crate) struct TestIssuer {
     pub(crate) url: String,
     pub(crate) served: Arc<Mutex<Served>>,
+    pub(crate) feed: Arc<Mutex<Feed>>,
+    /// Bumped when entries are added (streams send them) or streams must end.
+    feed_changed: Arc<tokio::sync::watch::Sender<(u64, u64)>>,
     /// Bumped on every key set request.
     pub(crate) fetched: tokio::sync::watch::Receiver<u64>,
 }
@@ -53,6 +68,90 @@ pub(crate) struct TestIssuer {
 struct IssuerState {
     served: Arc<Mutex<Served>>,
     fetched: Arc<tokio::sync::watch::Sender<u64>>,
+    feed: Arc<Mutex<Feed>>,
+    feed_changed: Arc<tokio::sync::watch::Sender<(u64, u64)>>,
+}
+
+/// The feed token the test issuer accepts.
+pub(crate) const FEED_TOKEN: &str = "test-feed-token";
+
+#[derive(serde::Deserialize)]
+struct After {
+    after: i64,
+}
+
+/// Whether the request may read the feed; records it.
+fn admit(state: &IssuerState, headers: &HeaderMap, endpoint: &'static str, after: i64) -> bool {
+    let mut feed = state.feed.lock().unwrap();
+    feed.requests.push((endpoint, after));
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    !feed.refuse && presented == Some(&format!("Bearer {FEED_TOKEN}"))
+}
+
+fn entries_after(feed: &Mutex<Feed>, after: i64) -> Vec<Value> {
+    feed.lock()
+        .unwrap()
+        .entries
+        .iter()
+        .filter(|e| e["cursor"].as_i64().unwrap() > after)
+        .cloned()
+        .collect()
+}
+
+async fn feed_page(
+    State(state): State<IssuerState>,
+    headers: HeaderMap,
+    axum::extract::Query(After { after }): axum::extract::Query<After>,
+) -> Response {
+    if !admit(&state, &headers, "page", after) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let results: Vec<Value> = entries_after(&state.feed, after)
+        .into_iter()
+        .take(2)
+        .collect();
+    let cursor = results
+        .last()
+        .map_or(after, |e| e["cursor"].as_i64().unwrap());
+    axum::Json(json!({ "results": results, "cursor": cursor })).into_response()
+}
+
+async fn feed_stream(
+    State(state): State<IssuerState>,
+    headers: HeaderMap,
+    axum::extract::Query(After { after }): axum::extract::Query<After>,
+) -> Response {
+    use axum::response::sse::{Event, Sse};
+    if !admit(&state, &headers, "stream", after) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let changes = state.feed_changed.subscribe();
+    let generation = changes.borrow().1;
+    let events = futures_util::stream::unfold(
+        (state, after, changes),
+        move |(state, mut cursor, mut changes)| async move {
+            loop {
+                if changes.borrow_and_update().1 != generation {
+                    return None;
+                }
+                if let Some(entry) = entries_after(&state.feed, cursor).into_iter().next() {
+                    cursor = entry["cursor"].as_i64().unwrap();
+                    let event = Event::default()
+                        .id(cursor.to_string())
+                        .event("revocation")
+                        .data(entry.to_string());
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(event),
+                        (state, cursor, changes),
+                    ));
+                }
+                changes.changed().await.ok()?;
+            }
+        },
+    );
+    Sse::new(events).into_response()
 }
 
 async fn metadata(State(state): State<IssuerState>) -> Response {
@@ -116,21 +215,46 @@ impl TestIssuer {
             padding: 0,
         }));
         let (sender, fetched) = tokio::sync::watch::channel(0);
+        let feed = Arc::new(Mutex::new(Feed::default()));
+        let feed_changed = Arc::new(tokio::sync::watch::channel((0, 0)).0);
         let state = IssuerState {
             served: Arc::clone(&served),
             fetched: Arc::new(sender),
+            feed: Arc::clone(&feed),
+            feed_changed: Arc::clone(&feed_changed),
         };
         let app = Router::new()
             .route("/.well-known/oauth-authorization-server", get(metadata))
             .route("/keys", get(key_set))
             .route("/.well-known/jwks.json", get(key_set))
+            .route("/api/revocations/", get(feed_page))
+            .route("/api/revocations/stream", get(feed_stream))
             .with_state(state);
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         TestIssuer {
             url,
             served,
+            feed,
+            feed_changed,
             fetched,
         }
+    }
+
+    /// Logs `entry` (its cursor is the next one) and sends it to the live streams.
+    pub(crate) fn revoke(&self, mut entry: Value) -> i64 {
+        let mut feed = self.feed.lock().unwrap();
+        let cursor = feed.entries.len() as i64 + 1;
+        entry["cursor"] = cursor.into();
+        feed.entries.push(entry);
+        drop(feed);
+        self.feed_changed.send_modify(|(grown, _)| *grown += 1);
+        cursor
+    }
+
+    /// Ends every live stream (the guard sees its connection drop).
+    pub(crate) fn drop_streams(&self) {
+        self.feed_changed
+            .send_modify(|(_, generation)| *generation += 1);
     }
 
     pub(crate) fn fetches(&self) -> u64 {
@@ -170,8 +294,14 @@ pub(crate) fn access_token(key: &SigningKey, extra: Value) -> String {
         "sid": "s1",
         "roles": ["admin"],
     });
+    // Merged in; a null removes the claim.
     for (name, value) in extra.as_object().unwrap() {
-        claims[name] = value.clone();
+        match value {
+            Value::Null => {
+                claims.as_object_mut().unwrap().remove(name);
+            }
+            value => claims[name] = value.clone(),
+        }
     }
     let mut header = Header::for_key(key);
     header.typ = Some("at+jwt".into());
