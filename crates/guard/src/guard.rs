@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, header};
 use tessera_clock::{Clock, SystemClock};
-use tessera_jwt::{BoundedCache, Error as JwtError, KeySet, UntrustedToken, Validation};
+use tessera_jwt::{
+    BoundedCache, Error as JwtError, KeySet, TokenTailHasher, UntrustedToken, Validation,
+};
 use zeroize::Zeroizing;
 
 use crate::error::{ConfigError, Rejection, TokenProblem, Unavailable};
@@ -241,7 +243,10 @@ impl GuardBuilder {
                 revocations,
                 feed,
                 max_staleness: self.max_staleness,
-                verified: BoundedCache::new(self.verified_cache),
+                verified: BoundedCache::with_hasher(
+                    self.verified_cache,
+                    TokenTailHasher::default(),
+                ),
                 clock,
                 leeway,
                 tasks: Tasks(tasks),
@@ -291,7 +296,7 @@ struct Inner {
     max_staleness: Option<Duration>,
     /// Tokens verified before, by their exact text: the signature is checked once per token, not
     /// once per request. Expiry and revocation are still checked on every hit.
-    verified: BoundedCache<Box<str>, Arc<AccessToken>>,
+    verified: BoundedCache<Box<str>, Arc<AccessToken>, TokenTailHasher>,
     clock: Arc<dyn Clock>,
     leeway: i64,
     tasks: Tasks,

@@ -56,7 +56,7 @@ mod token;
 mod validation;
 
 pub use alg::{Algorithm, KeyFamily};
-pub use cache::BoundedCache;
+pub use cache::{BoundedCache, TailHasher, TokenTailHasher};
 pub use error::{Error, KeyRejection, Malformed, Part};
 pub use header::Header;
 pub use jwk::{Jwk, JwkSet, Secret};

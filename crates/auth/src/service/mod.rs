@@ -27,7 +27,7 @@ use crate::revocation::RevocationState;
 use crate::store::{FlushStats, RevocationBus, Store, User};
 use crate::throttle::{LoginThrottle, ThrottleConfig};
 use crate::tokens::Validators;
-use tessera_jwt::BoundedCache;
+use tessera_jwt::{BoundedCache, TokenTailHasher};
 
 pub use clients::{Grant, IssuedClient};
 pub use feed::{FeedEntry, Revoked};
@@ -62,7 +62,7 @@ struct Live {
     /// Access tokens already verified, by their exact text: asymmetric verification costs ~50x an
     /// HMAC, and a client presents the same token many times. Expiry and revocation are still
     /// checked on every hit.
-    verified: BoundedCache<Box<str>, Arc<VerifiedAccess>>,
+    verified: BoundedCache<Box<str>, Arc<VerifiedAccess>, TokenTailHasher>,
     /// Users read in the current second, so `/api/me/` does not query storage on every request.
     profiles: BoundedCache<i64, (Arc<User>, i64)>,
     /// When keys were last reloaded because a token named an unknown key id (Unix seconds).
@@ -154,7 +154,10 @@ impl Builder {
             keys,
             revocations,
             validators: Validators::new(&self.config),
-            verified: BoundedCache::new(self.config.verified_token_cache),
+            verified: BoundedCache::with_hasher(
+                self.config.verified_token_cache,
+                TokenTailHasher::default(),
+            ),
             profiles: BoundedCache::new(self.config.verified_token_cache),
             last_key_reload: AtomicI64::new(i64::MIN),
         };
