@@ -34,7 +34,6 @@ impl Http {
         max_bytes: usize,
     ) -> Result<Http, ConfigError> {
         let client = Client::builder()
-            .use_preconfigured_tls(tls_config()?)
             // A redirect could lead to a plain-http host the issuer rule would refuse.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("tessera-guard/", env!("CARGO_PKG_VERSION")))
@@ -164,21 +163,4 @@ impl Http {
     pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }
-}
-
-/// rustls on aws-lc-rs, trusting the system's roots.
-fn tls_config() -> Result<rustls::ClientConfig, ConfigError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for error in &native.errors {
-        tracing::warn!(%error, "guard: a system root certificate could not be loaded");
-    }
-    // Certificates the TLS stack cannot parse are skipped, as every client does.
-    let (added, ignored) = roots.add_parsable_certificates(native.certs);
-    tracing::debug!(added, ignored, "guard: system root certificates");
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ConfigError::Tls(e.to_string()))
-        .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
 }
