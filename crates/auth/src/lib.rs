@@ -20,6 +20,7 @@ pub mod claims;
 /// Time, injected (the `tessera-clock` crate, shared with `tessera-guard`).
 pub use tessera_clock as clock;
 pub mod config;
+pub mod counters;
 mod error;
 pub mod ids;
 mod keyring;

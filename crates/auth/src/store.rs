@@ -456,6 +456,31 @@ pub trait ClientStore: Send + Sync {
 pub trait Store: UserStore + SessionStore + KeyStore + ClientStore {
     /// Cheap liveness check for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The connection pool's state, for metrics; `None` for a store without one.
+    fn pool_connections(&self) -> Option<PoolConnections> {
+        None
+    }
+}
+
+/// How a store's connection pool stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolConnections {
+    /// Connections lent out.
+    pub in_use: u32,
+    /// Connections open and waiting.
+    pub idle: u32,
+}
+
+impl PoolConnections {
+    /// From a pool's total size and idle count.
+    pub fn of(size: u32, idle: usize) -> PoolConnections {
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+        PoolConnections {
+            in_use: size - idle,
+            idle,
+        }
+    }
 }
 
 /// Tells the other instances that the revocation log has grown, and hears them say so. It carries

@@ -9,6 +9,7 @@ use tessera_auth::{
     AuthError, AuthService, Chain, KeyStatus, NewAccount, PasswordHasher, SystemClock, UserChange,
 };
 use tessera_server::Backend;
+use tessera_server::LogFormat;
 use tessera_server::views::rfc3339;
 use zeroize::Zeroizing;
 
@@ -48,6 +49,12 @@ pub(crate) struct ServeArgs {
     /// Do not apply pending migrations on start; refuse an outdated schema instead.
     #[arg(long)]
     no_migrate: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics.
+    #[arg(long)]
+    metrics_listen: Option<String>,
+    /// Log format: json or pretty [default: pretty on a terminal, json otherwise].
+    #[arg(long)]
+    log_format: Option<String>,
 }
 
 fn settings_help() -> String {
@@ -200,14 +207,24 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
             ("listen", args.listen.clone()),
             ("signing_key", args.signing_key.clone()),
             ("migrate", args.no_migrate.then(|| "false".to_owned())),
+            ("metrics_listen", args.metrics_listen.clone()),
+            ("log_format", args.log_format.clone()),
         ],
     )?;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .map_err(|e| Failure::usage(format!("invalid configuration: log: {e}")))?;
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match config.log_format() {
+        LogFormat::Pretty => logs.init(),
+        // One JSON object per line, the event's fields at the top level.
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
     runtime()?.block_on(async {
         let schema = if config.migrate {
             Schema::Migrate

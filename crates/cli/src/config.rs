@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 use tessera_auth::{AuthConfig, MasterKey, PasswordPolicy, ThrottleConfig};
 use tessera_jwt::{Algorithm, SigningKey};
 use tessera_server::feed::FeedToken;
-use tessera_server::{BrowserMode, Settings};
+use tessera_server::{BrowserMode, LogFormat, Settings};
 
 /// A span of time written as `15m`, `1h 30m`, `1d` or a number of seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +158,10 @@ settings! {
     access_token_claims: Vec<String> = Some(""),
         "custom claims copied into access tokens (comma-separated; empty = all)";
     log: String = Some("info"), "log filter";
+    log_format: Option<LogFormat> = None,
+        "json or pretty (default: pretty when standard error is a terminal, json otherwise)";
+    metrics_listen: Option<SocketAddr> = None,
+        "address of the Prometheus /metrics listener (off when unset)";
 }
 
 /// Why the configuration was refused.
@@ -370,7 +374,19 @@ impl Config {
                 .revocation_feed_token
                 .as_ref()
                 .map(|secret| FeedToken(zeroize::Zeroizing::new(secret.0.clone()))),
+            metrics_listen: self.metrics_listen,
+            log_format: self.log_format(),
         })
+    }
+
+    /// The log format: as set, or pretty on a terminal and JSON for log collectors.
+    pub(crate) fn log_format(&self) -> LogFormat {
+        use std::io::IsTerminal as _;
+        self.log_format
+            .unwrap_or(match std::io::stderr().is_terminal() {
+                true => LogFormat::Pretty,
+                false => LogFormat::Json,
+            })
     }
 
     /// The SQLite database file, from `database_url` or `data_dir`.

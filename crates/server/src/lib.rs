@@ -23,7 +23,9 @@ pub mod admin;
 pub mod error;
 pub mod extract;
 pub mod feed;
+pub mod metrics;
 pub mod oauth;
+mod observe;
 pub mod routes;
 pub mod settings;
 pub mod state;
@@ -38,7 +40,7 @@ use tessera_auth::{
 };
 use tokio::sync::Notify;
 
-pub use settings::Settings;
+pub use settings::{LogFormat, Settings};
 pub use state::{AppState, BrowserMode, FeedStatus};
 
 /// Why the server could not start.
@@ -121,13 +123,19 @@ pub async fn build(
         .operator_key(settings.signing_key.clone())
         .start()
         .await?;
+    let auth = Arc::new(auth);
+    let feed = Arc::new(FeedStatus::new(bus, clock));
+    let metrics = settings
+        .metrics_listen
+        .map(|_| Arc::new(metrics::Metrics::new(Arc::clone(&auth), Arc::clone(&feed))));
     let state = Arc::new(AppState {
-        auth: Arc::new(auth),
+        auth,
         trusted_proxies: settings.trusted_proxies.clone(),
         browser: settings.browser.clone(),
-        feed: FeedStatus::new(bus, clock),
+        feed,
         feed_token: settings.revocation_feed_token.clone(),
         max_staleness: settings.revocation_max_staleness,
+        metrics,
     });
     // The service has just loaded the revocation state.
     state.feed.synced(Ok(()));
@@ -209,10 +217,48 @@ pub async fn run(
         listen: addr,
         ..settings
     };
+    let metrics_listener = match settings.metrics_listen {
+        Some(metrics_addr) => Some(tokio::net::TcpListener::bind(metrics_addr).await.map_err(
+            |source| StartError::Listen {
+                addr: metrics_addr,
+                source,
+            },
+        )?),
+        None => None,
+    };
     let state = build(&settings, backend, clock).await?;
     spawn_background(&state, &settings);
-    println!("Tessera listening on http://{addr}");
-    tracing::info!(%addr, kid = %state.auth.signing_kid()?, "listening");
+    let metrics_addr = match (metrics_listener, &state.metrics) {
+        (Some(listener), Some(metrics)) => {
+            let bound = listener.local_addr().ok();
+            let app = metrics::router(Arc::clone(metrics));
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, app).await {
+                    tracing::error!(%error, "the metrics listener stopped");
+                }
+            });
+            bound
+        }
+        _ => None,
+    };
+    let kid = state.auth.signing_kid()?;
+    match settings.log_format {
+        LogFormat::Pretty => {
+            println!("Tessera listening on http://{addr}");
+            if let Some(metrics_addr) = metrics_addr {
+                println!("Metrics on http://{metrics_addr}/metrics");
+            }
+        }
+        LogFormat::Json => {
+            let line = serde_json::json!({
+                "message": format!("Tessera listening on http://{addr}"),
+                "addr": addr.to_string(),
+                "metrics_addr": metrics_addr.map(|a| a.to_string()),
+            });
+            println!("{line}");
+        }
+    }
+    tracing::info!(%addr, ?metrics_addr, %kid, "listening");
     let clock = Arc::clone(state.auth.clock());
     let app = routes::router(state);
     serve_until(

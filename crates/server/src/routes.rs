@@ -39,6 +39,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::MethodNotAllowed(method.to_string())
         })
+        // After routing, so the route's template is known; the fallback's requests are `unmatched`.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::observe::observe,
+        ))
         .with_state(state)
 }
 

@@ -41,6 +41,21 @@ pub struct Settings {
     /// The bearer secret that reads the revocation feed (default none: OAuth tokens with the
     /// `tessera:revocations` scope only).
     pub revocation_feed_token: Option<crate::feed::FeedToken>,
+    /// Where Prometheus metrics are served at `/metrics` (default none: off).
+    pub metrics_listen: Option<SocketAddr>,
+    /// How the start-up line is written (the log's format is the binary's business).
+    pub log_format: LogFormat,
+}
+
+/// How logs and the start-up line are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people at a terminal.
+    #[default]
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 impl Default for Settings {
@@ -59,6 +74,8 @@ impl Default for Settings {
             sweep_interval: Duration::from_secs(60 * 60),
             shutdown_grace: Duration::from_secs(10),
             revocation_feed_token: None,
+            metrics_listen: None,
+            log_format: LogFormat::Pretty,
         }
     }
 }

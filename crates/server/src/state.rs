@@ -28,12 +28,14 @@ pub struct AppState {
     /// Browser mode, when enabled.
     pub browser: Option<BrowserMode>,
     /// The revocation broadcast, if any, and how the instance keeps its revocation state current.
-    pub feed: FeedStatus,
+    pub feed: Arc<FeedStatus>,
     /// The secret that reads the revocation feed, if one is set.
     pub feed_token: Option<crate::feed::FeedToken>,
     /// Refuse access tokens when the revocation state is older than this (see
     /// [`AppState::revocations_fresh`]); `None` never refuses.
     pub max_staleness: Option<Duration>,
+    /// Prometheus metrics, when a metrics listener is configured.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl AppState {

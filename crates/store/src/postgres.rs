@@ -16,9 +16,9 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, PgExecutor, Postgres, Row as _, Transaction};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    Client, ClientStore, FlushStats, KeyInfo, KeyStore, NewUser, PrivateJwk, RefreshRecord,
-    RefreshState, Revocation, RevocationBus, RevocationKind, RotateOutcome, Session, SessionStore,
-    Store, StoreError, StoredRefresh, User, UserStore,
+    Client, ClientStore, FlushStats, KeyInfo, KeyStore, NewUser, PoolConnections, PrivateJwk,
+    RefreshRecord, RefreshState, Revocation, RevocationBus, RevocationKind, RotateOutcome, Session,
+    SessionStore, Store, StoreError, StoredRefresh, User, UserStore,
 };
 
 use crate::rows::{
@@ -865,6 +865,9 @@ impl Store for PostgresStore {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+    fn pool_connections(&self) -> Option<PoolConnections> {
+        Some(PoolConnections::of(self.pool.size(), self.pool.num_idle()))
     }
 }
 

@@ -16,9 +16,9 @@ use sqlx::sqlite::{
 use sqlx::{Row as _, Sqlite, SqliteExecutor, Transaction};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    Client, ClientStore, FlushStats, KeyInfo, KeyStore, NewUser, PrivateJwk, RefreshRecord,
-    RefreshState, Revocation, RevocationKind, RotateOutcome, Session, SessionStore, Store,
-    StoreError, StoredRefresh, User, UserStore,
+    Client, ClientStore, FlushStats, KeyInfo, KeyStore, NewUser, PoolConnections, PrivateJwk,
+    RefreshRecord, RefreshState, Revocation, RevocationKind, RotateOutcome, Session, SessionStore,
+    Store, StoreError, StoredRefresh, User, UserStore,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -962,6 +962,9 @@ impl Store for SqliteStore {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+    fn pool_connections(&self) -> Option<PoolConnections> {
+        Some(PoolConnections::of(self.pool.size(), self.pool.num_idle()))
     }
 }
 

@@ -4,6 +4,7 @@
 use zeroize::Zeroizing;
 
 use super::AuthService;
+use crate::counters::RevocationReason;
 use crate::error::AuthError;
 use crate::ids::{random_token, token_hash};
 use crate::store::{Client, Conflict, StoreError};
@@ -136,6 +137,7 @@ impl AuthService {
         {
             return Err(AuthError::NotFound);
         }
+        self.counters.revocations.add(RevocationReason::OAuth);
         self.revocations_written().await
     }
 

@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 use super::AuthService;
 use super::verify::VerifiedAccess;
 use crate::claims::access_claims;
+use crate::counters::{LoginResult, RefreshResult, RevocationReason};
 use crate::error::{AuthError, OAuthProblem, TokenProblem};
 use crate::ids::{SessionId, UserId, random_hex, token_hash};
 use crate::store::{RefreshRecord, RefreshState, RotateOutcome, Session, StoredRefresh, User};
@@ -140,8 +141,32 @@ impl AuthService {
         self.login_as(username, password, context, None).await
     }
 
-    /// [`AuthService::login`], the tokens granted to `grantee` when it is an OAuth client's.
+    /// [`AuthService::login`], the tokens granted to `grantee` when it is an OAuth client's;
+    /// counted by result.
     pub(super) async fn login_as(
+        &self,
+        username: &str,
+        password: Zeroizing<String>,
+        context: &LoginContext,
+        grantee: Option<&Grantee>,
+    ) -> Result<TokenPair, AuthError> {
+        let result = self
+            .login_checked(username, password, context, grantee)
+            .await;
+        let outcome = match &result {
+            Ok(_) => Some(LoginResult::Success),
+            Err(AuthError::InvalidCredentials) => Some(LoginResult::Failure),
+            Err(AuthError::Throttled { .. }) => Some(LoginResult::Throttled),
+            // Storage or hashing failed: the credentials were not judged.
+            Err(_) => None,
+        };
+        if let Some(outcome) = outcome {
+            self.counters.logins.add(outcome);
+        }
+        result
+    }
+
+    async fn login_checked(
         &self,
         username: &str,
         password: Zeroizing<String>,
@@ -221,7 +246,12 @@ impl AuthService {
         })
     }
 
-    pub(super) async fn revoke_sessions(&self, ids: &[SessionId]) -> Result<(), AuthError> {
+    pub(super) async fn revoke_sessions(
+        &self,
+        ids: &[SessionId],
+        reason: RevocationReason,
+    ) -> Result<(), AuthError> {
+        self.counters.revocations.add(reason);
         let now = self.now();
         let until = now.saturating_add(self.config.longest_token_lifetime());
         self.store.revoke_sessions(ids, now, until).await?;
@@ -246,6 +276,25 @@ impl AuthService {
         token: &str,
         client: Option<&str>,
     ) -> Result<(RefreshOutcome, Option<Grantee>), AuthError> {
+        match self.refresh_checked(token, client).await {
+            Ok(done) => {
+                self.counters.refreshes.add(RefreshResult::Success);
+                Ok(done)
+            }
+            // Counted where it was detected.
+            Err(Refusal::Reused) => Err(AuthError::Token(TokenProblem::Blacklisted)),
+            Err(Refusal::Error(error)) => {
+                self.counters.refreshes.add(RefreshResult::Failure);
+                Err(error)
+            }
+        }
+    }
+
+    async fn refresh_checked(
+        &self,
+        token: &str,
+        client: Option<&str>,
+    ) -> Result<(RefreshOutcome, Option<Grantee>), Refusal> {
         let (_, claims) = self.decode_fresh(token, Some(TokenKind::Refresh)).await?;
         match (client, claims.client_id.as_deref()) {
             (None, None) => {}
@@ -254,9 +303,10 @@ impl AuthService {
                 return Err(AuthError::oauth(
                     OAuthProblem::InvalidGrant,
                     "the refresh token was not issued to this client",
-                ));
+                )
+                .into());
             }
-            (None, Some(_)) => return Err(AuthError::Token(TokenProblem::Invalid)),
+            (None, Some(_)) => return Err(AuthError::Token(TokenProblem::Invalid).into()),
         }
         let grantee = claims.client_id.clone().map(|client_id| Grantee {
             client_id,
@@ -272,7 +322,7 @@ impl AuthService {
         // expect "no active account" rather than "invalid token" then.
         let user = match self.store.user_by_id(user_id).await? {
             Some(user) if user.is_active => user,
-            _ => return Err(AuthError::NoActiveAccountForToken),
+            _ => return Err(AuthError::NoActiveAccountForToken.into()),
         };
         let hash = token_hash(token);
         let stored = self
@@ -312,7 +362,7 @@ impl AuthService {
         sid: &SessionId,
         presented: &[u8; 32],
         grantee: Option<&Grantee>,
-    ) -> Result<RefreshOutcome, AuthError> {
+    ) -> Result<RefreshOutcome, Refusal> {
         let session = self
             .store
             .session(sid)
@@ -320,10 +370,10 @@ impl AuthService {
             .ok_or(AuthError::Token(TokenProblem::Invalid))?;
         let now = self.now();
         if session.revoked_at.is_some() {
-            return Err(AuthError::Token(TokenProblem::Blacklisted));
+            return Err(AuthError::Token(TokenProblem::Blacklisted).into());
         }
         if now >= session.expires_at {
-            return Err(AuthError::Token(TokenProblem::Expired));
+            return Err(AuthError::Token(TokenProblem::Expired).into());
         }
         let access_exp = now.saturating_add(self.config.access_lifetime);
         let (access, _) = self.issue(TokenKind::Access, user, sid, (now, access_exp), grantee)?;
@@ -347,13 +397,13 @@ impl AuthService {
                 RotateOutcome::NotActive(Some(lost_race))
                     if self.grace_successor(&lost_race).is_some() =>
                 {
-                    return Err(AuthError::Token(TokenProblem::Blacklisted));
+                    return Err(AuthError::Token(TokenProblem::Blacklisted).into());
                 }
                 RotateOutcome::NotActive(Some(lost_race)) => {
                     return self.refused_refresh(&lost_race).await;
                 }
                 RotateOutcome::NotActive(None) => {
-                    return Err(AuthError::Token(TokenProblem::Invalid));
+                    return Err(AuthError::Token(TokenProblem::Invalid).into());
                 }
             }
         } else {
@@ -368,13 +418,18 @@ impl AuthService {
 
     /// A refresh token that is not active: revoked stays refused; rotated outside the grace window
     /// is reuse, which revokes the whole session.
-    async fn refused_refresh(&self, stored: &StoredRefresh) -> Result<RefreshOutcome, AuthError> {
+    async fn refused_refresh(&self, stored: &StoredRefresh) -> Result<RefreshOutcome, Refusal> {
         if let RefreshState::Rotated { .. } = stored.state {
             tracing::warn!(session = %stored.record.session_id, "refresh token reuse: revoking session");
-            self.revoke_sessions(std::slice::from_ref(&stored.record.session_id))
-                .await?;
+            self.counters.refreshes.add(RefreshResult::Reuse);
+            self.revoke_sessions(
+                std::slice::from_ref(&stored.record.session_id),
+                RevocationReason::Reuse,
+            )
+            .await?;
+            return Err(Refusal::Reused);
         }
-        Err(AuthError::Token(TokenProblem::Blacklisted))
+        Err(AuthError::Token(TokenProblem::Blacklisted).into())
     }
 
     /// `/api/token/blacklist/`: revokes the refresh token's session, access tokens included.
@@ -392,18 +447,25 @@ impl AuthService {
         if stored.state != RefreshState::Active {
             return Err(AuthError::Token(TokenProblem::Blacklisted));
         }
-        self.revoke_sessions(std::slice::from_ref(&stored.record.session_id))
-            .await
+        self.revoke_sessions(
+            std::slice::from_ref(&stored.record.session_id),
+            RevocationReason::Blacklist,
+        )
+        .await
     }
 
     /// Ends the caller's session; a token without `sid` revokes every token of its user issued up
     /// to and including its own `iat` (which may be a little ahead of our clock, within the leeway).
     pub async fn logout(&self, access: &VerifiedAccess) -> Result<(), AuthError> {
         match &access.session_id {
-            Some(sid) => self.revoke_sessions(std::slice::from_ref(sid)).await,
+            Some(sid) => {
+                self.revoke_sessions(std::slice::from_ref(sid), RevocationReason::Logout)
+                    .await
+            }
             None => {
                 let cut_off = self.now().max(access.issued_at);
-                self.revoke_user_tokens(access.user_id, None, cut_off).await
+                self.revoke_user_tokens(access.user_id, None, cut_off, RevocationReason::Logout)
+                    .await
             }
         }
     }
@@ -414,17 +476,20 @@ impl AuthService {
         user: UserId,
         keep: Option<&SessionId>,
     ) -> Result<(), AuthError> {
-        self.revoke_user_tokens(user, keep, self.now()).await
+        self.revoke_user_tokens(user, keep, self.now(), RevocationReason::LogoutAll)
+            .await
     }
 
     /// Revokes every session of `user` except `keep`, and their tokens without `sid` issued at or
     /// before `now`.
-    async fn revoke_user_tokens(
+    pub(super) async fn revoke_user_tokens(
         &self,
         user: UserId,
         keep: Option<&SessionId>,
         now: i64,
+        reason: RevocationReason,
     ) -> Result<(), AuthError> {
+        self.counters.revocations.add(reason);
         let until = now.saturating_add(self.config.longest_token_lifetime());
         self.store
             .revoke_user_sessions(user, keep, now, until)
@@ -443,7 +508,8 @@ impl AuthService {
         if !active.iter().any(|s| &s.id == sid) {
             return Err(AuthError::NotFound);
         }
-        self.revoke_sessions(std::slice::from_ref(sid)).await
+        self.revoke_sessions(std::slice::from_ref(sid), RevocationReason::Session)
+            .await
     }
 
     /// Changes the caller's password after checking the old one; every other session is revoked.
@@ -463,7 +529,9 @@ impl AuthService {
         }
         let hash = self.hasher.hash(new).await?;
         self.store.set_password_hash(user.id, &hash).await?;
-        self.logout_all(user.id, access.session_id.as_ref()).await
+        let keep = access.session_id.as_ref();
+        self.revoke_user_tokens(user.id, keep, self.now(), RevocationReason::Password)
+            .await
     }
 
     /// A user by id, read at most once a second (changes show within a second or two). While
@@ -504,5 +572,23 @@ impl AuthService {
             return Err(AuthError::UserInactive);
         }
         Ok(user)
+    }
+}
+
+/// Why a refresh was refused: reuse (already counted where it was detected), or any other error.
+enum Refusal {
+    Reused,
+    Error(AuthError),
+}
+
+impl From<AuthError> for Refusal {
+    fn from(error: AuthError) -> Refusal {
+        Refusal::Error(error)
+    }
+}
+
+impl From<crate::store::StoreError> for Refusal {
+    fn from(error: crate::store::StoreError) -> Refusal {
+        Refusal::Error(error.into())
     }
 }

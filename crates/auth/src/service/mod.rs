@@ -29,6 +29,8 @@ use crate::throttle::{LoginThrottle, ThrottleConfig};
 use crate::tokens::Validators;
 use tessera_jwt::{BoundedCache, TokenTailHasher};
 
+use crate::counters::Counters;
+
 pub use clients::{Grant, IssuedClient};
 pub use feed::{FeedEntry, Revoked};
 pub use flows::{LoginContext, RefreshOutcome, TokenPair};
@@ -82,6 +84,7 @@ pub struct AuthService {
     config: AuthConfig,
     clock: Arc<dyn Clock>,
     live: Option<Live>,
+    counters: Counters,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -135,6 +138,7 @@ impl Builder {
             config: self.config,
             clock: self.clock,
             live,
+            counters: Counters::default(),
         }
     }
 
@@ -198,6 +202,16 @@ impl AuthService {
     /// The injected clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The store's connection pool, for metrics.
+    pub fn pool_connections(&self) -> Option<crate::store::PoolConnections> {
+        self.store.pool_connections()
+    }
+
+    /// What this instance did, counted (for metrics).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     fn live(&self) -> Result<&Live, AuthError> {

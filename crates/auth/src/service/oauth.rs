@@ -10,6 +10,7 @@ use super::AuthService;
 use super::clients::Grant;
 use super::flows::{Grantee, LoginContext};
 use super::verify::Bearer;
+use crate::counters::RevocationReason;
 use crate::error::{AuthError, OAuthProblem, TokenProblem};
 use crate::ids::{random_hex, token_hash};
 use crate::store::{Client, RefreshState};
@@ -354,12 +355,16 @@ impl AuthService {
         }
         match (&claims.sid, &claims.jti) {
             (Some(sid), _) => {
-                self.revoke_sessions(&[crate::ids::SessionId(sid.clone())])
-                    .await
+                self.revoke_sessions(
+                    &[crate::ids::SessionId(sid.clone())],
+                    RevocationReason::OAuth,
+                )
+                .await
             }
             (None, Some(jti)) => {
                 // Verifiers accept a token until `exp` plus the leeway: so long it stays revoked.
                 let leeway = i64::try_from(self.config.leeway).unwrap_or(i64::MAX);
+                self.counters.revocations.add(RevocationReason::OAuth);
                 self.store
                     .revoke_access_token(jti, claims.exp.saturating_add(leeway))
                     .await?;

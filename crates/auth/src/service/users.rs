@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 
 use super::AuthService;
 use crate::claims::check_profile;
+use crate::counters::RevocationReason;
 use crate::error::AuthError;
 use crate::ids::UserId;
 use crate::store::{NewUser, Session, User};
@@ -123,6 +124,7 @@ impl AuthService {
         }
         self.user_changed(id);
         if revoked {
+            self.counters.revocations.add(RevocationReason::Admin);
             self.revocations_written().await?;
         }
         self.get_user(id).await
@@ -157,6 +159,7 @@ impl AuthService {
             return Err(AuthError::NotFound);
         }
         self.user_changed(id);
+        self.counters.revocations.add(RevocationReason::Admin);
         self.revocations_written().await
     }
 
@@ -179,6 +182,7 @@ impl AuthService {
         self.store
             .revoke_user_sessions(user.id, None, now, self.log_until(now))
             .await?;
+        self.counters.revocations.add(RevocationReason::Admin);
         self.revocations_written().await
     }
 
@@ -191,6 +195,7 @@ impl AuthService {
     /// Revokes every session of the user (an administrator's logout-all).
     pub async fn logout_user(&self, id: UserId) -> Result<(), AuthError> {
         self.get_user(id).await?;
-        self.logout_all(id, None).await
+        self.revoke_user_tokens(id, None, self.now(), RevocationReason::Admin)
+            .await
     }
 }

@@ -154,8 +154,14 @@ impl AuthService {
             .verified
             .get(token, |a| now < a.expires_at.saturating_add(leeway))
         else {
+            self.counters
+                .verified_cache_misses
+                .fetch_add(1, Ordering::Relaxed);
             return Ok(None);
         };
+        self.counters
+            .verified_cache_hits
+            .fetch_add(1, Ordering::Relaxed);
         live.revocations.check(
             hit.user_id,
             hit.session_id.as_ref().map(SessionId::as_str),

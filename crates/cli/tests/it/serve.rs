@@ -258,3 +258,91 @@ fn invalid_settings_stop_the_start_naming_the_setting() {
     );
     assert_eq!(duplicate.status.code(), Some(2), "{}", stderr(&duplicate));
 }
+
+/// `--log-format json` makes every line JSON, the start-up line too; each request leaves one line
+/// with its route template, status, latency and request id (echoed in `X-Request-Id`); and
+/// `--metrics-listen` serves `/metrics` on its own address.
+#[test]
+fn json_logs_request_ids_and_the_metrics_listener() {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--log-format", "json", "--data-dir", data.to_str().unwrap()])
+        .envs(cheap_hashing())
+        .env("TESSERA_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let start: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let addr = start["addr"].as_str().unwrap().to_owned();
+    let metrics = start["metrics_addr"].as_str().unwrap().to_owned();
+
+    let raw = |addr: &str, request: &str| {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    let response = raw(
+        &addr,
+        &format!(
+            "GET /api/sessions/abc123/ HTTP/1.1\r\nHost: {addr}\r\nX-Request-Id: client-7\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    let request_id = response
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .unwrap()
+        .to_owned();
+    assert_ne!(
+        request_id, "client-7",
+        "no trusted proxy: the client's id is not taken"
+    );
+    let scrape = raw(
+        &metrics,
+        &format!("GET /metrics HTTP/1.1\r\nHost: {metrics}\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(scrape.starts_with("HTTP/1.1 200"), "{scrape}");
+    assert!(
+        scrape.contains(r#"tessera_http_requests_total{route="/api/sessions/{id}/",method="GET",status="405"} 1"#)
+            || scrape.contains(r#"tessera_http_requests_total{route="/api/sessions/{id}/",method="GET",status="401"} 1"#),
+        "{scrape}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect();
+    assert!(lines.iter().any(|l| l["message"] == "listening"), "{text}");
+    let request = lines
+        .iter()
+        .find(|l| l["message"] == "request")
+        .unwrap_or_else(|| panic!("no request line: {text}"));
+    assert_eq!(
+        request["route"], "/api/sessions/{id}/",
+        "the template, not the path"
+    );
+    assert_eq!(request["method"], "GET");
+    assert_eq!(request["request_id"], request_id.as_str());
+    assert_eq!(request["client_request_id"], "client-7");
+    assert!(request["status"].as_u64().is_some() && request["latency_ms"].as_f64().is_some());
+    assert!(!text.contains("abc123"), "the raw path is not logged");
+}

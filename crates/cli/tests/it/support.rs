@@ -65,12 +65,23 @@ impl Server {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("Tessera listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Server { child, addr }
+        // Without a terminal the server writes JSON, its start-up line included.
+        let start: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("unexpected first line {line:?}: {e}"));
+        assert_eq!(
+            start["message"].as_str(),
+            Some(
+                format!(
+                    "Tessera listening on http://{}",
+                    start["addr"].as_str().unwrap()
+                )
+                .as_str()
+            )
+        );
+        Server {
+            child,
+            addr: start["addr"].as_str().unwrap().to_owned(),
+        }
     }
 }
 

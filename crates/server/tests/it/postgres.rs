@@ -7,6 +7,8 @@ pub(crate) use crate::{decode_part, json_request, mint};
 mod feed;
 #[path = "interop.rs"]
 mod interop;
+#[path = "metrics.rs"]
+mod metrics;
 #[path = "oauth.rs"]
 mod oauth;
 #[path = "protected.rs"]
