@@ -11,6 +11,7 @@ use argon2::{Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
+use crate::django_password::DjangoHash;
 use crate::error::AuthError;
 
 /// argon2id cost parameters.
@@ -33,6 +34,15 @@ impl Default for PasswordPolicy {
             parallelism: 1,
         }
     }
+}
+
+/// The verdict on a login's password.
+#[derive(Debug)]
+pub struct Checked {
+    /// Whether the password matched.
+    pub matches: bool,
+    /// A new argon2id hash of the password, when the stored one should be replaced.
+    pub upgraded: Option<String>,
 }
 
 /// Hashes and verifies passwords; cheap to clone.
@@ -101,6 +111,35 @@ impl PasswordHasher {
         Ok(known && matches)
     }
 
+    /// [`PasswordHasher::verify`] for a login: on a match against a hash that is not argon2id
+    /// with the current parameters (an imported Django hash, or an older cost), also a new hash of
+    /// the same password to store in its place.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_login(
+        &self,
+        password: Zeroizing<String>,
+        hash: Option<String>,
+    ) -> Result<Checked, AuthError> {
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
+        let params = self.params.clone();
+        let (matches, upgraded) = self
+            .run(move || {
+                if !verify_blocking(&hash, password.as_bytes()) {
+                    return Ok((false, None));
+                }
+                match needs_rehash(&hash, &params) {
+                    true => hash_blocking(&params, &password).map(|new| (true, Some(new))),
+                    false => Ok((true, None)),
+                }
+            })
+            .await??;
+        Ok(Checked {
+            matches: known && matches,
+            upgraded: upgraded.filter(|_| known),
+        })
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
@@ -162,9 +201,36 @@ fn hash_blocking(params: &Params, password: &str) -> Result<String, AuthError> {
     Ok(hash.to_string())
 }
 
+/// Whether `password` matches the stored `hash`: Tessera's argon2 PHC string, or one of the
+/// Django formats an imported user may still have. Anything else matches nothing.
+fn verify_blocking(hash: &str, password: &[u8]) -> bool {
+    if hash.starts_with('$') {
+        return verify_phc(hash, password);
+    }
+    match DjangoHash::of(hash) {
+        DjangoHash::Supported(format) => crate::django_password::verify(format, hash, password),
+        DjangoHash::Unusable | DjangoHash::Unsupported(_) => false,
+    }
+}
+
+/// Whether a stored hash should be replaced, after a successful login, by one made with `params`:
+/// any hash that is not argon2id (v19) with exactly these parameters.
+fn needs_rehash(hash: &str, params: &Params) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return true;
+    };
+    let current = Params::try_from(&parsed).ok();
+    parsed.algorithm != argon2::Algorithm::Argon2id.ident()
+        || parsed.version != Some(Version::V0x13.into())
+        || current.is_none_or(|p| {
+            (p.m_cost(), p.t_cost(), p.p_cost())
+                != (params.m_cost(), params.t_cost(), params.p_cost())
+        })
+}
+
 /// Whether `password` matches the argon2 PHC string `hash` (any variant, version and cost); a hash
 /// that does not parse matches nothing. The comparison takes constant time.
-fn verify_blocking(hash: &str, password: &[u8]) -> bool {
+pub(crate) fn verify_phc(hash: &str, password: &[u8]) -> bool {
     let Ok(parsed) = PasswordHash::new(hash) else {
         return false;
     };

@@ -6,6 +6,8 @@
 //! Every label value comes from a closed set.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use axum::Router;
@@ -14,12 +16,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tessera_auth::AuthService;
 use tessera_auth::counters::{Outcome, Tally};
@@ -29,14 +30,14 @@ use crate::state::FeedStatus;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: &'static str,
-    method: String,
+    method: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DurationLabels {
     route: &'static str,
-    method: String,
+    method: &'static str,
     status_class: &'static str,
 }
 
@@ -45,14 +46,101 @@ struct DurationLabels {
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
-    durations: Family<DurationLabels, Histogram>,
+    durations: Arc<Latencies>,
 }
 
-/// Request latency buckets, in seconds: 0.5 ms to ~4 s.
-fn latency_histogram() -> Histogram {
-    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
-        0.0005, 2.0, 14,
-    ))
+/// Upper bounds of the latency buckets, in seconds: 0.5 ms doubling to ~4 s (then `+Inf`).
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048,
+    4.096,
+];
+
+/// One latency histogram in atomics: every request records into one, so it must not take a lock
+/// (prometheus-client's own `Histogram` takes a write lock per observation, which two busy cores
+/// contend for).
+#[derive(Debug, Default)]
+struct Latency {
+    /// Per bucket (the last is `+Inf`), not cumulative.
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl Latency {
+    fn observe(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let bucket = BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Relaxed);
+        self.count.fetch_add(1, Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Relaxed);
+    }
+}
+
+/// The latency histograms by label set, encoded as one family.
+#[derive(Debug, Default)]
+struct Latencies(std::sync::RwLock<std::collections::HashMap<DurationLabels, Arc<Latency>>>);
+
+impl Latencies {
+    fn get(&self, labels: DurationLabels) -> Arc<Latency> {
+        if let Some(found) = self.0.read().unwrap_or_else(|e| e.into_inner()).get(&labels) {
+            return Arc::clone(found);
+        }
+        Arc::clone(
+            self.0
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(labels)
+                .or_default(),
+        )
+    }
+}
+
+impl Collector for Latencies {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "tessera_http_request_duration_seconds",
+            "HTTP request latency, by route template, method and status class",
+            None,
+            MetricType::Histogram,
+        )?;
+        let series = self.0.read().unwrap_or_else(|e| e.into_inner());
+        for (labels, latency) in series.iter() {
+            let buckets: Vec<(f64, u64)> = BUCKETS
+                .iter()
+                .copied()
+                .chain([f64::MAX])
+                .zip(latency.buckets.iter().map(|b| b.load(Relaxed)))
+                .collect();
+            let sum = latency.sum_nanos.load(Relaxed) as f64 / 1e9;
+            family.encode_family(labels)?.encode_histogram::<NoLabelSet>(
+                sum,
+                latency.count.load(Relaxed),
+                &buckets,
+                None,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The method as a label: the usual ones by name, anything else `other` (a client may send any
+/// token as a method).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 impl Metrics {
@@ -65,14 +153,8 @@ impl Metrics {
             "HTTP requests, by route template, method and status",
             requests.clone(),
         );
-        let durations = Family::<DurationLabels, Histogram>::new_with_constructor(
-            latency_histogram as fn() -> Histogram,
-        );
-        registry.register(
-            "tessera_http_request_duration_seconds",
-            "HTTP request latency, by route template, method and status class",
-            durations.clone(),
-        );
+        let durations = Arc::new(Latencies::default());
+        registry.register_collector(Box::new(Arc::clone(&durations)));
         registry.register_collector(Box::new(DomainCollector { auth, feed }));
         Metrics {
             registry,
@@ -82,21 +164,28 @@ impl Metrics {
     }
 
     /// Records one answered request.
-    pub(crate) fn observe(&self, route: &'static str, method: &str, status: u16, took: Duration) {
+    pub(crate) fn observe(
+        &self,
+        route: &'static str,
+        method: &axum::http::Method,
+        status: u16,
+        took: Duration,
+    ) {
+        let method = method_label(method);
         self.requests
             .get_or_create(&RequestLabels {
                 route,
-                method: method.to_owned(),
+                method,
                 status,
             })
             .inc();
         self.durations
-            .get_or_create(&DurationLabels {
+            .get(DurationLabels {
                 route,
-                method: method.to_owned(),
+                method,
                 status_class: status_class(status),
             })
-            .observe(took.as_secs_f64());
+            .observe(took);
     }
 
     /// The exposition text.
@@ -178,7 +267,6 @@ fn counter(
 
 impl Collector for DomainCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        use std::sync::atomic::Ordering::Relaxed;
         let counters = self.auth.counters();
         tally(
             &mut encoder,

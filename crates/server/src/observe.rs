@@ -85,7 +85,7 @@ pub(crate) async fn observe(
     let status = response.status().as_u16();
     let took = clock.monotonic().saturating_sub(started);
     if let Some(metrics) = &state.metrics {
-        metrics.observe(route, method.as_str(), status, took);
+        metrics.observe(route, &method, status, took);
     }
     tracing::info!(
         target: "tessera::request",

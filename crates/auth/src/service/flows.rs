@@ -181,21 +181,21 @@ impl AuthService {
             .await?;
         let checked = async {
             let user = self.store.user_by_name(username).await?;
-            let matches = self
+            let checked = self
                 .hasher
-                .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
+                .verify_login(password, user.as_ref().map(|u| u.password_hash.clone()))
                 .await?;
-            Ok::<_, AuthError>((user, matches))
+            Ok::<_, AuthError>((user, checked))
         }
         .await;
-        let (user, matches) = match checked {
+        let (user, checked) = match checked {
             Ok(checked) => checked,
             Err(error) => {
                 self.throttle.released(attempt).await;
                 return Err(error);
             }
         };
-        if !matches {
+        if !checked.matches {
             self.throttle.failed(attempt).await;
             return Err(AuthError::InvalidCredentials);
         }
@@ -203,6 +203,14 @@ impl AuthService {
         let user = user
             .filter(|user| user.is_active)
             .ok_or(AuthError::InvalidCredentials)?;
+        // An imported (Django) hash or an older cost: replaced by argon2id now that the password
+        // is known. A failure to store it costs only the upgrade, not the login.
+        if let Some(upgraded) = checked.upgraded {
+            match self.store.set_password_hash(user.id, &upgraded).await {
+                Ok(_) => tracing::info!(user = user.id.0, "password re-hashed with argon2id"),
+                Err(error) => tracing::warn!(%error, "re-hashing a password failed"),
+            }
+        }
         let session = Session {
             id: SessionId::random(),
             user_id: user.id,

@@ -1,0 +1,188 @@
+//! Password hashes as Django stores them (`algorithm$...`), so that users imported from a Django
+//! site log in with the passwords they have; after the first successful login they are re-hashed
+//! to Tessera's argon2id. Each format is verified with the library that does it best (aws-lc-rs
+//! for PBKDF2, RustCrypto's argon2 and scrypt, the `bcrypt` crate) and compared in constant time.
+//! Nothing here hashes new passwords.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use zeroize::Zeroizing;
+
+/// The Django hash formats Tessera verifies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DjangoFormat {
+    /// `pbkdf2_sha256$ITERATIONS$SALT$HASH` (Django's default).
+    Pbkdf2Sha256,
+    /// `pbkdf2_sha1$ITERATIONS$SALT$HASH`.
+    Pbkdf2Sha1,
+    /// `argon2$argon2id$v=19$m=…,t=…,p=…$SALT$HASH` (argon2id or argon2i).
+    Argon2,
+    /// `bcrypt_sha256$$2b$…`: bcrypt of the SHA-256 hex digest of the password.
+    BcryptSha256,
+    /// `bcrypt$$2b$…`.
+    Bcrypt,
+    /// `scrypt$SALT$N$R$P$HASH`.
+    Scrypt,
+}
+
+/// What a stored Django password is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DjangoHash<'a> {
+    /// A format Tessera verifies.
+    Supported(DjangoFormat),
+    /// `!…`: Django's unusable password (`set_unusable_password`); it never matches.
+    Unusable,
+    /// Another format (`md5`, `unsalted_md5`, `sha1`, `crypt`, ...), named by its prefix: the user
+    /// must reset the password.
+    Unsupported(&'a str),
+}
+
+impl<'a> DjangoHash<'a> {
+    /// Classifies a stored Django password.
+    pub fn of(encoded: &'a str) -> DjangoHash<'a> {
+        if encoded.is_empty() || encoded.starts_with('!') {
+            return DjangoHash::Unusable;
+        }
+        let algorithm = encoded.split('$').next().unwrap_or_default();
+        let format = match algorithm {
+            "pbkdf2_sha256" => DjangoFormat::Pbkdf2Sha256,
+            "pbkdf2_sha1" => DjangoFormat::Pbkdf2Sha1,
+            "argon2" => DjangoFormat::Argon2,
+            "bcrypt_sha256" => DjangoFormat::BcryptSha256,
+            "bcrypt" => DjangoFormat::Bcrypt,
+            "scrypt" => DjangoFormat::Scrypt,
+            other => return DjangoHash::Unsupported(if other.len() == encoded.len() { "unknown" } else { other }),
+        };
+        DjangoHash::Supported(format)
+    }
+}
+
+/// Whether `password` matches the Django hash `encoded` of `format`. A malformed hash matches
+/// nothing.
+pub(crate) fn verify(format: DjangoFormat, encoded: &str, password: &[u8]) -> bool {
+    match format {
+        DjangoFormat::Pbkdf2Sha256 => pbkdf2(encoded, password, aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256),
+        DjangoFormat::Pbkdf2Sha1 => pbkdf2(encoded, password, aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA1),
+        // Django writes the PHC string after its own prefix, without the leading `$`.
+        DjangoFormat::Argon2 => encoded
+            .strip_prefix("argon2")
+            .is_some_and(|phc| crate::password::verify_phc(phc, password)),
+        DjangoFormat::Bcrypt => encoded
+            .strip_prefix("bcrypt$")
+            .is_some_and(|hash| bcrypt::verify(password, hash).unwrap_or(false)),
+        DjangoFormat::BcryptSha256 => encoded.strip_prefix("bcrypt_sha256$").is_some_and(|hash| {
+            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, password);
+            let hex = Zeroizing::new(hex(digest.as_ref()));
+            bcrypt::verify(hex.as_bytes(), hash).unwrap_or(false)
+        }),
+        DjangoFormat::Scrypt => scrypt(encoded, password),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `pbkdf2_*$ITERATIONS$SALT$BASE64`.
+fn pbkdf2(encoded: &str, password: &[u8], algorithm: aws_lc_rs::pbkdf2::Algorithm) -> bool {
+    let mut parts = encoded.split('$');
+    let (Some(_), Some(iterations), Some(salt), Some(hash), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    let Some(iterations) = iterations
+        .parse::<u32>()
+        .ok()
+        .and_then(std::num::NonZeroU32::new)
+    else {
+        return false;
+    };
+    let Ok(expected) = STANDARD.decode(hash) else {
+        return false;
+    };
+    // Compared in constant time inside aws-lc-rs.
+    !expected.is_empty()
+        && aws_lc_rs::pbkdf2::verify(algorithm, iterations, salt.as_bytes(), password, &expected)
+            .is_ok()
+}
+
+/// `scrypt$SALT$N$R$P$BASE64` (Django's `ScryptPasswordHasher`, 64-byte key).
+fn scrypt(encoded: &str, password: &[u8]) -> bool {
+    let parts: Vec<&str> = encoded.split('$').collect();
+    let [_, salt, n, r, p, hash] = parts.as_slice() else {
+        return false;
+    };
+    let (Ok(n), Ok(r), Ok(p)) = (n.parse::<u64>(), r.parse::<u32>(), p.parse::<u32>()) else {
+        return false;
+    };
+    if !n.is_power_of_two() || n < 2 {
+        return false;
+    }
+    let log_n = u8::try_from(n.trailing_zeros()).unwrap_or(u8::MAX);
+    let Ok(expected) = STANDARD.decode(hash) else {
+        return false;
+    };
+    let Ok(params) = scrypt::Params::new(log_n, r, p, expected.len()) else {
+        return false;
+    };
+    let mut computed = Zeroizing::new(vec![0u8; expected.len()]);
+    scrypt::scrypt(password, salt.as_bytes(), &params, &mut computed).is_ok()
+        && aws_lc_rs::constant_time::verify_slices_are_equal(&computed, &expected).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Made by Django 5.2 (`get_hasher("pbkdf2_sha256").encode("tessera", "seasalt", 1000)`), so
+    /// one format is checked against Django even where Python is absent; the integration tests
+    /// check every format against hashes Django makes in the run.
+    const PBKDF2_SHA256: &str =
+        "pbkdf2_sha256$1000$seasalt$JufROfxj26yFKzOTf2LtZ4LBpdvdVUqDMTeLsZNG59w=";
+
+    #[test]
+    fn a_django_pbkdf2_hash_verifies() {
+        assert!(verify(DjangoFormat::Pbkdf2Sha256, PBKDF2_SHA256, b"tessera"));
+        assert!(!verify(DjangoFormat::Pbkdf2Sha256, PBKDF2_SHA256, b"Tessera"));
+        assert!(!verify(DjangoFormat::Pbkdf2Sha1, PBKDF2_SHA256, b"tessera"));
+    }
+
+    #[test]
+    fn formats_are_classified() {
+        assert_eq!(
+            DjangoHash::of(PBKDF2_SHA256),
+            DjangoHash::Supported(DjangoFormat::Pbkdf2Sha256)
+        );
+        assert_eq!(DjangoHash::of("!Xk2abc"), DjangoHash::Unusable);
+        assert_eq!(DjangoHash::of(""), DjangoHash::Unusable);
+        assert_eq!(DjangoHash::of("md5$salt$abc"), DjangoHash::Unsupported("md5"));
+        assert_eq!(
+            DjangoHash::of("unsalted_md5$$abc"),
+            DjangoHash::Unsupported("unsalted_md5")
+        );
+        assert_eq!(DjangoHash::of("5f4dcc3b5aa765d61d8327deb882cf99"), DjangoHash::Unsupported("unknown"));
+    }
+
+    #[test]
+    fn malformed_hashes_match_nothing() {
+        for (format, bad) in [
+            (DjangoFormat::Pbkdf2Sha256, "pbkdf2_sha256$0$salt$AAAA"),
+            (DjangoFormat::Pbkdf2Sha256, "pbkdf2_sha256$x$salt$AAAA"),
+            (DjangoFormat::Pbkdf2Sha256, "pbkdf2_sha256$1$salt$!!"),
+            (DjangoFormat::Pbkdf2Sha256, "pbkdf2_sha256$1$salt$"),
+            (DjangoFormat::Pbkdf2Sha256, "pbkdf2_sha256$1$salt$AAAA$extra"),
+            (DjangoFormat::Scrypt, "scrypt$salt$3$8$1$AAAA"),
+            (DjangoFormat::Scrypt, "scrypt$salt$16384$8$1"),
+            (DjangoFormat::Bcrypt, "bcrypt$$2b$nonsense"),
+            (DjangoFormat::BcryptSha256, "bcrypt_sha256$"),
+            (DjangoFormat::Argon2, "argon2$argon2id$v=19$m=x"),
+        ] {
+            assert!(!verify(format, bad, b"tessera"), "{bad}");
+        }
+    }
+}
