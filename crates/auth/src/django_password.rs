@@ -21,7 +21,7 @@ pub enum DjangoFormat {
     BcryptSha256,
     /// `bcrypt$$2b$…`.
     Bcrypt,
-    /// `scrypt$SALT$N$R$P$HASH`.
+    /// `scrypt$N$SALT$R$P$HASH`.
     Scrypt,
 }
 
@@ -51,17 +51,34 @@ impl<'a> DjangoHash<'a> {
             "bcrypt_sha256" => DjangoFormat::BcryptSha256,
             "bcrypt" => DjangoFormat::Bcrypt,
             "scrypt" => DjangoFormat::Scrypt,
-            other => return DjangoHash::Unsupported(if other.len() == encoded.len() { "unknown" } else { other }),
+            other => {
+                return DjangoHash::Unsupported(if other.len() == encoded.len() {
+                    "unknown"
+                } else {
+                    other
+                });
+            }
         };
         DjangoHash::Supported(format)
     }
 }
 
-/// Whether `password` matches the Django hash `encoded` of `format`. A malformed hash matches
-/// nothing.
-pub(crate) fn verify(format: DjangoFormat, encoded: &str, password: &[u8]) -> bool {
+/// Highest costs verified: a stored hash beyond them (a corrupt or hostile import) would make one
+/// login take minutes of a hashing worker. Django's defaults are far below (PBKDF2 1,000,000
+/// iterations, bcrypt cost 12, scrypt N = 2^14).
+const MAX_PBKDF2_ITERATIONS: u32 = 20_000_000;
+const MAX_BCRYPT_COST: u32 = 16;
+const MAX_SCRYPT_LOG_N: u8 = 20;
+const MAX_SCRYPT_R: u32 = 32;
+const MAX_SCRYPT_P: u32 = 16;
+
+/// Whether `password` matches the Django hash `encoded` of `format`. A malformed hash, or one
+/// whose cost is beyond the limits above, matches nothing.
+pub fn verify(format: DjangoFormat, encoded: &str, password: &[u8]) -> bool {
     match format {
-        DjangoFormat::Pbkdf2Sha256 => pbkdf2(encoded, password, aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256),
+        DjangoFormat::Pbkdf2Sha256 => {
+            pbkdf2(encoded, password, aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256)
+        }
         DjangoFormat::Pbkdf2Sha1 => pbkdf2(encoded, password, aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA1),
         // Django writes the PHC string after its own prefix, without the leading `$`.
         DjangoFormat::Argon2 => encoded
@@ -69,14 +86,26 @@ pub(crate) fn verify(format: DjangoFormat, encoded: &str, password: &[u8]) -> bo
             .is_some_and(|phc| crate::password::verify_phc(phc, password)),
         DjangoFormat::Bcrypt => encoded
             .strip_prefix("bcrypt$")
+            .filter(|hash| bcrypt_cost_ok(hash))
             .is_some_and(|hash| bcrypt::verify(password, hash).unwrap_or(false)),
-        DjangoFormat::BcryptSha256 => encoded.strip_prefix("bcrypt_sha256$").is_some_and(|hash| {
-            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, password);
-            let hex = Zeroizing::new(hex(digest.as_ref()));
-            bcrypt::verify(hex.as_bytes(), hash).unwrap_or(false)
-        }),
+        DjangoFormat::BcryptSha256 => encoded
+            .strip_prefix("bcrypt_sha256$")
+            .filter(|hash| bcrypt_cost_ok(hash))
+            .is_some_and(|hash| {
+                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, password);
+                let hex = Zeroizing::new(hex(digest.as_ref()));
+                bcrypt::verify(hex.as_bytes(), hash).unwrap_or(false)
+            }),
         DjangoFormat::Scrypt => scrypt(encoded, password),
     }
+}
+
+/// `$2b$COST$...`: whether the cost is within the limit.
+fn bcrypt_cost_ok(hash: &str) -> bool {
+    hash.split('$')
+        .nth(2)
+        .and_then(|cost| cost.parse::<u32>().ok())
+        .is_some_and(|cost| cost <= MAX_BCRYPT_COST)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -98,6 +127,7 @@ fn pbkdf2(encoded: &str, password: &[u8], algorithm: aws_lc_rs::pbkdf2::Algorith
     let Some(iterations) = iterations
         .parse::<u32>()
         .ok()
+        .filter(|n| *n <= MAX_PBKDF2_ITERATIONS)
         .and_then(std::num::NonZeroU32::new)
     else {
         return false;
@@ -111,10 +141,11 @@ fn pbkdf2(encoded: &str, password: &[u8], algorithm: aws_lc_rs::pbkdf2::Algorith
             .is_ok()
 }
 
-/// `scrypt$SALT$N$R$P$BASE64` (Django's `ScryptPasswordHasher`, 64-byte key).
+/// `scrypt$N$SALT$R$P$BASE64` (Django's `ScryptPasswordHasher`: work factor, salt, block size,
+/// parallelism, a 64-byte key).
 fn scrypt(encoded: &str, password: &[u8]) -> bool {
     let parts: Vec<&str> = encoded.split('$').collect();
-    let [_, salt, n, r, p, hash] = parts.as_slice() else {
+    let [_, n, salt, r, p, hash] = parts.as_slice() else {
         return false;
     };
     let (Ok(n), Ok(r), Ok(p)) = (n.parse::<u64>(), r.parse::<u32>(), p.parse::<u32>()) else {
@@ -124,6 +155,9 @@ fn scrypt(encoded: &str, password: &[u8]) -> bool {
         return false;
     }
     let log_n = u8::try_from(n.trailing_zeros()).unwrap_or(u8::MAX);
+    if log_n > MAX_SCRYPT_LOG_N || r > MAX_SCRYPT_R || p > MAX_SCRYPT_P {
+        return false;
+    }
     let Ok(expected) = STANDARD.decode(hash) else {
         return false;
     };
@@ -147,8 +181,16 @@ mod tests {
 
     #[test]
     fn a_django_pbkdf2_hash_verifies() {
-        assert!(verify(DjangoFormat::Pbkdf2Sha256, PBKDF2_SHA256, b"tessera"));
-        assert!(!verify(DjangoFormat::Pbkdf2Sha256, PBKDF2_SHA256, b"Tessera"));
+        assert!(verify(
+            DjangoFormat::Pbkdf2Sha256,
+            PBKDF2_SHA256,
+            b"tessera"
+        ));
+        assert!(!verify(
+            DjangoFormat::Pbkdf2Sha256,
+            PBKDF2_SHA256,
+            b"Tessera"
+        ));
         assert!(!verify(DjangoFormat::Pbkdf2Sha1, PBKDF2_SHA256, b"tessera"));
     }
 
@@ -160,12 +202,18 @@ mod tests {
         );
         assert_eq!(DjangoHash::of("!Xk2abc"), DjangoHash::Unusable);
         assert_eq!(DjangoHash::of(""), DjangoHash::Unusable);
-        assert_eq!(DjangoHash::of("md5$salt$abc"), DjangoHash::Unsupported("md5"));
+        assert_eq!(
+            DjangoHash::of("md5$salt$abc"),
+            DjangoHash::Unsupported("md5")
+        );
         assert_eq!(
             DjangoHash::of("unsalted_md5$$abc"),
             DjangoHash::Unsupported("unsalted_md5")
         );
-        assert_eq!(DjangoHash::of("5f4dcc3b5aa765d61d8327deb882cf99"), DjangoHash::Unsupported("unknown"));
+        assert_eq!(
+            DjangoHash::of("5f4dcc3b5aa765d61d8327deb882cf99"),
+            DjangoHash::Unsupported("unknown")
+        );
     }
 
     #[test]
@@ -175,12 +223,29 @@ mod tests {
             (DjangoFormat::Pbkdf2Sha256, "pbkdf2_sha256$x$salt$AAAA"),
             (DjangoFormat::Pbkdf2Sha256, "pbkdf2_sha256$1$salt$!!"),
             (DjangoFormat::Pbkdf2Sha256, "pbkdf2_sha256$1$salt$"),
-            (DjangoFormat::Pbkdf2Sha256, "pbkdf2_sha256$1$salt$AAAA$extra"),
-            (DjangoFormat::Scrypt, "scrypt$salt$3$8$1$AAAA"),
-            (DjangoFormat::Scrypt, "scrypt$salt$16384$8$1"),
+            (
+                DjangoFormat::Pbkdf2Sha256,
+                "pbkdf2_sha256$1$salt$AAAA$extra",
+            ),
+            (DjangoFormat::Scrypt, "scrypt$3$salt$8$1$AAAA"),
+            (DjangoFormat::Scrypt, "scrypt$16384$salt$8$1"),
             (DjangoFormat::Bcrypt, "bcrypt$$2b$nonsense"),
             (DjangoFormat::BcryptSha256, "bcrypt_sha256$"),
             (DjangoFormat::Argon2, "argon2$argon2id$v=19$m=x"),
+            // Costs no login should pay.
+            (
+                DjangoFormat::Pbkdf2Sha256,
+                "pbkdf2_sha256$4000000000$salt$AAAA",
+            ),
+            (
+                DjangoFormat::Bcrypt,
+                "bcrypt$$2b$31$OqF5tothc2rGqBJ55046WeDAkCXjIFojHOY/NL7O5ST.0pI23YVr2",
+            ),
+            (DjangoFormat::Scrypt, "scrypt$1073741824$salt$8$1$AAAA"),
+            (
+                DjangoFormat::Argon2,
+                "argon2$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA",
+            ),
         ] {
             assert!(!verify(format, bad, b"tessera"), "{bad}");
         }

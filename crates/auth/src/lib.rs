@@ -40,7 +40,7 @@ pub use config::AuthConfig;
 pub use error::{AuthError, Chain, OAuthProblem, TokenProblem};
 pub use ids::{SessionId, UserId};
 pub use keyring::KeyRing;
-pub use password::{PasswordHasher, PasswordPolicy};
+pub use password::{Checked, PasswordHasher, PasswordPolicy};
 pub use revocation::RevocationState;
 pub use sealing::MasterKey;
 pub use service::{

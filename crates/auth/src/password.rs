@@ -228,6 +228,9 @@ fn needs_rehash(hash: &str, params: &Params) -> bool {
         })
 }
 
+/// Largest argon2 memory cost verified: 1 GiB.
+const MAX_ARGON2_MEMORY_KIB: u32 = 1 << 20;
+
 /// Whether `password` matches the argon2 PHC string `hash` (any variant, version and cost); a hash
 /// that does not parse matches nothing. The comparison takes constant time.
 pub(crate) fn verify_phc(hash: &str, password: &[u8]) -> bool {
@@ -249,6 +252,11 @@ pub(crate) fn verify_phc(hash: &str, password: &[u8]) -> bool {
     let Ok(params) = Params::try_from(&parsed) else {
         return false;
     };
+    // A stored hash beyond these costs (a corrupt or hostile import) would hold a hashing worker
+    // for minutes, or its memory for gigabytes: it matches nothing.
+    if params.m_cost() > MAX_ARGON2_MEMORY_KIB || params.t_cost() > 64 || params.p_cost() > 64 {
+        return false;
+    }
     let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
     let Ok(salt_bytes) = salt.decode_b64(&mut salt_bytes) else {
         return false;

@@ -86,7 +86,12 @@ struct Latencies(std::sync::RwLock<std::collections::HashMap<DurationLabels, Arc
 
 impl Latencies {
     fn get(&self, labels: DurationLabels) -> Arc<Latency> {
-        if let Some(found) = self.0.read().unwrap_or_else(|e| e.into_inner()).get(&labels) {
+        if let Some(found) = self
+            .0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&labels)
+        {
             return Arc::clone(found);
         }
         Arc::clone(
@@ -116,12 +121,9 @@ impl Collector for Latencies {
                 .zip(latency.buckets.iter().map(|b| b.load(Relaxed)))
                 .collect();
             let sum = latency.sum_nanos.load(Relaxed) as f64 / 1e9;
-            family.encode_family(labels)?.encode_histogram::<NoLabelSet>(
-                sum,
-                latency.count.load(Relaxed),
-                &buckets,
-                None,
-            )?;
+            family
+                .encode_family(labels)?
+                .encode_histogram::<NoLabelSet>(sum, latency.count.load(Relaxed), &buckets, None)?;
         }
         Ok(())
     }

@@ -665,3 +665,77 @@ async fn client_authentication_is_checked_and_throttled() {
         Err(AuthError::Throttled { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_django_hash_logs_in_once_and_is_replaced_by_argon2id() {
+    use crate::store::UserStore as _;
+    let domain = Domain::start(AuthConfig::default()).await;
+    domain.add("ann").await;
+    let ann = domain.store.user_by_name("ann").await.unwrap().unwrap();
+    // Made by Django 5.2's PBKDF2PasswordHasher for the password "tessera".
+    let django = "pbkdf2_sha256$1000$seasalt$JufROfxj26yFKzOTf2LtZ4LBpdvdVUqDMTeLsZNG59w=";
+    domain
+        .store
+        .set_password_hash(ann.id, django)
+        .await
+        .unwrap();
+    let context = LoginContext::default();
+    let login = |password: &str| {
+        domain
+            .auth
+            .login("ann", Zeroizing::new(password.to_owned()), &context)
+    };
+    assert!(matches!(
+        login("Tessera").await,
+        Err(AuthError::InvalidCredentials)
+    ));
+    assert_eq!(
+        domain
+            .store
+            .user_by_name("ann")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        django,
+        "a failed login changes nothing"
+    );
+    login("tessera").await.unwrap();
+    let upgraded = domain
+        .store
+        .user_by_name("ann")
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    assert!(
+        upgraded.starts_with("$argon2id$v=19$m=8,t=1,p=1$"),
+        "{upgraded}"
+    );
+    login("tessera").await.unwrap();
+    assert_eq!(
+        domain
+            .store
+            .user_by_name("ann")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        upgraded,
+        "a current hash is left alone"
+    );
+    // An unusable Django password never matches, and is not a server error.
+    domain
+        .store
+        .set_password_hash(ann.id, "!unusable")
+        .await
+        .unwrap();
+    assert!(matches!(
+        login("").await,
+        Err(AuthError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        login("!unusable").await,
+        Err(AuthError::InvalidCredentials)
+    ));
+}
