@@ -66,24 +66,28 @@ impl<'a> DjangoHash<'a> {
 /// Highest costs verified: a stored hash beyond them (a corrupt or hostile import) would make one
 /// login take minutes of a hashing worker. Django's defaults are far below (PBKDF2 1,000,000
 /// iterations, bcrypt cost 12, scrypt N = 2^14).
-const MAX_PBKDF2_ITERATIONS: u32 = 20_000_000;
-const MAX_BCRYPT_COST: u32 = 16;
-const MAX_SCRYPT_LOG_N: u8 = 20;
-const MAX_SCRYPT_R: u32 = 32;
-const MAX_SCRYPT_P: u32 = 16;
+const MAX_PBKDF2_ITERATIONS: u32 = 5_000_000;
+const MAX_BCRYPT_COST: u32 = 14;
+/// scrypt's memory is 128·N·r bytes: at most 64 MiB (hashlib's default limit is 32 MiB).
+const MAX_SCRYPT_MEMORY: u64 = 64 << 20;
+/// scrypt's work is N·r·p: at most four times Django's default (2^14 · 8 · 5).
+const MAX_SCRYPT_WORK: u64 = 4 * (1 << 14) * 8 * 5;
 
 /// Whether `password` matches the Django hash `encoded` of `format`. A malformed hash, or one
 /// whose cost is beyond the limits above, matches nothing.
 pub fn verify(format: DjangoFormat, encoded: &str, password: &[u8]) -> bool {
     match format {
         DjangoFormat::Pbkdf2Sha256 => {
-            pbkdf2(encoded, password, aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256)
+            pbkdf2(encoded, password, aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256, 32)
         }
-        DjangoFormat::Pbkdf2Sha1 => pbkdf2(encoded, password, aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA1),
-        // Django writes the PHC string after its own prefix, without the leading `$`.
+        DjangoFormat::Pbkdf2Sha1 => {
+            pbkdf2(encoded, password, aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA1, 20)
+        }
+        // Django writes the PHC string after its own prefix, without the leading `$`. Old Django
+        // hashes have no `v=`: they are argon2 1.0 (0x10), as argon2-cffi reads them.
         DjangoFormat::Argon2 => encoded
             .strip_prefix("argon2")
-            .is_some_and(|phc| crate::password::verify_phc(phc, password)),
+            .is_some_and(|phc| crate::password::verify_phc(phc, password, argon2::Version::V0x10)),
         DjangoFormat::Bcrypt => encoded
             .strip_prefix("bcrypt$")
             .filter(|hash| bcrypt_cost_ok(hash))
@@ -113,7 +117,14 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// `pbkdf2_*$ITERATIONS$SALT$BASE64`.
-fn pbkdf2(encoded: &str, password: &[u8], algorithm: aws_lc_rs::pbkdf2::Algorithm) -> bool {
+/// `length` is the digest's: Django's key is one block, and a longer stored key would multiply the
+/// work.
+fn pbkdf2(
+    encoded: &str,
+    password: &[u8],
+    algorithm: aws_lc_rs::pbkdf2::Algorithm,
+    length: usize,
+) -> bool {
     let mut parts = encoded.split('$');
     let (Some(_), Some(iterations), Some(salt), Some(hash), None) = (
         parts.next(),
@@ -136,7 +147,7 @@ fn pbkdf2(encoded: &str, password: &[u8], algorithm: aws_lc_rs::pbkdf2::Algorith
         return false;
     };
     // Compared in constant time inside aws-lc-rs.
-    !expected.is_empty()
+    expected.len() == length
         && aws_lc_rs::pbkdf2::verify(algorithm, iterations, salt.as_bytes(), password, &expected)
             .is_ok()
 }
@@ -155,7 +166,10 @@ fn scrypt(encoded: &str, password: &[u8]) -> bool {
         return false;
     }
     let log_n = u8::try_from(n.trailing_zeros()).unwrap_or(u8::MAX);
-    if log_n > MAX_SCRYPT_LOG_N || r > MAX_SCRYPT_R || p > MAX_SCRYPT_P {
+    let memory = 128u64.saturating_mul(n).saturating_mul(u64::from(r));
+    let work = n.saturating_mul(u64::from(r)).saturating_mul(u64::from(p));
+    // Django's key is 64 bytes (88 base64 characters); a longer one would multiply the work.
+    if memory > MAX_SCRYPT_MEMORY || work > MAX_SCRYPT_WORK || hash.len() > 128 {
         return false;
     }
     let Ok(expected) = STANDARD.decode(hash) else {

@@ -395,6 +395,22 @@ impl UserStore for MemoryStore {
         Ok(true)
     }
 
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        expected: &str,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        match state.users.get_mut(&id.0) {
+            Some(user) if user.password_hash == expected => {
+                password_hash.clone_into(&mut user.password_hash);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn delete_user(&self, id: UserId, log_expires_at: i64) -> Result<bool, StoreError> {
         let mut state = self.state()?;
         if !state.users.contains_key(&id.0) {

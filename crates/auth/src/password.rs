@@ -103,8 +103,7 @@ impl PasswordHasher {
         password: Zeroizing<String>,
         hash: Option<String>,
     ) -> Result<bool, AuthError> {
-        let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
+        let (known, hash) = self.verifiable(hash);
         let matches = self
             .run(move || verify_blocking(&hash, password.as_bytes()))
             .await?;
@@ -120,8 +119,7 @@ impl PasswordHasher {
         password: Zeroizing<String>,
         hash: Option<String>,
     ) -> Result<Checked, AuthError> {
-        let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
+        let (known, hash) = self.verifiable(hash);
         let params = self.params.clone();
         let (matches, upgraded) = self
             .run(move || {
@@ -138,6 +136,21 @@ impl PasswordHasher {
             matches: known && matches,
             upgraded: upgraded.filter(|_| known),
         })
+    }
+
+    /// The hash to check against, and whether a match counts. An unknown user, an unusable
+    /// password and a format Tessera does not verify all cost one check of the dummy hash, so
+    /// timing does not tell them from a wrong password.
+    fn verifiable(&self, hash: Option<String>) -> (bool, String) {
+        match hash {
+            Some(hash)
+                if hash.starts_with('$')
+                    || matches!(DjangoHash::of(&hash), DjangoHash::Supported(_)) =>
+            {
+                (true, hash)
+            }
+            _ => (false, self.dummy_hash.as_ref().clone()),
+        }
     }
 
     async fn run<T: Send + 'static>(
@@ -205,7 +218,7 @@ fn hash_blocking(params: &Params, password: &str) -> Result<String, AuthError> {
 /// Django formats an imported user may still have. Anything else matches nothing.
 fn verify_blocking(hash: &str, password: &[u8]) -> bool {
     if hash.starts_with('$') {
-        return verify_phc(hash, password);
+        return verify_phc(hash, password, Version::V0x13);
     }
     match DjangoHash::of(hash) {
         DjangoHash::Supported(format) => crate::django_password::verify(format, hash, password),
@@ -228,12 +241,15 @@ fn needs_rehash(hash: &str, params: &Params) -> bool {
         })
 }
 
-/// Largest argon2 memory cost verified: 1 GiB.
-const MAX_ARGON2_MEMORY_KIB: u32 = 1 << 20;
+/// Largest argon2 memory cost verified: 256 MiB (Django's default is 100 MiB, OWASP's 19 MiB)...
+const MAX_ARGON2_MEMORY_KIB: u32 = 256 << 10;
+/// ...and largest memory × passes: 1 GiB·pass.
+const MAX_ARGON2_WORK_KIB: u64 = 1 << 20;
 
 /// Whether `password` matches the argon2 PHC string `hash` (any variant, version and cost); a hash
 /// that does not parse matches nothing. The comparison takes constant time.
-pub(crate) fn verify_phc(hash: &str, password: &[u8]) -> bool {
+/// A hash without `v=` is read as `default_version`.
+pub(crate) fn verify_phc(hash: &str, password: &[u8], default_version: Version) -> bool {
     let Ok(parsed) = PasswordHash::new(hash) else {
         return false;
     };
@@ -245,7 +261,7 @@ pub(crate) fn verify_phc(hash: &str, password: &[u8]) -> bool {
     };
     let Ok(version) = parsed
         .version
-        .map_or(Ok(Version::default()), Version::try_from)
+        .map_or(Ok(default_version), Version::try_from)
     else {
         return false;
     };
@@ -254,7 +270,9 @@ pub(crate) fn verify_phc(hash: &str, password: &[u8]) -> bool {
     };
     // A stored hash beyond these costs (a corrupt or hostile import) would hold a hashing worker
     // for minutes, or its memory for gigabytes: it matches nothing.
-    if params.m_cost() > MAX_ARGON2_MEMORY_KIB || params.t_cost() > 64 || params.p_cost() > 64 {
+    let work = u64::from(params.m_cost()) * u64::from(params.t_cost());
+    if params.m_cost() > MAX_ARGON2_MEMORY_KIB || work > MAX_ARGON2_WORK_KIB || params.p_cost() > 64
+    {
         return false;
     }
     let mut salt_bytes = [0u8; Salt::MAX_LENGTH];

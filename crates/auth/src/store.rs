@@ -347,6 +347,14 @@ pub trait UserStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Replaces the password hash. False if there is no such user.
     async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<bool, StoreError>;
+    /// Replaces the password hash only if it is still `expected` (a re-hash after login must not
+    /// undo a password change made meanwhile). False if it was not.
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        expected: &str,
+        password_hash: &str,
+    ) -> Result<bool, StoreError>;
     /// Deletes the user with its sessions and refresh tokens, logging `UserDeleted` in the same
     /// transaction. False if there is no such user.
     async fn delete_user(&self, id: UserId, log_expires_at: i64) -> Result<bool, StoreError>;

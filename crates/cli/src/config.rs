@@ -434,7 +434,11 @@ mod tests {
     fn the_defaults_are_the_libraries_defaults() {
         let config = defaults();
         let ours = config.settings(None).unwrap();
-        let theirs = Settings::default();
+        // The one default that is not fixed: the log format follows the terminal.
+        let theirs = Settings {
+            log_format: config.log_format(),
+            ..Settings::default()
+        };
         assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
         let postgres = tessera_store::PostgresOptions::default();
         assert_eq!(config.database_max_connections, postgres.max_connections);

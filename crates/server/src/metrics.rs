@@ -62,7 +62,6 @@ const BUCKETS: [f64; 14] = [
 struct Latency {
     /// Per bucket (the last is `+Inf`), not cumulative.
     buckets: [AtomicU64; BUCKETS.len() + 1],
-    count: AtomicU64,
     sum_nanos: AtomicU64,
 }
 
@@ -74,7 +73,6 @@ impl Latency {
             .position(|bound| seconds <= *bound)
             .unwrap_or(BUCKETS.len());
         self.buckets[bucket].fetch_add(1, Relaxed);
-        self.count.fetch_add(1, Relaxed);
         let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         self.sum_nanos.fetch_add(nanos, Relaxed);
     }
@@ -121,9 +119,11 @@ impl Collector for Latencies {
                 .zip(latency.buckets.iter().map(|b| b.load(Relaxed)))
                 .collect();
             let sum = latency.sum_nanos.load(Relaxed) as f64 / 1e9;
+            // The count from the same reads as the buckets, so the two always agree.
+            let count = buckets.iter().map(|(_, n)| n).sum();
             family
                 .encode_family(labels)?
-                .encode_histogram::<NoLabelSet>(sum, latency.count.load(Relaxed), &buckets, None)?;
+                .encode_histogram::<NoLabelSet>(sum, count, &buckets, None)?;
         }
         Ok(())
     }

@@ -166,6 +166,22 @@ pub async fn users_get_ids_in_order_and_unique_names(store: Arc<dyn Store>) {
     let ann = store.user_by_id(ann.id).await.unwrap().unwrap();
     assert_eq!(ann.password_hash, "new");
     assert!(!store.set_password_hash(UserId(99), "x").await.unwrap());
+    // A re-hash after login replaces only the hash it verified.
+    assert!(
+        !store
+            .upgrade_password_hash(ann.id, "old", "upgraded")
+            .await
+            .unwrap(),
+        "changed meanwhile: kept"
+    );
+    assert!(
+        store
+            .upgrade_password_hash(ann.id, "new", "upgraded")
+            .await
+            .unwrap()
+    );
+    let ann = store.user_by_id(ann.id).await.unwrap().unwrap();
+    assert_eq!(ann.password_hash, "upgraded");
 }
 
 /// Roles and claims are stored as given, replaced independently, and paged.

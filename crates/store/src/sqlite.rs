@@ -584,6 +584,24 @@ impl UserStore for SqliteStore {
         Ok(changed == 1)
     }
 
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        expected: &str,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let changed =
+            sqlx::query("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?")
+                .bind(password_hash)
+                .bind(id.0)
+                .bind(expected)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?
+                .rows_affected();
+        Ok(changed == 1)
+    }
+
     async fn delete_user(&self, id: UserId, log_expires_at: i64) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         // Sessions and their refresh tokens go by ON DELETE CASCADE.

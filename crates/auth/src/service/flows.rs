@@ -205,9 +205,18 @@ impl AuthService {
             .ok_or(AuthError::InvalidCredentials)?;
         // An imported (Django) hash or an older cost: replaced by argon2id now that the password
         // is known. A failure to store it costs only the upgrade, not the login.
+        // Only if the stored hash is still the one verified: a password changed meanwhile wins.
         if let Some(upgraded) = checked.upgraded {
-            match self.store.set_password_hash(user.id, &upgraded).await {
-                Ok(_) => tracing::info!(user = user.id.0, "password re-hashed with argon2id"),
+            match self
+                .store
+                .upgrade_password_hash(user.id, &user.password_hash, &upgraded)
+                .await
+            {
+                Ok(true) => tracing::info!(user = user.id.0, "password re-hashed with argon2id"),
+                Ok(false) => tracing::info!(
+                    user = user.id.0,
+                    "password changed meanwhile; not re-hashed"
+                ),
                 Err(error) => tracing::warn!(%error, "re-hashing a password failed"),
             }
         }
@@ -259,10 +268,10 @@ impl AuthService {
         ids: &[SessionId],
         reason: RevocationReason,
     ) -> Result<(), AuthError> {
-        self.counters.revocations.add(reason);
         let now = self.now();
         let until = now.saturating_add(self.config.longest_token_lifetime());
         self.store.revoke_sessions(ids, now, until).await?;
+        self.counters.revocations.add(reason);
         self.revocations_written().await
     }
 
@@ -291,6 +300,11 @@ impl AuthService {
             }
             // Counted where it was detected.
             Err(Refusal::Reused) => Err(AuthError::Token(TokenProblem::Blacklisted)),
+            // As for logins, an outage is not a verdict on the token.
+            Err(Refusal::Error(
+                error
+                @ (AuthError::Unavailable(_) | AuthError::Storage(_) | AuthError::Internal(_)),
+            )) => Err(error),
             Err(Refusal::Error(error)) => {
                 self.counters.refreshes.add(RefreshResult::Failure);
                 Err(error)
@@ -429,12 +443,12 @@ impl AuthService {
     async fn refused_refresh(&self, stored: &StoredRefresh) -> Result<RefreshOutcome, Refusal> {
         if let RefreshState::Rotated { .. } = stored.state {
             tracing::warn!(session = %stored.record.session_id, "refresh token reuse: revoking session");
-            self.counters.refreshes.add(RefreshResult::Reuse);
             self.revoke_sessions(
                 std::slice::from_ref(&stored.record.session_id),
                 RevocationReason::Reuse,
             )
             .await?;
+            self.counters.refreshes.add(RefreshResult::Reuse);
             return Err(Refusal::Reused);
         }
         Err(AuthError::Token(TokenProblem::Blacklisted).into())
@@ -497,11 +511,11 @@ impl AuthService {
         now: i64,
         reason: RevocationReason,
     ) -> Result<(), AuthError> {
-        self.counters.revocations.add(reason);
         let until = now.saturating_add(self.config.longest_token_lifetime());
         self.store
             .revoke_user_sessions(user, keep, now, until)
             .await?;
+        self.counters.revocations.add(reason);
         self.revocations_written().await
     }
 

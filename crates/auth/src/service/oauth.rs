@@ -364,10 +364,10 @@ impl AuthService {
             (None, Some(jti)) => {
                 // Verifiers accept a token until `exp` plus the leeway: so long it stays revoked.
                 let leeway = i64::try_from(self.config.leeway).unwrap_or(i64::MAX);
-                self.counters.revocations.add(RevocationReason::OAuth);
                 self.store
                     .revoke_access_token(jti, claims.exp.saturating_add(leeway))
                     .await?;
+                self.counters.revocations.add(RevocationReason::OAuth);
                 self.revocations_written().await
             }
             (None, None) => Err(AuthError::Token(TokenProblem::NoId)),
