@@ -51,13 +51,11 @@ impl<'a> DjangoHash<'a> {
             "bcrypt_sha256" => DjangoFormat::BcryptSha256,
             "bcrypt" => DjangoFormat::Bcrypt,
             "scrypt" => DjangoFormat::Scrypt,
-            other => {
-                return DjangoHash::Unsupported(if other.len() == encoded.len() {
-                    "unknown"
-                } else {
-                    other
-                });
+            // No `algorithm$` prefix (a bare digest), or an empty one: no name to report.
+            other if other.is_empty() || other.len() == encoded.len() => {
+                return DjangoHash::Unsupported("unknown");
             }
+            other => return DjangoHash::Unsupported(other),
         };
         DjangoHash::Supported(format)
     }

@@ -225,7 +225,14 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
             .with_current_span(false)
             .init(),
     }
-    runtime()?.block_on(async {
+    let format = config.log_format();
+    if format == LogFormat::Json {
+        // A panic, too, is one JSON line.
+        std::panic::set_hook(Box::new(|panic| {
+            tracing::error!(panic = %panic, "panic");
+        }));
+    }
+    let outcome = runtime()?.block_on(async {
         let schema = if config.migrate {
             Schema::Migrate
         } else {
@@ -247,7 +254,15 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
         tessera_server::run(settings, backend, Arc::new(SystemClock::new()))
             .await
             .map_err(|e| Failure::usage(e.to_string()))
-    })
+    });
+    match (format, outcome) {
+        // In JSON mode every line is JSON, the reason the server stopped included.
+        (LogFormat::Json, Err(Failure::Usage(message))) => {
+            tracing::error!(error = %message, "tessera serve stopped");
+            Err(Failure::Reported(2))
+        }
+        (_, outcome) => outcome,
+    }
 }
 
 /// The domain opened for administration over the backend `data` names (its schema checked).

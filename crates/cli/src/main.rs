@@ -51,6 +51,8 @@ pub(crate) enum Failure {
     Usage(String),
     /// The token is not valid: exit 1, reported as `code: message`.
     Invalid(tessera_jwt::Error),
+    /// Already reported (as a JSON log line by `serve`): exit with this code, printing nothing.
+    Reported(u8),
 }
 
 impl Failure {
@@ -89,5 +91,6 @@ fn main() -> ExitCode {
             eprintln!("tessera: {message}");
             ExitCode::from(2)
         }
+        Err(Failure::Reported(code)) => ExitCode::from(code),
     }
 }

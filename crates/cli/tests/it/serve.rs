@@ -323,6 +323,28 @@ fn json_logs_request_ids_and_the_metrics_listener() {
             || scrape.contains(r#"tessera_http_requests_total{route="/api/sessions/{id}/",method="GET",status="401"} 1"#),
         "{scrape}"
     );
+    // A second server on the same port fails; in JSON mode the reason is a JSON line too.
+    let taken = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--listen", &addr, "--log-format", "json"])
+        .args(["--data-dir", data.to_str().unwrap()])
+        .envs(cheap_hashing())
+        .env("TESSERA_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(taken.status.code(), Some(2));
+    let stderr = String::from_utf8(taken.stderr).unwrap();
+    let stopped: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect();
+    assert!(
+        stopped
+            .iter()
+            .any(|l| l["message"] == "tessera serve stopped"
+                && l["error"].as_str().unwrap_or_default().contains(&addr)),
+        "{stderr}"
+    );
+
     let _ = child.kill();
     let _ = child.wait();
 
