@@ -7,14 +7,15 @@
     reason = "these tests drive separate processes over real sockets: their time is the real one"
 )]
 
-use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Server, add_user_at, http, kid_of, within};
+use crate::support::{
+    Server, add_user_at, http, kid_of, server_logs, spawn_for_first_line, within,
+};
 use crate::{stdout, tessera};
 
 const FEED_TOKEN: &str = "feed-token-for-the-downstream-tests-0123456789";
@@ -49,7 +50,8 @@ impl Downstream {
             eprintln!("skipped: {why}");
             return None;
         };
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args([
                 "--issuer",
                 &format!("http://{issuer}"),
@@ -58,18 +60,8 @@ impl Downstream {
             ])
             .args(args)
             .env("DOWNSTREAM_LOG", "tessera_guard=debug")
-            .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("TESSERA_TEST_SERVER_LOGS").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+            .stderr(server_logs());
+        let (child, line) = spawn_for_first_line(command);
         let addr = line
             .trim()
             .strip_prefix("downstream listening on http://")

@@ -264,11 +264,12 @@ fn invalid_settings_stop_the_start_naming_the_setting() {
 /// `--metrics-listen` serves `/metrics` on its own address.
 #[test]
 fn json_logs_request_ids_and_the_metrics_listener() {
-    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    use std::io::{Read as _, Write as _};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("stderr.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    command
         .args([
             "serve",
             "--listen",
@@ -279,14 +280,8 @@ fn json_logs_request_ids_and_the_metrics_listener() {
         .args(["--log-format", "json", "--data-dir", data.to_str().unwrap()])
         .envs(cheap_hashing())
         .env("TESSERA_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+        .stderr(std::fs::File::create(&log).unwrap());
+    let (mut child, line) = crate::support::spawn_for_first_line(command);
     let start: serde_json::Value = serde_json::from_str(&line).unwrap();
     let addr = start["addr"].as_str().unwrap().to_owned();
     let metrics = start["metrics_addr"].as_str().unwrap().to_owned();

@@ -46,25 +46,16 @@ impl Server {
 
     /// [`Server::start`] on the address `listen`.
     pub(crate) fn start_on(listen: &str, args: &[&str], env: &[(&str, String)]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        command
             .args(["serve", "--listen", listen])
             .args(args)
             .envs(cheap_hashing())
             .env("TESSERA_LOG", "warn")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::piped())
             // Servers' logs only when asked for: the fault tests provoke many warnings.
-            .stderr(if std::env::var_os("TESSERA_TEST_SERVER_LOGS").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+            .stderr(server_logs());
+        let (child, line) = spawn_for_first_line(command);
         // Without a terminal the server writes JSON, its start-up line included.
         let start: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("unexpected first line {line:?}: {e}"));
@@ -83,6 +74,27 @@ impl Server {
             addr: start["addr"].as_str().unwrap().to_owned(),
         }
     }
+}
+
+/// Where a server process's standard error goes: the test's own when `TESSERA_TEST_SERVER_LOGS` is
+/// set, nowhere otherwise.
+pub(crate) fn server_logs() -> Stdio {
+    if std::env::var_os("TESSERA_TEST_SERVER_LOGS").is_some() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    }
+}
+
+/// Spawns `command` with its standard output piped and returns it with its first line, which a
+/// server writes once it listens.
+pub(crate) fn spawn_for_first_line(mut command: Command) -> (Child, String) {
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line)
 }
 
 /// One HTTP/1.1 request; returns the status and the JSON body.
