@@ -8,17 +8,9 @@
 #   DURATION=10s CONNS=32 ROUNDS=500 bash bench/downstream.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DURATION=${DURATION:-8s}
-CONNS=${CONNS:-32}
-THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-200}
-WORK=$(mktemp -d /tmp/tessera-downstream.XXXXXX)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; }
-trap cleanup EXIT
-log() { echo "$*" >&2; }
 source "$ROOT/bench/lib.sh"
-command -v wrk >/dev/null || { log "installing wrk"; apt-get install -y -q wrk >/dev/null; }
+bench_init downstream
 cargo build --release -q -p tessera --manifest-path "$ROOT/Cargo.toml"
 cargo build --release -q -p tessera-guard --example downstream --manifest-path "$ROOT/Cargo.toml"
 TESSERA="$ROOT/target/release/tessera"

@@ -1,5 +1,20 @@
-# Shared by bench/run.sh and bench/cluster.sh: ports, waiting, wrk runs and the report's tables.
-# Expects THREADS, CONNS, DURATION and WORK to be set by the script that sources it.
+# Shared by the bench scripts: their set-up, ports, waiting, wrk runs and the report's tables.
+# Expects THREADS, CONNS, DURATION and WORK to be set, by bench_init or by the script itself.
+
+log() { echo "$*" >&2; }
+
+# bench_init NAME [DURATION]: the run's load (DURATION, CONNS, THREADS from the environment, else
+# DURATION as given or 8s, 32 connections, 2 threads), its work dir, the servers in PIDS stopped on
+# exit, and wrk installed when missing.
+bench_init() {
+  DURATION=${DURATION:-${2:-8s}}
+  CONNS=${CONNS:-32}
+  THREADS=${THREADS:-2}
+  WORK=$(mktemp -d "/tmp/tessera-$1.XXXXXX")
+  PIDS=()
+  trap 'for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
+  command -v wrk >/dev/null || { log "installing wrk"; apt-get install -y -q wrk >/dev/null; }
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 1 200); do curl -fs "http://$1/healthz" >/dev/null 2>&1 && return 0; sleep 0.05; done; log "no answer on $1"; return 1; }

@@ -8,16 +8,8 @@
 #   bash bench/metrics.sh               # release build, then about three minutes
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DURATION=${DURATION:-8s}
-CONNS=${CONNS:-32}
-THREADS=${THREADS:-2}
-WORK=$(mktemp -d /tmp/tessera-metrics.XXXXXX)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; }
-trap cleanup EXIT
-log() { echo "$*" >&2; }
 source "$ROOT/bench/lib.sh"
-command -v wrk >/dev/null || { log "installing wrk"; apt-get install -y -q wrk >/dev/null; }
+bench_init metrics
 cargo build --release -q -p tessera --manifest-path "$ROOT/Cargo.toml"
 TESSERA="$ROOT/target/release/tessera"
 
