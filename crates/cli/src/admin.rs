@@ -213,9 +213,15 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
     )?;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .map_err(|e| Failure::usage(format!("invalid configuration: log: {e}")))?;
+    // Lines are written by a thread of their own, so a request never waits on standard error.
+    // Not lossy: under a flood the request threads wait for room rather than lose lines. The
+    // guard flushes what is queued when `serve` returns.
+    let (writer, _flush_on_return) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match config.log_format() {
         LogFormat::Pretty => logs.init(),
         // One JSON object per line, the event's fields at the top level.
