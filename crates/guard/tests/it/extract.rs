@@ -8,12 +8,12 @@ use axum::{Json, Router};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use tessera_guard::{
-    Admin, Authenticated, Bearer, Claims, Guard, GuardLayer, ManualClock, RequireRole,
-    RequireScope, ScopeRequirement,
+    Admin, Authenticated, Bearer, Claims, Guard, GuardLayer, RequireRole, RequireScope,
+    ScopeRequirement,
 };
 use tower::ServiceExt as _;
 
-use crate::{EPOCH, TestIssuer, access_token, guard_of, key};
+use crate::{access_token, guard_of, one_key_issuer};
 
 #[derive(Clone, FromRef)]
 struct AppState {
@@ -71,9 +71,7 @@ async fn call(app: &Router, path: &str, authorization: &[&str]) -> (StatusCode, 
 
 #[tokio::test]
 async fn extractors_pass_valid_tokens_and_refuse_the_rest_with_tesseras_bodies() {
-    let signer = key("k1");
-    let issuer = TestIssuer::start(vec![signer.clone()]).await;
-    let clock = ManualClock::at(EPOCH);
+    let (signer, issuer, clock) = one_key_issuer().await;
     let guard = guard_of(&issuer, &clock).start().await.unwrap();
     let app = app(guard);
     let admin = format!(
@@ -167,9 +165,7 @@ async fn extractors_pass_valid_tokens_and_refuse_the_rest_with_tesseras_bodies()
 
 #[tokio::test]
 async fn the_tower_layer_guards_any_service() {
-    let signer = key("k1");
-    let issuer = TestIssuer::start(vec![signer.clone()]).await;
-    let clock = ManualClock::at(EPOCH);
+    let (signer, issuer, clock) = one_key_issuer().await;
     let guard = guard_of(&issuer, &clock).start().await.unwrap();
     // A plain router without the guard in its state: the layer does the work.
     let app = Router::new()

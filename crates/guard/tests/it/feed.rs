@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use tessera_guard::{Guard, ManualClock, Rejection, TokenProblem, Unavailable};
 
-use crate::{EPOCH, FEED_TOKEN, TestIssuer, access_token, guard_of, key};
+use crate::{EPOCH, FEED_TOKEN, TestIssuer, access_token, guard_of, key, one_key_issuer};
 
 const REVOKED: Result<(), Rejection> = Err(Rejection::InvalidToken(TokenProblem::Revoked));
 const STALE: Result<(), Rejection> = Err(Rejection::Unavailable(Unavailable::RevocationsStale));
@@ -141,9 +141,7 @@ async fn resumes_from_its_cursor_after_a_dropped_connection() {
 
 #[tokio::test]
 async fn fails_closed_after_max_staleness_and_recovers() {
-    let signer = key("k1");
-    let issuer = TestIssuer::start(vec![signer.clone()]).await;
-    let clock = ManualClock::at(EPOCH);
+    let (signer, issuer, clock) = one_key_issuer().await;
     let guard = guard_of(&issuer, &clock)
         .feed_token(FEED_TOKEN)
         .max_staleness(Duration::from_secs(10))
@@ -207,9 +205,7 @@ async fn a_guard_that_never_caught_up_fails_closed() {
 
 #[tokio::test]
 async fn an_entry_it_cannot_enforce_stops_the_feed_at_its_cursor() {
-    let signer = key("k1");
-    let issuer = TestIssuer::start(vec![signer.clone()]).await;
-    let clock = ManualClock::at(EPOCH);
+    let (signer, issuer, clock) = one_key_issuer().await;
     let guard = guard_of(&issuer, &clock)
         .feed_token(FEED_TOKEN)
         .max_staleness(Duration::from_secs(10))

@@ -6,13 +6,11 @@ use axum::http::StatusCode;
 use serde_json::json;
 use tessera_guard::{ConfigError, ManualClock, Rejection, TokenProblem, Unavailable};
 
-use crate::{EPOCH, TestIssuer, access_token, guard_of, key};
+use crate::{EPOCH, TestIssuer, access_token, guard_of, key, one_key_issuer};
 
 #[tokio::test]
 async fn verifies_with_keys_found_through_metadata_and_as_strictly_as_tessera() {
-    let signer = key("k1");
-    let issuer = TestIssuer::start(vec![signer.clone()]).await;
-    let clock = ManualClock::at(EPOCH);
+    let (signer, issuer, clock) = one_key_issuer().await;
     let guard = guard_of(&issuer, &clock)
         .audience("orders")
         .start()
@@ -112,9 +110,7 @@ async fn metadata_of_another_issuer_or_pointing_at_plain_http_is_refused() {
 
 #[tokio::test]
 async fn a_flood_of_unknown_kids_costs_one_fetch_per_cooldown() {
-    let signer = key("k1");
-    let issuer = TestIssuer::start(vec![signer.clone()]).await;
-    let clock = ManualClock::at(EPOCH);
+    let (signer, issuer, clock) = one_key_issuer().await;
     let guard = guard_of(&issuer, &clock)
         .refetch_cooldown(Duration::from_secs(5))
         .start()

@@ -271,6 +271,13 @@ impl TestIssuer {
     }
 }
 
+/// The usual start: one signing key (`k1`), an issuer publishing it, and a clock at [`EPOCH`].
+pub(crate) async fn one_key_issuer() -> (SigningKey, TestIssuer, ManualClock) {
+    let signer = key("k1");
+    let issuer = TestIssuer::start(vec![signer.clone()]).await;
+    (signer, issuer, ManualClock::at(EPOCH))
+}
+
 /// A guard of `issuer` on a manual clock.
 pub(crate) fn guard_of(issuer: &TestIssuer, clock: &ManualClock) -> GuardBuilder {
     Guard::builder(&issuer.url).clock(Arc::new(clock.clone()))
