@@ -222,7 +222,8 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
-    match config.log_format() {
+    let format = config.log_format();
+    match format {
         LogFormat::Pretty => logs.init(),
         // One JSON object per line, the event's fields at the top level.
         LogFormat::Json => logs
@@ -231,7 +232,6 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
             .with_current_span(false)
             .init(),
     }
-    let format = config.log_format();
     if format == LogFormat::Json {
         // A panic, too, is one JSON line.
         std::panic::set_hook(Box::new(|panic| {

@@ -261,13 +261,11 @@ async fn refresh_keys(keys: Arc<RemoteKeys>, revocations: Arc<Revocations>, cloc
     /// Expired revocations are dropped at least this often.
     const PRUNE_EVERY: Duration = Duration::from_secs(60);
     loop {
-        let wait = match keys.current() {
-            Some(_) => keys.refresh_in().max(Duration::from_secs(1)),
-            None => Duration::from_secs(1),
-        };
+        // Without a set, `refresh_in` is zero: a failed first fetch is retried every second.
+        let wait = keys.refresh_in().max(Duration::from_secs(1));
         clock.sleep(wait.min(PRUNE_EVERY)).await;
         revocations.prune(clock.now());
-        if keys.current().is_some() && !keys.refresh_in().is_zero() {
+        if !keys.refresh_in().is_zero() {
             continue;
         }
         if let Err(error) = keys.refresh().await {
