@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, header};
 use tessera_clock::{Clock, SystemClock};
-use tessera_jwt::{
-    BoundedCache, Error as JwtError, KeySet, TokenTailHasher, UntrustedToken, Validation,
-};
+use tessera_jwt::{BoundedCache, Error as JwtError, TokenTailHasher, UntrustedToken, Validation};
 use zeroize::Zeroizing;
 
 use crate::error::{ConfigError, Rejection, TokenProblem, Unavailable};
@@ -404,7 +402,7 @@ impl Guard {
         };
         let verified = parsed
             .verify::<serde_json::Map<String, serde_json::Value>>(
-                keys.as_ref() as &KeySet,
+                keys.as_ref(),
                 &inner.validation,
                 inner.clock.as_ref(),
             )
