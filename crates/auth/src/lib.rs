@@ -21,6 +21,7 @@ pub mod claims;
 pub use tessera_clock as clock;
 pub mod config;
 pub mod counters;
+pub mod django_import;
 pub mod django_password;
 mod error;
 pub mod ids;

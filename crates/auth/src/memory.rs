@@ -34,9 +34,9 @@ use async_trait::async_trait;
 
 use crate::ids::{SessionId, UserId};
 use crate::store::{
-    Client, ClientStore, Conflict, FlushStats, KeyInfo, KeyStore, NewUser, PrivateJwk,
-    RefreshRecord, RefreshState, Revocation, RevocationKind, RotateOutcome, Session, SessionStore,
-    Store, StoreError, StoredRefresh, User, UserStore,
+    Client, ClientStore, Conflict, FlushStats, ImportedUser, KeyInfo, KeyStore, NewUser,
+    PrivateJwk, RefreshRecord, RefreshState, Revocation, RevocationKind, RotateOutcome, Session,
+    SessionStore, Store, StoreError, StoredRefresh, User, UserStore,
 };
 
 /// A store held in memory, gone when the last clone is dropped.
@@ -128,6 +128,8 @@ struct State {
     keys: BTreeMap<String, KeyRow>,
     /// OAuth clients by id.
     clients: BTreeMap<String, Client>,
+    /// Digests of imported users' Django password hashes, by user id.
+    django_imports: BTreeMap<i64, [u8; 32]>,
 }
 
 /// A session and the hash of its current refresh token.
@@ -426,6 +428,47 @@ impl UserStore for MemoryStore {
         tokens.retain(|_, token| sessions.contains_key(&token.record.session_id.0));
         state.log(RevocationKind::UserDeleted(id), log_expires_at)?;
         Ok(true)
+    }
+
+    async fn django_imports(&self) -> Result<Vec<(UserId, [u8; 32])>, StoreError> {
+        let state = self.state()?;
+        Ok(state
+            .django_imports
+            .iter()
+            .map(|(id, digest)| (UserId(*id), *digest))
+            .collect())
+    }
+
+    async fn save_imported_user(&self, user: &ImportedUser, now: i64) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if state
+            .users
+            .values()
+            .any(|u| u.username == user.username && u.id != user.id)
+        {
+            return Err(StoreError::Conflict(Conflict::Username));
+        }
+        let stored = state.users.entry(user.id.0).or_insert_with(|| User {
+            id: user.id,
+            username: String::new(),
+            password_hash: "!".into(),
+            is_active: false,
+            created_at: now,
+            roles: Vec::new(),
+            claims: serde_json::Map::new(),
+        });
+        stored.username.clone_from(&user.username);
+        stored.is_active = user.is_active;
+        stored.roles.clone_from(&user.roles);
+        stored.claims.clone_from(&user.claims);
+        if let Some(password) = &user.password {
+            stored.password_hash.clone_from(&password.hash);
+            state
+                .django_imports
+                .insert(user.id.0, password.source_digest);
+        }
+        state.last_user_id = state.last_user_id.max(user.id.0);
+        Ok(())
     }
 }
 

@@ -137,6 +137,33 @@ pub struct NewUser {
     pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A user as `tessera import django` writes them: created with their Django id, or updated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportedUser {
+    /// The Django user's id, kept so existing tokens' `user_id` still names the same person.
+    pub id: UserId,
+    /// Login name.
+    pub username: String,
+    /// Whether the user may log in.
+    pub is_active: bool,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Custom claims.
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// The password to store; `None` keeps the stored one (Django's is unchanged since the last
+    /// import, so a re-hash or a change made in Tessera stays).
+    pub password: Option<ImportedPassword>,
+}
+
+/// A password taken from Django.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportedPassword {
+    /// What Tessera stores: Django's hash as it is, or an unusable `!` for a format it cannot verify.
+    pub hash: String,
+    /// SHA-256 of Django's hash, remembered to tell whether it changed by the next import.
+    pub source_digest: [u8; 32],
+}
+
 /// A login session: the chain of refresh tokens started by one login.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {
@@ -358,6 +385,14 @@ pub trait UserStore: Send + Sync {
     /// Deletes the user with its sessions and refresh tokens, logging `UserDeleted` in the same
     /// transaction. False if there is no such user.
     async fn delete_user(&self, id: UserId, log_expires_at: i64) -> Result<bool, StoreError>;
+    /// Every user ever imported from Django (deleted ones too), with the digest of their Django
+    /// password hash as last imported.
+    async fn django_imports(&self) -> Result<Vec<(UserId, [u8; 32])>, StoreError>;
+    /// Creates `user` with its own id (later ids continue after it) or overwrites its fields, and
+    /// records the import, in one transaction. `is_active` is written as given: disabling a user
+    /// that has sessions goes through [`UserStore::set_user_active`] first, which logs it.
+    /// [`StoreError::Conflict`] if another user has the name.
+    async fn save_imported_user(&self, user: &ImportedUser, now: i64) -> Result<(), StoreError>;
 }
 
 /// Sessions, refresh tokens and the revocation log.

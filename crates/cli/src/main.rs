@@ -6,6 +6,7 @@ mod admin;
 mod backend;
 mod clients;
 mod config;
+mod import;
 mod input;
 mod keys;
 mod token;
@@ -40,6 +41,9 @@ enum Command {
     Token(token::TokenCommand),
     /// Delete expired refresh tokens, sessions, revocation entries and keys.
     FlushExpired(admin::DataArgs),
+    /// Import users from another system (a Django site).
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Apply pending database migrations (PostgreSQL; an SQLite file is migrated on open).
     Migrate(admin::DataArgs),
 }
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Keys(command) => keys::run(command),
         Command::Clients(command) => clients::run(command),
         Command::Token(command) => token::run(command),
+        Command::Import(command) => import::run(command),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

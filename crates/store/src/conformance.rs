@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    Client, Conflict, KeyInfo, NewUser, PrivateJwk, RefreshRecord, RefreshState, Revocation,
-    RevocationKind, RotateOutcome, Session, Store, StoreError, StoredRefresh,
+    Client, Conflict, ImportedPassword, ImportedUser, KeyInfo, NewUser, PrivateJwk, RefreshRecord,
+    RefreshState, Revocation, RevocationKind, RotateOutcome, Session, Store, StoreError,
+    StoredRefresh,
 };
 
 /// The time the cases pretend it is.
@@ -182,6 +183,90 @@ pub async fn users_get_ids_in_order_and_unique_names(store: Arc<dyn Store>) {
     );
     let ann = store.user_by_id(ann.id).await.unwrap().unwrap();
     assert_eq!(ann.password_hash, "upgraded");
+}
+
+/// Django imports keep their ids, later ids continue after them, and a re-import without a
+/// password keeps the stored hash.
+pub async fn imported_users_keep_their_ids(store: Arc<dyn Store>) {
+    let ann = store.create_user(&new_user("ann"), NOW).await.unwrap();
+    assert_eq!(ann.id, UserId(1));
+    let digest = hash(7);
+    let mut bob = ImportedUser {
+        id: UserId(40),
+        username: "bob".into(),
+        is_active: true,
+        roles: vec!["staff".into()],
+        claims: serde_json::from_str(r#"{"email":"bob@example.com"}"#).unwrap(),
+        password: Some(ImportedPassword {
+            hash: "pbkdf2_sha256$1$s$h".into(),
+            source_digest: digest,
+        }),
+    };
+    store.save_imported_user(&bob, NOW).await.unwrap();
+    let stored = store.user_by_id(UserId(40)).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.username.as_str(),
+            stored.password_hash.as_str(),
+            stored.created_at
+        ),
+        ("bob", "pbkdf2_sha256$1$s$h", NOW)
+    );
+    assert_eq!(stored.roles, ["staff"]);
+    assert_eq!(
+        store.django_imports().await.unwrap(),
+        [(UserId(40), digest)]
+    );
+    // The next user created gets an id past the imported one.
+    let carol = store.create_user(&new_user("carol"), NOW).await.unwrap();
+    assert_eq!(carol.id, UserId(41));
+
+    // An update without a password keeps the stored hash (a re-hash after login, say).
+    assert!(
+        store
+            .set_password_hash(bob.id, "$argon2id$rehashed")
+            .await
+            .unwrap()
+    );
+    bob.username = "robert".into();
+    bob.is_active = false;
+    bob.roles = Vec::new();
+    bob.password = None;
+    store.save_imported_user(&bob, NOW + 5).await.unwrap();
+    let stored = store.user_by_id(UserId(40)).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.username.as_str(),
+            stored.password_hash.as_str(),
+            stored.is_active
+        ),
+        ("robert", "$argon2id$rehashed", false)
+    );
+    assert!(stored.roles.is_empty());
+    assert_eq!(stored.created_at, NOW, "creation time kept");
+    assert_eq!(
+        store.django_imports().await.unwrap(),
+        [(UserId(40), digest)]
+    );
+
+    // A name held by another user is a conflict, and nothing is written.
+    let clash = ImportedUser {
+        id: UserId(50),
+        username: "ann".into(),
+        ..bob.clone()
+    };
+    assert!(matches!(
+        store.save_imported_user(&clash, NOW).await,
+        Err(StoreError::Conflict(Conflict::Username))
+    ));
+    assert_eq!(store.user_by_id(UserId(50)).await.unwrap(), None);
+
+    // The record outlives the user, so a later import can tell they were deleted.
+    assert!(store.delete_user(bob.id, LOG_UNTIL).await.unwrap());
+    assert_eq!(
+        store.django_imports().await.unwrap(),
+        [(UserId(40), digest)]
+    );
 }
 
 /// Roles and claims are stored as given, replaced independently, and paged.
@@ -975,6 +1060,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases [$mode] $fresh;
             users_get_ids_in_order_and_unique_names,
             roles_claims_and_pages,
+            imported_users_keep_their_ids,
             user_status_changes_are_logged,
             sessions_list_and_revoke,
             rotation_happy_path,

@@ -6,6 +6,7 @@
 //! - [`SqliteStore`] is the embedded default: one file, created and migrated on open, shared
 //!   safely by a running server and the `tessera` CLI. [`SqliteOptions`] tunes its pool and
 //!   timeouts.
+//! - [`read_django_users`] reads a Django site's users for `tessera import django`.
 //! - `conformance` (behind the `conformance` feature) is the storage conformance suite, written
 //!   once against the traits; every backend runs all of it through `conformance_tests!`.
 //!
@@ -47,6 +48,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod django;
 mod postgres;
 mod redis;
 mod rows;
@@ -54,6 +56,7 @@ mod sqlite;
 #[cfg(feature = "conformance")]
 pub mod testing;
 
+pub use django::{DjangoDatabase, read_django_users};
 pub use postgres::{PostgresNotifications, PostgresOptions, PostgresStore, REVOCATION_CHANNEL};
 pub use redis::{RedisOptions, SharedRedis};
 pub use sqlite::{SqliteOptions, SqliteStore};

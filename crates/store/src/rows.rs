@@ -211,6 +211,33 @@ pub(crate) fn user_row(row: &impl Columns) -> Result<User, StoreError> {
     })
 }
 
+/// Creates an imported user with its own id, or overwrites its fields; `$3`, the password hash, may
+/// be NULL to keep the stored one. `{overriding}` is PostgreSQL's `OVERRIDING SYSTEM VALUE`.
+pub(crate) fn upsert_imported_user_sql(overriding: &str) -> String {
+    format!(
+        "INSERT INTO users (id, username, password_hash, is_active, created_at, roles, claims) \
+         {overriding} VALUES ($1, $2, COALESCE($3, '!'), $4, $5, $6, $7) \
+         ON CONFLICT (id) DO UPDATE SET username = excluded.username, \
+         is_active = excluded.is_active, roles = excluded.roles, claims = excluded.claims, \
+         password_hash = COALESCE($3, users.password_hash)"
+    )
+}
+
+/// Records the digest of an imported user's Django password hash.
+pub(crate) const RECORD_DJANGO_IMPORT: &str = "INSERT INTO django_imports (user_id, password_digest, imported_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (user_id) DO UPDATE SET password_digest = excluded.password_digest, \
+     imported_at = excluded.imported_at";
+
+pub(crate) const DJANGO_IMPORTS: &str =
+    "SELECT user_id, password_digest FROM django_imports ORDER BY user_id";
+
+pub(crate) fn django_import_row(row: &impl Columns) -> Result<(UserId, [u8; 32]), StoreError> {
+    let digest = row
+        .opt_bytes("password_digest")?
+        .ok_or_else(|| StoreError::internal_because("django_imports.password_digest is NULL"))?;
+    Ok((UserId(row.int("user_id")?), hash_of(digest)?))
+}
+
 pub(crate) const SESSION_COLUMNS: &str =
     "id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at";
 

@@ -16,16 +16,17 @@ use sqlx::sqlite::{
 use sqlx::{Row as _, Sqlite, SqliteExecutor, Transaction};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    Client, ClientStore, FlushStats, KeyInfo, KeyStore, NewUser, PoolConnections, PrivateJwk,
-    RefreshRecord, RefreshState, Revocation, RevocationKind, RotateOutcome, Session, SessionStore,
-    Store, StoreError, StoredRefresh, User, UserStore,
+    Client, ClientStore, FlushStats, ImportedUser, KeyInfo, KeyStore, NewUser, PoolConnections,
+    PrivateJwk, RefreshRecord, RefreshState, Revocation, RevocationKind, RotateOutcome, Session,
+    SessionStore, Store, StoreError, StoredRefresh, User, UserStore,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use crate::rows::{
-    CLIENT_COLUMNS, Columns as _, KEY_COLUMNS, REFRESH_SELECT, REVOCATION_COLUMNS, SESSION_COLUMNS,
-    USER_COLUMNS, client_row, db_error, json_text, key_row, kind_row, refresh_row, revocation_row,
-    session_row, user_row,
+    CLIENT_COLUMNS, Columns as _, DJANGO_IMPORTS, KEY_COLUMNS, RECORD_DJANGO_IMPORT,
+    REFRESH_SELECT, REVOCATION_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, client_row, db_error,
+    django_import_row, json_text, key_row, kind_row, refresh_row, revocation_row, session_row,
+    upsert_imported_user_sql, user_row,
 };
 
 /// Tunables of the SQLite backend.
@@ -617,6 +618,42 @@ impl UserStore for SqliteStore {
         log(&mut tx, &RevocationKind::UserDeleted(id), log_expires_at).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(true)
+    }
+
+    async fn django_imports(&self) -> Result<Vec<(UserId, [u8; 32])>, StoreError> {
+        sqlx::query(DJANGO_IMPORTS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(django_import_row)
+            .collect()
+    }
+
+    async fn save_imported_user(&self, user: &ImportedUser, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(&upsert_imported_user_sql(""))
+            .bind(user.id.0)
+            .bind(&user.username)
+            .bind(user.password.as_ref().map(|p| p.hash.as_str()))
+            .bind(user.is_active)
+            .bind(now)
+            .bind(json_text(&user.roles)?)
+            .bind(json_text(&user.claims)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if let Some(password) = &user.password {
+            sqlx::query(RECORD_DJANGO_IMPORT)
+                .bind(user.id.0)
+                .bind(password.source_digest.as_slice())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
     }
 }
 

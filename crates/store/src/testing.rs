@@ -38,6 +38,29 @@ fn unavailable<T>(service: &str, why: impl std::fmt::Display) -> Option<T> {
     None
 }
 
+/// A Python that can import each of `modules`: `TESSERA_TEST_PYTHON` (set by `.ci/test`, which
+/// installs the venv of `.ci/requirements.txt`), else `python3`. `None` after saying why, except
+/// under `CI=true`, where a missing one fails the test.
+pub fn python_with(modules: &[&str]) -> Option<String> {
+    let candidate = std::env::var("TESSERA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let usable = std::process::Command::new(&candidate)
+        .args(["-c", &format!("import {}", modules.join(", "))])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if usable {
+        return Some(candidate);
+    }
+    unavailable(
+        "a Python with the test tools",
+        format!(
+            "{candidate} cannot import {} (`bash .ci/test` installs them; or set \
+             TESSERA_TEST_PYTHON)",
+            modules.join(", ")
+        ),
+    )
+}
+
 /// A name no other test (in this process or another) is using.
 pub fn unique_name(stem: &str) -> String {
     use std::hash::{BuildHasher as _, Hasher as _};

@@ -7,6 +7,7 @@ use zeroize::Zeroizing;
 use super::AuthService;
 use crate::claims::check_profile;
 use crate::counters::RevocationReason;
+use crate::django_import::{DjangoUser, ImportPlan, PlannedImport, plan_import};
 use crate::error::AuthError;
 use crate::ids::UserId;
 use crate::store::{NewUser, Session, User};
@@ -197,5 +198,42 @@ impl AuthService {
         self.get_user(id).await?;
         self.revoke_user_tokens(id, None, self.now(), RevocationReason::Admin)
             .await
+    }
+
+    /// What importing `django` would do, from the users and imports stored now.
+    pub async fn plan_django_import(
+        &self,
+        django: Vec<DjangoUser>,
+    ) -> Result<ImportPlan, AuthError> {
+        let users = self.store.list_users().await?;
+        let imports = self.store.django_imports().await?;
+        Ok(plan_import(
+            django,
+            &users,
+            &imports,
+            self.config.max_token_bytes,
+        ))
+    }
+
+    /// Carries out one user's line of an import plan. A user who is disabled, or whose password
+    /// is replaced, loses their sessions as when an administrator does it.
+    pub async fn apply_django_import(&self, planned: &PlannedImport) -> Result<(), AuthError> {
+        let Some(write) = &planned.write else {
+            return Ok(());
+        };
+        if let Some(active) = planned.revokes.active {
+            let change = UserChange {
+                is_active: Some(active),
+                ..UserChange::default()
+            };
+            self.update_user(planned.id, &change).await?;
+        }
+        self.store.save_imported_user(write, self.now()).await?;
+        self.user_changed(planned.id);
+        if planned.revokes.password && write.is_active {
+            self.revoke_user_tokens(planned.id, None, self.now(), RevocationReason::Admin)
+                .await?;
+        }
+        Ok(())
     }
 }

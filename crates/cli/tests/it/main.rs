@@ -8,6 +8,7 @@
 
 mod clients;
 mod cluster;
+mod django_import;
 mod downstream;
 mod keys_and_tokens;
 mod serve;

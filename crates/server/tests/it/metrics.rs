@@ -12,24 +12,9 @@ use tower::ServiceExt as _;
 
 use super::TestServer;
 
-/// A Python that has `prometheus_client`: `TESSERA_TEST_PYTHON` (set by `.ci/run`), else
-/// `python3` if it has it. `None` (after saying why) outside CI; under CI a missing one fails.
+/// A Python with the Prometheus project's own client library.
 fn python() -> Option<String> {
-    let candidate = std::env::var("TESSERA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let usable = Command::new(&candidate)
-        .args(["-c", "import prometheus_client"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if usable {
-        return Some(candidate);
-    }
-    let why = format!(
-        "{candidate} has no prometheus_client (`bash .ci/run` installs it; or set TESSERA_TEST_PYTHON)"
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-    eprintln!("skipped: {why}");
-    None
+    tessera_store::testing::python_with(&["prometheus_client"])
 }
 
 /// The samples of a scrape, parsed by the reference parser: `(name, labels, value)`.

@@ -1,0 +1,8 @@
+-- Users imported from a Django site (`tessera import django`): the SHA-256 of the Django password
+-- hash as last imported, so a later run re-imports a password only when Django's changed. Kept
+-- when the user is deleted in Tessera (no foreign key), so a later run does not bring them back.
+CREATE TABLE django_imports (
+    user_id         INTEGER PRIMARY KEY,
+    password_digest BLOB    NOT NULL,
+    imported_at     INTEGER NOT NULL
+);
