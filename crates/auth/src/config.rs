@@ -4,6 +4,7 @@
 use tessera_jwt::Algorithm;
 
 use crate::sealing::MasterKey;
+use crate::tokens::{ClaimNames, TokenClasses};
 
 /// Token lifetimes and policies. Times are in seconds.
 #[derive(Clone, Debug)]
@@ -39,6 +40,18 @@ pub struct AuthConfig {
     pub master_key: Option<MasterKey>,
     /// Seconds a rotated-in key is published before it signs (default 0: at once).
     pub key_publish_ahead: i64,
+    /// Sliding token lifetime (simplejwt `SLIDING_TOKEN_LIFETIME`; default 5 minutes).
+    pub sliding_lifetime: i64,
+    /// How long a sliding token can be refreshed (simplejwt `SLIDING_TOKEN_REFRESH_LIFETIME`;
+    /// default 1 day).
+    pub sliding_refresh_lifetime: i64,
+    /// Which token classes authenticate requests (simplejwt `AUTH_TOKEN_CLASSES`).
+    pub token_classes: TokenClasses,
+    /// The names of the renamable claims (simplejwt `USER_ID_CLAIM`, `TOKEN_TYPE_CLAIM`,
+    /// `JTI_CLAIM`, `SLIDING_TOKEN_REFRESH_EXP_CLAIM`).
+    pub claim_names: ClaimNames,
+    /// Record each user's last login (simplejwt `UPDATE_LAST_LOGIN`; default off).
+    pub update_last_login: bool,
     /// The issuer the OAuth endpoints name (metadata, `iss` of their tokens) when `issuer` is
     /// unset: RFC 8414 and RFC 9068 need one. The server sets it to its own URL.
     pub default_issuer: Option<String>,
@@ -62,6 +75,11 @@ impl Default for AuthConfig {
             verified_token_cache: 10_000,
             master_key: None,
             key_publish_ahead: 0,
+            sliding_lifetime: 5 * 60,
+            sliding_refresh_lifetime: 24 * 60 * 60,
+            token_classes: TokenClasses::default(),
+            claim_names: ClaimNames::default(),
+            update_last_login: false,
             default_issuer: None,
         }
     }
@@ -85,6 +103,10 @@ impl AuthConfig {
     pub fn longest_token_lifetime(&self) -> i64 {
         self.access_lifetime
             .max(self.refresh_lifetime)
+            .max(
+                self.sliding_refresh_lifetime
+                    .saturating_add(self.sliding_lifetime),
+            )
             .saturating_add(i64::try_from(self.leeway).unwrap_or(i64::MAX))
     }
 }

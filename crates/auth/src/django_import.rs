@@ -381,6 +381,7 @@ mod tests {
             password_hash: PBKDF2.into(),
             is_active: true,
             created_at: 0,
+            last_login: None,
             roles: Vec::new(),
             claims: serde_json::Map::new(),
         }

@@ -21,6 +21,10 @@ pub enum TokenProblem {
     Blacklisted,
     /// No usable `user_id`.
     NoUserId,
+    /// A sliding token past its `refresh_exp`: it can no longer be refreshed.
+    RefreshExpired,
+    /// A sliding token without `refresh_exp`.
+    NoRefreshExpiry,
 }
 
 impl TokenProblem {
@@ -35,6 +39,8 @@ impl TokenProblem {
             TokenProblem::NoType => "Token has no type",
             TokenProblem::Blacklisted => "Token is blacklisted",
             TokenProblem::NoUserId => "Token contained no recognizable user identification",
+            TokenProblem::RefreshExpired => "Token 'refresh_exp' claim has expired",
+            TokenProblem::NoRefreshExpiry => "Token has no 'refresh_exp' claim",
         }
     }
 }

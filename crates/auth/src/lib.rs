@@ -46,9 +46,9 @@ pub use revocation::RevocationState;
 pub use sealing::MasterKey;
 pub use service::{
     AuthService, Bearer, Builder, FeedEntry, Grant, Introspection, IssuedClient, KeyStatus,
-    LoginContext, NewAccount, OAuthTokens, RefreshOutcome, Revoked, TokenPair, UserChange,
-    VerifiedAccess, VerifiedClientAccess,
+    LoginContext, NewAccount, OAuthTokens, RefreshOutcome, Revoked, SlidingToken, TokenPair,
+    UserChange, VerifiedAccess, VerifiedClientAccess,
 };
 pub use store::{Conflict, Counter, FailureLog, KeyInfo, RevocationBus, Store, StoreError};
 pub use throttle::{Attempt, LocalFailures, LoginThrottle, ThrottleConfig};
-pub use tokens::{ACCESS_TYP, REFRESH_TYP, TokenKind};
+pub use tokens::{ACCESS_TYP, ClaimNames, REFRESH_TYP, SLIDING_TYP, TokenClasses, TokenKind};

@@ -298,6 +298,7 @@ impl UserStore for MemoryStore {
             password_hash: user.password_hash.clone(),
             is_active: user.is_active,
             created_at: now,
+            last_login: None,
             roles: user.roles.clone(),
             claims: user.claims.clone(),
         };
@@ -430,6 +431,13 @@ impl UserStore for MemoryStore {
         Ok(true)
     }
 
+    async fn record_login(&self, id: UserId, now: i64) -> Result<(), StoreError> {
+        if let Some(user) = self.state()?.users.get_mut(&id.0) {
+            user.last_login = Some(now);
+        }
+        Ok(())
+    }
+
     async fn django_imports(&self) -> Result<Vec<(UserId, [u8; 32])>, StoreError> {
         let state = self.state()?;
         Ok(state
@@ -454,6 +462,7 @@ impl UserStore for MemoryStore {
             password_hash: "!".into(),
             is_active: false,
             created_at: now,
+            last_login: None,
             roles: Vec::new(),
             claims: serde_json::Map::new(),
         });
@@ -480,7 +489,7 @@ impl SessionStore for MemoryStore {
     async fn create_session(
         &self,
         session: &Session,
-        first: &RefreshRecord,
+        first: Option<&RefreshRecord>,
     ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         if state.sessions.contains_key(&session.id.0) {
@@ -492,23 +501,27 @@ impl SessionStore for MemoryStore {
                 session.user_id
             )));
         }
-        if state.tokens.contains_key(&first.token_hash) {
-            return Err(StoreError::Conflict(Conflict::Other));
-        }
-        if first.session_id != session.id && !state.sessions.contains_key(&first.session_id.0) {
-            return Err(StoreError::internal_because(format!(
-                "refresh token for session {} that does not exist",
-                first.session_id
-            )));
+        if let Some(first) = first {
+            if state.tokens.contains_key(&first.token_hash) {
+                return Err(StoreError::Conflict(Conflict::Other));
+            }
+            if first.session_id != session.id && !state.sessions.contains_key(&first.session_id.0) {
+                return Err(StoreError::internal_because(format!(
+                    "refresh token for session {} that does not exist",
+                    first.session_id
+                )));
+            }
         }
         state.sessions.insert(
             session.id.0.clone(),
             SessionRow {
                 session: session.clone(),
-                current: Some(first.token_hash),
+                current: first.map(|first| first.token_hash),
             },
         );
-        state.insert_refresh(first);
+        if let Some(first) = first {
+            state.insert_refresh(first);
+        }
         Ok(())
     }
 

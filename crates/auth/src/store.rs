@@ -116,6 +116,9 @@ pub struct User {
     pub is_active: bool,
     /// Creation time.
     pub created_at: i64,
+    /// The last successful login, recorded when `update_last_login` is on (simplejwt's
+    /// `UPDATE_LAST_LOGIN`).
+    pub last_login: Option<i64>,
     /// Role names, carried in access tokens as `roles` (and `role` when there is one).
     pub roles: Vec<String>,
     /// Custom claims (profile data such as `name` or `email`) carried in access tokens.
@@ -385,6 +388,8 @@ pub trait UserStore: Send + Sync {
     /// Deletes the user with its sessions and refresh tokens, logging `UserDeleted` in the same
     /// transaction. False if there is no such user.
     async fn delete_user(&self, id: UserId, log_expires_at: i64) -> Result<bool, StoreError>;
+    /// Records a successful login at `now`.
+    async fn record_login(&self, id: UserId, now: i64) -> Result<(), StoreError>;
     /// Every user ever imported from Django (deleted ones too), with the digest of their Django
     /// password hash as last imported.
     async fn django_imports(&self) -> Result<Vec<(UserId, [u8; 32])>, StoreError>;
@@ -398,11 +403,11 @@ pub trait UserStore: Send + Sync {
 /// Sessions, refresh tokens and the revocation log.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Stores a new session with its first refresh token.
+    /// Stores a new session with its first refresh token (none for a sliding token's session).
     async fn create_session(
         &self,
         session: &Session,
-        first: &RefreshRecord,
+        first: Option<&RefreshRecord>,
     ) -> Result<(), StoreError>;
     /// One session (revoked ones included).
     async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;

@@ -167,6 +167,13 @@ fn load_config(data: &DataArgs, extra: &[(&str, Option<String>)]) -> Result<Conf
         .map_err(|e| Failure::usage(e.to_string()))
 }
 
+/// What loading the configuration noticed, as warnings in the log's format.
+fn report_warnings(config: &Config) {
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+}
+
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -232,6 +239,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
             .with_current_span(false)
             .init(),
     }
+    report_warnings(&config);
     if format == LogFormat::Json {
         // A panic, too, is one JSON line.
         std::panic::set_hook(Box::new(|panic| {
@@ -244,7 +252,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
         } else {
             Schema::Check
         };
-        let signing_key = config
+        let from_file = config
             .signing_key
             .as_deref()
             .map(|path| crate::input::signing_key(&path.to_string_lossy(), None))
@@ -253,6 +261,10 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
                 Failure::Usage(why) => Failure::usage(format!("signing_key: {why}")),
                 other => other,
             })?;
+        let inline = config
+            .inline_signing_key()
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        let signing_key = from_file.or(inline);
         let settings = config
             .settings(signing_key)
             .map_err(|e| Failure::usage(e.to_string()))?;
@@ -274,6 +286,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), Failure> {
 /// The domain opened for administration over the backend `data` names (its schema checked).
 pub(crate) async fn open_service(data: &DataArgs) -> Result<AuthService, Failure> {
     let config = load_config(data, &[])?;
+    report_warnings(&config);
     let backend = backend::open(&config, Schema::Check).await?;
     service(&config, &backend)
 }
@@ -382,16 +395,17 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
             }
             UsersCommand::List { .. } => {
                 println!(
-                    "{:>6}  {:<6}  {:<20}  {:<24}  claims",
-                    "id", "active", "username", "roles"
+                    "{:>6}  {:<6}  {:<20}  {:<24}  {:<20}  claims",
+                    "id", "active", "username", "roles", "last login"
                 );
                 for user in admin.list_users().await.map_err(domain)? {
                     println!(
-                        "{:>6}  {:<6}  {:<20}  {:<24}  {}",
+                        "{:>6}  {:<6}  {:<20}  {:<24}  {:<20}  {}",
                         user.id.0,
                         if user.is_active { "yes" } else { "no" },
                         user.username,
                         user.roles.join(","),
+                        user.last_login.map_or_else(|| "-".to_owned(), rfc3339),
                         serde_json::Value::Object(user.claims),
                     );
                 }

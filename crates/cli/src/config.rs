@@ -10,9 +10,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
-use tessera_auth::{AuthConfig, MasterKey, PasswordPolicy, ThrottleConfig};
-use tessera_jwt::{Algorithm, SigningKey};
+use tessera_auth::{
+    AuthConfig, ClaimNames, MasterKey, PasswordPolicy, ThrottleConfig, TokenClasses,
+};
+use tessera_jwt::{Algorithm, SigningKey, VerifyingKey};
 use tessera_server::feed::FeedToken;
+use tessera_server::state::AuthHeader;
 use tessera_server::{BrowserMode, LogFormat, Settings};
 
 /// A span of time written as `15m`, `1h 30m`, `1d` or a number of seconds.
@@ -95,6 +98,9 @@ macro_rules! settings {
                 $(#[$attr])*
                 pub(crate) $name: $ty,
             )*
+            /// What loading noticed for the operator (keys of `[simplejwt]` that have no effect).
+            #[serde(skip)]
+            pub(crate) warnings: Vec<String>,
         }
 
         /// Each setting's name, default (as text; `None`: unset) and meaning.
@@ -122,9 +128,28 @@ settings! {
         "private JWK or PEM to sign with instead of generated keys";
     signing_algorithm: Algorithm = Some("ES256"), "algorithm of generated keys";
     key_publish_ahead: Span = Some("0s"), "how long a rotated key is published before it signs";
+    signing_key_secret: Option<SecretText> = None,
+        "the signing key itself: an HMAC secret, or a PEM private key (simplejwt's SIGNING_KEY)";
+    verifying_key: Option<String> = None,
+        "PEM public key that must be the signing key's (simplejwt's VERIFYING_KEY)";
     access_token_lifetime: Span = Some("5m"), "access token lifetime";
     refresh_token_lifetime: Span = Some("1d"), "refresh token lifetime";
     session_lifetime: Span = Some("30d"), "absolute session lifetime";
+    sliding_token_lifetime: Span = Some("5m"), "sliding token lifetime";
+    sliding_token_refresh_lifetime: Span = Some("1d"), "how long a sliding token can be refreshed";
+    #[serde(deserialize_with = "list")]
+    auth_token_classes: Vec<String> = Some("access,sliding"),
+        "token classes that authenticate requests (access, sliding)";
+    #[serde(deserialize_with = "list")]
+    auth_header_types: Vec<String> = Some("Bearer"),
+        "accepted first words of the access token header";
+    auth_header_name: String = Some("Authorization"), "header that carries access tokens";
+    user_id_claim: String = Some("user_id"), "name of the user id claim";
+    token_type_claim: String = Some("token_type"), "name of the token type claim";
+    jti_claim: String = Some("jti"), "name of the token id claim";
+    sliding_token_refresh_exp_claim: String = Some("refresh_exp"),
+        "name of the sliding token's refresh expiry claim";
+    update_last_login: bool = Some("false"), "record each user's last login";
     rotate_refresh_tokens: bool = Some("true"), "issue a new refresh token on refresh";
     blacklist_after_rotation: bool = Some("true"), "retire the old refresh token on rotation";
     reuse_grace: Span = Some("0s"), "grace window for the previous refresh token";
@@ -195,14 +220,32 @@ impl Config {
                 default.map(|text| ((*name).to_owned(), guess_value(text)))
             })
             .collect();
+        let mut warnings = Vec::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.to_owned(),
                 source,
             })?;
-            let from_file = text
+            let mut from_file = text
                 .parse::<toml::Table>()
                 .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+            // A site's SIMPLE_JWT, pasted: its keys become the settings they mean, at this layer.
+            if let Some(simplejwt) = from_file.remove("simplejwt") {
+                let simplejwt = simplejwt.as_table().ok_or_else(|| {
+                    ConfigError::Invalid("simplejwt must be a table ([simplejwt])".into())
+                })?;
+                let translated =
+                    crate::simplejwt::translate(simplejwt).map_err(ConfigError::Invalid)?;
+                for (name, value) in translated.settings {
+                    if from_file.contains_key(name) {
+                        return Err(ConfigError::Invalid(format!(
+                            "{name} is set twice: on its own and through [simplejwt]"
+                        )));
+                    }
+                    from_file.insert(name.to_owned(), value);
+                }
+                warnings = translated.warnings;
+            }
             table.extend(from_file);
         }
         for (name, value) in env {
@@ -216,16 +259,22 @@ impl Config {
         for (name, value) in flags {
             table.insert((*name).to_owned(), guess_value(value));
         }
-        let config: Config = table.try_into().map_err(|e: toml::de::Error| {
+        let mut config: Config = table.try_into().map_err(|e: toml::de::Error| {
             ConfigError::Invalid(e.to_string().trim().replace('\n', " "))
         })?;
         config.validate()?;
+        config.warnings = warnings;
         Ok(config)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
             ("access_token_lifetime", self.access_token_lifetime),
+            ("sliding_token_lifetime", self.sliding_token_lifetime),
+            (
+                "sliding_token_refresh_lifetime",
+                self.sliding_token_refresh_lifetime,
+            ),
             ("refresh_token_lifetime", self.refresh_token_lifetime),
             ("session_lifetime", self.session_lifetime),
             ("login_throttle_window", self.login_throttle_window),
@@ -295,7 +344,111 @@ impl Config {
             ));
         }
         self.master_key()?;
+        self.token_classes()?;
+        self.claim_names()
+            .check()
+            .map_err(|e| ConfigError::Invalid(format!("claim names: {e}")))?;
+        self.auth_header()?;
+        if self.signing_key.is_some() && self.signing_key_secret.is_some() {
+            return Err(ConfigError::Invalid(
+                "signing_key and signing_key_secret are both set: give the key one way".into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// `auth_token_classes` as the domain's.
+    fn token_classes(&self) -> Result<TokenClasses, ConfigError> {
+        let mut classes = TokenClasses {
+            access: false,
+            sliding: false,
+        };
+        for name in &self.auth_token_classes {
+            match name.as_str() {
+                "access" => classes.access = true,
+                "sliding" => classes.sliding = true,
+                other => {
+                    return Err(ConfigError::Invalid(format!(
+                        "auth_token_classes: {other:?} is not a token class (access, sliding)"
+                    )));
+                }
+            }
+        }
+        if !(classes.access || classes.sliding) {
+            return Err(ConfigError::Invalid(
+                "auth_token_classes must name at least one class".into(),
+            ));
+        }
+        Ok(classes)
+    }
+
+    fn claim_names(&self) -> ClaimNames {
+        ClaimNames {
+            user_id: self.user_id_claim.clone(),
+            token_type: self.token_type_claim.clone(),
+            jti: self.jti_claim.clone(),
+            refresh_exp: self.sliding_token_refresh_exp_claim.clone(),
+        }
+    }
+
+    /// Where access tokens are presented.
+    fn auth_header(&self) -> Result<AuthHeader, ConfigError> {
+        let name = self.auth_header_name.parse().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "auth_header_name: {:?} is not a header name",
+                self.auth_header_name
+            ))
+        })?;
+        if self.auth_header_types.is_empty()
+            || self
+                .auth_header_types
+                .iter()
+                .any(|t| !t.chars().all(|c| c.is_ascii_graphic()))
+        {
+            return Err(ConfigError::Invalid(
+                "auth_header_types must be one or more words without spaces".into(),
+            ));
+        }
+        Ok(AuthHeader {
+            name,
+            types: self.auth_header_types.clone(),
+        })
+    }
+
+    /// The key given inline (`signing_key_secret`: an HMAC secret or a PEM private key), checked
+    /// against `verifying_key` when that is set.
+    pub(crate) fn inline_signing_key(&self) -> Result<Option<SigningKey>, ConfigError> {
+        let Some(SecretText(text)) = &self.signing_key_secret else {
+            if self.verifying_key.is_some() {
+                return Err(ConfigError::Invalid(
+                    "verifying_key is set without signing_key_secret".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        let alg = self.signing_algorithm;
+        let invalid =
+            |e: tessera_jwt::Error| ConfigError::Invalid(format!("signing_key_secret: {e}"));
+        let key = if text.trim_start().starts_with("-----BEGIN") {
+            SigningKey::from_pem(text, alg).map_err(invalid)?
+        } else if alg.as_str().starts_with("HS") {
+            SigningKey::from_hmac_secret(alg, text.as_bytes()).map_err(invalid)?
+        } else {
+            return Err(ConfigError::Invalid(format!(
+                "signing_key_secret: a {alg} key is a PEM private key"
+            )));
+        };
+        if let Some(pem) = &self.verifying_key {
+            let given = VerifyingKey::from_pem(pem, alg)
+                .map_err(|e| ConfigError::Invalid(format!("verifying_key: {e}")))?;
+            let ours = key.verifying_key().map_err(invalid)?;
+            if given.to_public_jwk() != ours.to_public_jwk() {
+                return Err(ConfigError::Invalid(
+                    "verifying_key is not the public key of signing_key_secret".into(),
+                ));
+            }
+        }
+        Ok(Some(key))
     }
 
     /// The parsed master key, if one is set.
@@ -332,6 +485,11 @@ impl Config {
             verified_token_cache: self.verified_token_cache,
             key_publish_ahead: self.key_publish_ahead.seconds(),
             master_key: self.master_key()?,
+            sliding_lifetime: self.sliding_token_lifetime.seconds(),
+            sliding_refresh_lifetime: self.sliding_token_refresh_lifetime.seconds(),
+            token_classes: self.token_classes()?,
+            claim_names: self.claim_names(),
+            update_last_login: self.update_last_login,
             ..AuthConfig::default()
         })
     }
@@ -376,6 +534,7 @@ impl Config {
                 .map(|secret| FeedToken(zeroize::Zeroizing::new(secret.0.clone()))),
             metrics_listen: self.metrics_listen,
             log_format: self.log_format(),
+            auth_header: self.auth_header()?,
         })
     }
 

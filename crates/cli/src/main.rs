@@ -9,6 +9,7 @@ mod config;
 mod import;
 mod input;
 mod keys;
+mod simplejwt;
 mod token;
 
 use std::process::ExitCode;

@@ -6,7 +6,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tessera_auth::{AuthError, Chain, OAuthProblem, TokenProblem};
+use tessera_auth::{AuthError, Chain, OAuthProblem, TokenClasses, TokenProblem};
 
 /// `WWW-Authenticate` on every 401, as simplejwt's views send it.
 pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"api\"";
@@ -20,7 +20,7 @@ pub enum ApiError {
     /// A failure of the auth domain.
     Auth(AuthError),
     /// An access token refused on a protected route (simplejwt's `messages` shape).
-    AccessToken(TokenProblem),
+    AccessToken(TokenProblem, TokenClasses),
     /// No usable `Authorization` header.
     NotAuthenticated,
     /// `Authorization: Bearer` with other than exactly one value.
@@ -95,9 +95,9 @@ impl ApiError {
 
     /// A refused access token on a protected route: token problems in simplejwt's `messages`
     /// shape, anything else as it is.
-    pub fn access_token(error: AuthError) -> ApiError {
+    pub fn access_token(error: AuthError, classes: TokenClasses) -> ApiError {
         match error {
-            AuthError::Token(problem) => ApiError::AccessToken(problem),
+            AuthError::Token(problem) => ApiError::AccessToken(problem, classes),
             other => ApiError::Auth(other),
         }
     }
@@ -160,19 +160,20 @@ impl ApiError {
                     "A server error occurred.",
                 ),
             },
-            ApiError::AccessToken(TokenProblem::NoUserId) => {
+            ApiError::AccessToken(TokenProblem::NoUserId, _) => {
                 token_endpoint(TokenProblem::NoUserId.message(), "token_not_valid")
             }
-            ApiError::AccessToken(problem) => (
+            // simplejwt tries each class of AUTH_TOKEN_CLASSES and reports each one's verdict.
+            ApiError::AccessToken(problem, classes) => (
                 StatusCode::UNAUTHORIZED,
                 json!({
                     "detail": "Given token not valid for any token type",
                     "code": "token_not_valid",
-                    "messages": [{
-                        "token_class": "AccessToken",
-                        "token_type": "access",
+                    "messages": classes.names().into_iter().map(|(class, kind)| json!({
+                        "token_class": class,
+                        "token_type": kind,
                         "message": problem.message(),
-                    }],
+                    })).collect::<Vec<_>>(),
                 }),
             ),
             ApiError::NotAuthenticated => detail(
@@ -491,9 +492,26 @@ mod tests {
                 None,
             ),
             (
-                ApiError::AccessToken(TokenProblem::Invalid),
+                ApiError::AccessToken(TokenProblem::Invalid, TokenClasses::default()),
                 401,
-                json!({"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[{"token_class":"AccessToken","token_type":"access","message":"Token is invalid"}]}),
+                json!({"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[
+                    {"token_class":"AccessToken","token_type":"access","message":"Token is invalid"},
+                    {"token_class":"SlidingToken","token_type":"sliding","message":"Token is invalid"},
+                ]}),
+                bearer.clone(),
+            ),
+            (
+                ApiError::AccessToken(
+                    TokenProblem::Expired,
+                    TokenClasses {
+                        access: true,
+                        sliding: false,
+                    },
+                ),
+                401,
+                json!({"detail":"Given token not valid for any token type","code":"token_not_valid","messages":[
+                    {"token_class":"AccessToken","token_type":"access","message":"Token is expired"},
+                ]}),
                 bearer.clone(),
             ),
             (

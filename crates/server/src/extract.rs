@@ -11,7 +11,7 @@ use tessera_auth::{AuthError, LoginContext, VerifiedAccess};
 use zeroize::Zeroizing;
 
 use crate::error::{ApiError, Credential};
-use crate::state::{AppState, BrowserMode};
+use crate::state::{AppState, AuthHeader, BrowserMode};
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -76,13 +76,13 @@ pub(crate) async fn verified_bearer(
     parts: &Parts,
     state: &AppState,
 ) -> Result<tessera_auth::Bearer, ApiError> {
-    let token = bearer_token(parts)?;
+    let token = bearer_token(parts, &AuthHeader::default())?;
     state.revocations_fresh()?;
     state
         .auth
         .verify_bearer(token)
         .await
-        .map_err(ApiError::access_token)
+        .map_err(|e| ApiError::access_token(e, state.auth.token_classes()))
 }
 
 impl Body {
@@ -229,10 +229,14 @@ impl Body {
 #[derive(Clone, Debug)]
 pub struct Authenticated(pub Arc<VerifiedAccess>);
 
-/// The raw token of `Authorization: Bearer <token>`, with simplejwt's rules: another scheme or no
-/// header is "not provided"; `Bearer` with other than one value is a bad header.
-pub(crate) fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
-    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+/// The raw token of `Authorization: Bearer <token>` (or the header and types `expected` names),
+/// with simplejwt's rules: another scheme or no header is "not provided"; an accepted scheme with
+/// other than one value is a bad header.
+pub(crate) fn bearer_token<'a>(
+    parts: &'a Parts,
+    expected: &AuthHeader,
+) -> Result<&'a str, ApiError> {
+    let mut values = parts.headers.get_all(&expected.name).iter();
     let value = values.next().ok_or(ApiError::NotAuthenticated)?;
     if values.next().is_some() {
         return Err(ApiError::DuplicateCredential(
@@ -241,7 +245,10 @@ pub(crate) fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     }
     let text = value.to_str().map_err(|_| ApiError::NotAuthenticated)?;
     let mut words = text.split_ascii_whitespace();
-    if words.next() != Some("Bearer") {
+    if !words
+        .next()
+        .is_some_and(|scheme| expected.types.iter().any(|t| t == scheme))
+    {
         return Err(ApiError::NotAuthenticated);
     }
     match (words.next(), words.next()) {
@@ -306,14 +313,14 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts)?;
+        let token = bearer_token(parts, &state.auth_header)?;
         state.revocations_fresh()?;
         state
             .auth
             .verify_access_fresh(token)
             .await
             .map(Authenticated)
-            .map_err(ApiError::access_token)
+            .map_err(|e| ApiError::access_token(e, state.auth.token_classes()))
     }
 }
 

@@ -61,7 +61,7 @@ impl FromRequestParts<Arc<AppState>> for FeedReader {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let token = crate::extract::bearer_token(parts)?;
+        let token = crate::extract::bearer_token(parts, &crate::state::AuthHeader::default())?;
         if let Some(FeedToken(expected)) = &state.feed_token
             && aws_lc_rs::constant_time::verify_slices_are_equal(
                 token.as_bytes(),

@@ -136,6 +136,7 @@ pub async fn build(
         feed_token: settings.revocation_feed_token.clone(),
         max_staleness: settings.revocation_max_staleness,
         metrics,
+        auth_header: settings.auth_header.clone(),
     });
     // The service has just loaded the revocation state.
     state.feed.synced(Ok(()));

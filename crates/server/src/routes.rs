@@ -21,6 +21,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/token/", post(login))
         .route("/api/token/refresh/", post(refresh))
+        .route("/api/token/sliding/", post(login_sliding))
+        .route("/api/token/sliding/refresh/", post(refresh_sliding))
         .route("/api/token/verify/", post(verify))
         .route("/api/token/blacklist/", post(blacklist))
         .route("/api/me/", get(me))
@@ -39,6 +41,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::MethodNotAllowed(method.to_string())
         })
+        // A 401's challenge names the configured scheme (simplejwt's AUTH_HEADER_TYPES[0]).
+        .layer(axum::middleware::map_response_with_state(
+            Arc::clone(&state),
+            challenge_scheme,
+        ))
         // After routing, so the route's template is known; the fallback's requests are `unmatched`.
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -48,6 +55,24 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 type ApiResult = Result<Response, ApiError>;
+
+/// Rewrites the default `Bearer` challenge to the configured scheme, when it is another.
+async fn challenge_scheme(State(state): State<Arc<AppState>>, mut response: Response) -> Response {
+    let default = crate::error::WWW_AUTHENTICATE;
+    let headers = response.headers_mut();
+    if headers
+        .get(header::WWW_AUTHENTICATE)
+        .is_some_and(|v| v == default)
+    {
+        let challenge = state.auth_header.challenge();
+        if challenge != default
+            && let Ok(value) = HeaderValue::from_str(&challenge)
+        {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
+}
 
 fn empty_ok() -> ApiResult {
     Ok(Json(json!({})).into_response())
@@ -151,6 +176,31 @@ async fn refresh(
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     Ok(response)
+}
+
+/// simplejwt's `TokenObtainSlidingView`.
+async fn login_sliding(
+    State(state): State<Arc<AppState>>,
+    _: SameSite,
+    Client(client): Client,
+    mut body: Body,
+) -> ApiResult {
+    let username = body.char_field("username", true);
+    let password = body.char_field("password", false);
+    body.finish()?;
+    let sliding = state
+        .auth
+        .login_sliding(&username, password, &client)
+        .await?;
+    Ok(Json(json!({ "token": sliding.token })).into_response())
+}
+
+/// simplejwt's `TokenRefreshSlidingView`.
+async fn refresh_sliding(State(state): State<Arc<AppState>>, mut body: Body) -> ApiResult {
+    let token = body.char_field("token", true);
+    body.finish()?;
+    let sliding = state.auth.refresh_sliding(&token).await?;
+    Ok(Json(json!({ "token": sliding.token })).into_response())
 }
 
 async fn verify(State(state): State<Arc<AppState>>, mut body: Body) -> ApiResult {

@@ -45,6 +45,8 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// How the start-up line is written (the log's format is the binary's business).
     pub log_format: LogFormat,
+    /// Where users present their access tokens.
+    pub auth_header: crate::state::AuthHeader,
 }
 
 /// How logs and the start-up line are written.
@@ -76,6 +78,7 @@ impl Default for Settings {
             revocation_feed_token: None,
             metrics_listen: None,
             log_format: LogFormat::Pretty,
+            auth_header: crate::state::AuthHeader::default(),
         }
     }
 }

@@ -18,6 +18,34 @@ pub struct BrowserMode {
     pub allowed_origins: Vec<String>,
 }
 
+/// Where users' access tokens are presented (simplejwt's `AUTH_HEADER_NAME` and
+/// `AUTH_HEADER_TYPES`): by default `Authorization: Bearer <token>`. OAuth clients' tokens (scope
+/// guards, the revocation feed) always use RFC 6750's `Authorization: Bearer`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthHeader {
+    /// The header.
+    pub name: axum::http::HeaderName,
+    /// The accepted first words; the first one is named in `WWW-Authenticate`.
+    pub types: Vec<String>,
+}
+
+impl Default for AuthHeader {
+    fn default() -> Self {
+        AuthHeader {
+            name: axum::http::header::AUTHORIZATION,
+            types: vec!["Bearer".into()],
+        }
+    }
+}
+
+impl AuthHeader {
+    /// The `WWW-Authenticate` challenge of a 401, as simplejwt words it.
+    pub fn challenge(&self) -> String {
+        let scheme = self.types.first().map_or("Bearer", String::as_str);
+        format!("{scheme} realm=\"api\"")
+    }
+}
+
 /// Everything a handler needs.
 #[derive(Debug)]
 pub struct AppState {
@@ -36,6 +64,8 @@ pub struct AppState {
     pub max_staleness: Option<Duration>,
     /// Prometheus metrics, when a metrics listener is configured.
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Where users present their access tokens.
+    pub auth_header: AuthHeader,
 }
 
 impl AppState {

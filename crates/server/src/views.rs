@@ -34,6 +34,7 @@ pub fn user_json(user: &User) -> Value {
         "roles": user.roles,
         "claims": user.claims,
         "created_at": rfc3339(user.created_at),
+        "last_login": user.last_login.map(rfc3339),
     })
 }
 

@@ -74,7 +74,7 @@ async fn user(store: &dyn Store, name: &str) -> UserId {
 /// A session `id` of `owner` from [`NOW`] for 100 s, with token `n` as its first.
 async fn login(store: &dyn Store, owner: UserId, id: &str, n: u8) {
     store
-        .create_session(&session(id, owner, NOW, NOW + 100), &record(n, id))
+        .create_session(&session(id, owner, NOW, NOW + 100), Some(&record(n, id)))
         .await
         .unwrap();
 }
@@ -375,7 +375,7 @@ pub async fn sessions_list_and_revoke(store: Arc<dyn Store>) {
     // Created out of order, to show the listing sorts by creation time.
     let late = session("late", ann, NOW - 10, NOW + 100);
     store
-        .create_session(&late, &record(1, "late"))
+        .create_session(&late, Some(&record(1, "late")))
         .await
         .unwrap();
     let early = Session {
@@ -384,12 +384,12 @@ pub async fn sessions_list_and_revoke(store: Arc<dyn Store>) {
         ..session("early", ann, NOW - 20, NOW + 100)
     };
     store
-        .create_session(&early, &record(2, "early"))
+        .create_session(&early, Some(&record(2, "early")))
         .await
         .unwrap();
     let ended = session("ended", ann, NOW - 30, NOW);
     store
-        .create_session(&ended, &record(3, "ended"))
+        .create_session(&ended, Some(&record(3, "ended")))
         .await
         .unwrap();
     login(store, bob, "bobs", 4).await;
@@ -799,7 +799,7 @@ pub async fn flush_expired_removes_only_what_expired(store: Arc<dyn Store>) {
             ..record(n, id)
         };
         store
-            .create_session(&session(id, ann, NOW, session_ends), &first)
+            .create_session(&session(id, ann, NOW, session_ends), Some(&first))
             .await
             .unwrap();
     };

@@ -486,6 +486,16 @@ impl UserStore for PostgresStore {
         Ok(true)
     }
 
+    async fn record_login(&self, id: UserId, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
     async fn django_imports(&self) -> Result<Vec<(UserId, [u8; 32])>, StoreError> {
         sqlx::query(DJANGO_IMPORTS)
             .fetch_all(&self.pool)
@@ -537,7 +547,7 @@ impl SessionStore for PostgresStore {
     async fn create_session(
         &self,
         session: &Session,
-        first: &RefreshRecord,
+        first: Option<&RefreshRecord>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         sqlx::query(
@@ -553,11 +563,13 @@ impl SessionStore for PostgresStore {
         .bind(&session.user_agent)
         .bind(&session.ip)
         .bind(session.revoked_at)
-        .bind(&first.token_hash[..])
+        .bind(first.map(|first| &first.token_hash[..]))
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        insert_refresh(&mut tx, first).await?;
+        if let Some(first) = first {
+            insert_refresh(&mut tx, first).await?;
+        }
         tx.commit().await.map_err(db_error)
     }
 

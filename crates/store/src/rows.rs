@@ -197,7 +197,7 @@ fn opt_hash(row: &impl Columns, column: &str) -> Result<Option<[u8; 32]>, StoreE
 }
 
 pub(crate) const USER_COLUMNS: &str =
-    "id, username, password_hash, is_active, created_at, roles, claims";
+    "id, username, password_hash, is_active, created_at, last_login, roles, claims";
 
 pub(crate) fn user_row(row: &impl Columns) -> Result<User, StoreError> {
     Ok(User {
@@ -208,6 +208,7 @@ pub(crate) fn user_row(row: &impl Columns) -> Result<User, StoreError> {
         password_hash: row.text("password_hash")?,
         is_active: row.flag("is_active")?,
         created_at: row.int("created_at")?,
+        last_login: row.opt_int("last_login")?,
     })
 }
 

@@ -620,6 +620,16 @@ impl UserStore for SqliteStore {
         Ok(true)
     }
 
+    async fn record_login(&self, id: UserId, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET last_login = ? WHERE id = ?")
+            .bind(now)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
     async fn django_imports(&self) -> Result<Vec<(UserId, [u8; 32])>, StoreError> {
         sqlx::query(DJANGO_IMPORTS)
             .fetch_all(&self.pool)
@@ -662,7 +672,7 @@ impl SessionStore for SqliteStore {
     async fn create_session(
         &self,
         session: &Session,
-        first: &RefreshRecord,
+        first: Option<&RefreshRecord>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         sqlx::query(
@@ -678,11 +688,13 @@ impl SessionStore for SqliteStore {
         .bind(&session.user_agent)
         .bind(&session.ip)
         .bind(session.revoked_at)
-        .bind(&first.token_hash[..])
+        .bind(first.map(|first| &first.token_hash[..]))
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        insert_refresh(&mut tx, first).await?;
+        if let Some(first) = first {
+            insert_refresh(&mut tx, first).await?;
+        }
         tx.commit().await.map_err(db_error)
     }
 
@@ -1150,7 +1162,7 @@ mod tests {
                 revoked_at: None,
             };
             store
-                .create_session(&session, &record(n, sid))
+                .create_session(&session, Some(&record(n, sid)))
                 .await
                 .unwrap();
         }

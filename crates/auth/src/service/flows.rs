@@ -13,7 +13,7 @@ use crate::counters::{LoginResult, RefreshResult, RevocationReason};
 use crate::error::{AuthError, OAuthProblem, TokenProblem};
 use crate::ids::{SessionId, UserId, random_hex, token_hash};
 use crate::store::{RefreshRecord, RefreshState, RotateOutcome, Session, StoredRefresh, User};
-use crate::tokens::{TokenClaims, TokenKind, UserIdClaim};
+use crate::tokens::{Accept, TokenClaims, TokenKind, UserIdClaim};
 
 /// Where a login comes from (recorded on the session; the IP also feeds throttling).
 #[derive(Clone, Debug, Default)]
@@ -83,7 +83,6 @@ impl AuthService {
         (now, exp): (i64, i64),
         grantee: Option<&Grantee>,
     ) -> Result<(String, String), AuthError> {
-        let internal = |e: String| AuthError::Internal(format!("signing failed: {e}"));
         let jti = random_hex();
         let (iss, aud) = match grantee {
             Some(_) => (
@@ -105,29 +104,44 @@ impl AuthService {
             sub: grantee.map(|_| user.id.0.to_string()),
             client_id: grantee.map(|g| g.client_id.clone()),
             scope: grantee.map(|g| g.scope.clone()),
+            refresh_exp: None,
         };
-        let mut claims =
-            match serde_json::to_value(&registered).map_err(|e| internal(e.to_string()))? {
-                serde_json::Value::Object(map) => map,
-                _ => return Err(internal("claims are not an object".into())),
-            };
-        if kind == TokenKind::Access {
-            // Access tokens tell downstream services who the user is; refresh tokens only what
-            // refreshing needs. Registered claims were written first and are never replaced.
-            let extra = access_claims(
+        // Access tokens tell downstream services who the user is; refresh tokens only what
+        // refreshing needs.
+        let extra = match kind {
+            TokenKind::Refresh => serde_json::Map::new(),
+            TokenKind::Access | TokenKind::Sliding => access_claims(
                 &user.roles,
                 &user.claims,
                 self.config.access_token_claims.as_deref(),
-            );
-            for (name, value) in extra {
-                claims.entry(name).or_insert(value);
-            }
+            ),
+        };
+        let token = self.sign(kind, &registered, extra)?;
+        Ok((token, jti))
+    }
+
+    /// Signs `registered`, with the `extra` claims it does not have already, as a token of `kind`;
+    /// the renamable claims go under their configured names.
+    pub(super) fn sign(
+        &self,
+        kind: TokenKind,
+        registered: &TokenClaims,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, AuthError> {
+        let internal = |e: String| AuthError::Internal(format!("signing failed: {e}"));
+        let mut claims =
+            match serde_json::to_value(registered).map_err(|e| internal(e.to_string()))? {
+                serde_json::Value::Object(map) => map,
+                _ => return Err(internal("claims are not an object".into())),
+            };
+        // Registered claims were written first and are never replaced.
+        for (name, value) in extra {
+            claims.entry(name).or_insert(value);
         }
+        self.config.claim_names.write_wire_names(&mut claims);
         let material = self.live()?.keys.material();
         let header = Header::for_key(&material.signing).with_type(kind.typ());
-        let token = encode_with_header(&header, &claims, &material.signing)
-            .map_err(|e| internal(e.to_string()))?;
-        Ok((token, jti))
+        encode_with_header(&header, &claims, &material.signing).map_err(|e| internal(e.to_string()))
     }
 
     /// Username and password in, a new session and token pair out.
@@ -153,16 +167,7 @@ impl AuthService {
         let result = self
             .login_checked(username, password, context, grantee)
             .await;
-        let outcome = match &result {
-            Ok(_) => Some(LoginResult::Success),
-            Err(AuthError::InvalidCredentials) => Some(LoginResult::Failure),
-            Err(AuthError::Throttled { .. }) => Some(LoginResult::Throttled),
-            // Storage or hashing failed: the credentials were not judged.
-            Err(_) => None,
-        };
-        if let Some(outcome) = outcome {
-            self.counters.logins.add(outcome);
-        }
+        self.count_login(&result);
         result
     }
 
@@ -174,6 +179,60 @@ impl AuthService {
         grantee: Option<&Grantee>,
     ) -> Result<TokenPair, AuthError> {
         let now = self.now();
+        let user = self.authenticate(username, password, context, now).await?;
+        let session = Session {
+            id: SessionId::random(),
+            user_id: user.id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now.saturating_add(self.config.session_lifetime),
+            user_agent: context.user_agent.clone(),
+            ip: context.ip.clone(),
+            revoked_at: None,
+        };
+        let access_exp = now.saturating_add(self.config.access_lifetime);
+        let refresh_exp = now
+            .saturating_add(self.config.refresh_lifetime)
+            .min(session.expires_at);
+        let (access, _) = self.issue(
+            TokenKind::Access,
+            &user,
+            &session.id,
+            (now, access_exp),
+            grantee,
+        )?;
+        let (refresh, jti) = self.issue(
+            TokenKind::Refresh,
+            &user,
+            &session.id,
+            (now, refresh_exp),
+            grantee,
+        )?;
+        self.store
+            .create_session(
+                &session,
+                Some(&new_record(&refresh, &jti, &session.id, now, refresh_exp)),
+            )
+            .await?;
+        tracing::info!(user = user.id.0, session = %session.id, "login");
+        Ok(TokenPair {
+            access,
+            refresh,
+            access_expires_at: access_exp,
+            refresh_expires_at: refresh_exp,
+        })
+    }
+
+    /// The user `username` names, if `password` is theirs and they may log in: throttled, and
+    /// a Django or older hash re-hashed on the way. Every failure is the same
+    /// [`AuthError::InvalidCredentials`].
+    pub(super) async fn authenticate(
+        &self,
+        username: &str,
+        password: Zeroizing<String>,
+        context: &LoginContext,
+        now: i64,
+    ) -> Result<User, AuthError> {
         // Counted before the password check, so concurrent guesses cannot all slip past it.
         let attempt = self
             .throttle
@@ -220,47 +279,27 @@ impl AuthService {
                 Err(error) => tracing::warn!(%error, "re-hashing a password failed"),
             }
         }
-        let session = Session {
-            id: SessionId::random(),
-            user_id: user.id,
-            created_at: now,
-            last_used_at: now,
-            expires_at: now.saturating_add(self.config.session_lifetime),
-            user_agent: context.user_agent.clone(),
-            ip: context.ip.clone(),
-            revoked_at: None,
+        if self.config.update_last_login {
+            // simplejwt's UPDATE_LAST_LOGIN; a failure to record it does not fail the login.
+            if let Err(error) = self.store.record_login(user.id, now).await {
+                tracing::warn!(%error, "recording the last login failed");
+            }
+        }
+        Ok(user)
+    }
+
+    /// Counts a login's result.
+    pub(super) fn count_login<T>(&self, result: &Result<T, AuthError>) {
+        let outcome = match result {
+            Ok(_) => Some(LoginResult::Success),
+            Err(AuthError::InvalidCredentials) => Some(LoginResult::Failure),
+            Err(AuthError::Throttled { .. }) => Some(LoginResult::Throttled),
+            // Storage or hashing failed: the credentials were not judged.
+            Err(_) => None,
         };
-        let access_exp = now.saturating_add(self.config.access_lifetime);
-        let refresh_exp = now
-            .saturating_add(self.config.refresh_lifetime)
-            .min(session.expires_at);
-        let (access, _) = self.issue(
-            TokenKind::Access,
-            &user,
-            &session.id,
-            (now, access_exp),
-            grantee,
-        )?;
-        let (refresh, jti) = self.issue(
-            TokenKind::Refresh,
-            &user,
-            &session.id,
-            (now, refresh_exp),
-            grantee,
-        )?;
-        self.store
-            .create_session(
-                &session,
-                &new_record(&refresh, &jti, &session.id, now, refresh_exp),
-            )
-            .await?;
-        tracing::info!(user = user.id.0, session = %session.id, "login");
-        Ok(TokenPair {
-            access,
-            refresh,
-            access_expires_at: access_exp,
-            refresh_expires_at: refresh_exp,
-        })
+        if let Some(outcome) = outcome {
+            self.counters.logins.add(outcome);
+        }
     }
 
     pub(super) async fn revoke_sessions(
@@ -317,7 +356,9 @@ impl AuthService {
         token: &str,
         client: Option<&str>,
     ) -> Result<(RefreshOutcome, Option<Grantee>), Refusal> {
-        let (_, claims) = self.decode_fresh(token, Some(TokenKind::Refresh)).await?;
+        let (_, claims) = self
+            .decode_fresh(token, Accept::Only(TokenKind::Refresh))
+            .await?;
         match (client, claims.client_id.as_deref()) {
             (None, None) => {}
             (Some(asking), Some(owner)) if asking == owner => {}
@@ -456,7 +497,9 @@ impl AuthService {
 
     /// `/api/token/blacklist/`: revokes the refresh token's session, access tokens included.
     pub async fn blacklist(&self, token: &str) -> Result<(), AuthError> {
-        let (_, claims) = self.decode_fresh(token, Some(TokenKind::Refresh)).await?;
+        let (_, claims) = self
+            .decode_fresh(token, Accept::Only(TokenKind::Refresh))
+            .await?;
         // An OAuth client's refresh token is revoked by its client, authenticated (RFC 7009).
         if claims.client_id.is_some() {
             return Err(AuthError::Token(TokenProblem::Invalid));

@@ -10,6 +10,7 @@ mod feed;
 mod flows;
 mod keys;
 mod oauth;
+mod sliding;
 #[cfg(test)]
 mod tests;
 mod users;
@@ -26,7 +27,7 @@ use crate::password::PasswordHasher;
 use crate::revocation::RevocationState;
 use crate::store::{FlushStats, RevocationBus, Store, User};
 use crate::throttle::{LoginThrottle, ThrottleConfig};
-use crate::tokens::Validators;
+use tessera_jwt::Validation;
 use tessera_jwt::{BoundedCache, TokenTailHasher};
 
 use crate::counters::Counters;
@@ -36,6 +37,7 @@ pub use feed::{FeedEntry, Revoked};
 pub use flows::{LoginContext, RefreshOutcome, TokenPair};
 pub use keys::KeyStatus;
 pub use oauth::{Introspection, OAuthTokens};
+pub use sliding::SlidingToken;
 pub use users::{NewAccount, UserChange};
 pub use verify::{Bearer, VerifiedAccess, VerifiedClientAccess};
 
@@ -60,7 +62,7 @@ impl Announcer {
 struct Live {
     keys: KeyRing,
     revocations: RevocationState,
-    validators: Validators,
+    validation: Validation,
     /// Access tokens already verified, by their exact text: asymmetric verification costs ~50x an
     /// HMAC, and a client presents the same token many times. Expiry and revocation are still
     /// checked on every hit.
@@ -157,7 +159,7 @@ impl Builder {
         let live = Live {
             keys,
             revocations,
-            validators: Validators::new(&self.config),
+            validation: crate::tokens::validation(&self.config),
             verified: BoundedCache::with_hasher(
                 self.config.verified_token_cache,
                 TokenTailHasher::default(),
@@ -248,6 +250,11 @@ impl AuthService {
         if let Some(live) = &self.live {
             live.profiles.remove(&id.0);
         }
+    }
+
+    /// Which token classes authenticate requests.
+    pub fn token_classes(&self) -> crate::tokens::TokenClasses {
+        self.config.token_classes
     }
 
     /// One round trip to storage, for readiness checks.

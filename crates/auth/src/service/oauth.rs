@@ -3,7 +3,6 @@
 //! refresh), introspection (RFC 7662) and revocation (RFC 7009). Access tokens follow RFC 9068.
 
 use serde::Serialize;
-use tessera_jwt::{Header, encode_with_header};
 use zeroize::Zeroizing;
 
 use super::AuthService;
@@ -14,7 +13,7 @@ use crate::counters::RevocationReason;
 use crate::error::{AuthError, OAuthProblem, TokenProblem};
 use crate::ids::{random_hex, token_hash};
 use crate::store::{Client, RefreshState};
-use crate::tokens::{TokenClaims, TokenKind};
+use crate::tokens::{Accept, TokenClaims, TokenKind};
 
 /// What the token endpoint answers (RFC 6749 §5.1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -183,11 +182,9 @@ impl AuthService {
             sub: Some(client.id.clone()),
             client_id: Some(client.id.clone()),
             scope: Some(scope.clone()),
+            refresh_exp: None,
         };
-        let material = self.live()?.keys.material();
-        let header = Header::for_key(&material.signing).with_type(TokenKind::Access.typ());
-        let access_token = encode_with_header(&header, &claims, &material.signing)
-            .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))?;
+        let access_token = self.sign(TokenKind::Access, &claims, serde_json::Map::new())?;
         Ok(OAuthTokens {
             access_token,
             token_type: "Bearer",
@@ -251,7 +248,10 @@ impl AuthService {
     /// RFC 7662: what a token is, if it is valid and unrevoked now; any other token (expired,
     /// revoked, forged, malformed, foreign) is `{"active": false}` and nothing more.
     pub async fn introspect(&self, token: &str) -> Result<Introspection, AuthError> {
-        match self.decode_fresh(token, Some(TokenKind::Access)).await {
+        match self
+            .decode_fresh(token, Accept::Only(TokenKind::Access))
+            .await
+        {
             Ok((_, claims)) => {
                 return match self.accept_bearer(token, claims.clone()) {
                     Ok(bearer) => self.introspect_access(claims, &bearer).await,
@@ -263,7 +263,10 @@ impl AuthService {
             Err(_) => {}
         }
         // A refresh token: valid, ours (in the allow-list), active, its user still active.
-        let Ok((_, claims)) = self.decode_fresh(token, Some(TokenKind::Refresh)).await else {
+        let Ok((_, claims)) = self
+            .decode_fresh(token, Accept::Only(TokenKind::Refresh))
+            .await
+        else {
             return Ok(Introspection::default());
         };
         let active = matches!(
@@ -342,7 +345,7 @@ impl AuthService {
     /// simplejwt endpoints, is refused (`unauthorized_client`) and stays valid. A user's token
     /// ends its whole session; a client's own token ends alone.
     pub async fn revoke_for_client(&self, client: &Client, token: &str) -> Result<(), AuthError> {
-        let claims = match self.decode_fresh(token, None).await {
+        let claims = match self.decode_fresh(token, Accept::Any).await {
             Ok((_, claims)) => claims,
             Err(AuthError::Token(_)) => return Ok(()),
             Err(other) => return Err(other),

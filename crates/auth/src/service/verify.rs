@@ -10,7 +10,7 @@ use super::AuthService;
 use crate::error::{AuthError, TokenProblem};
 use crate::ids::{SessionId, UserId, token_hash};
 use crate::store::RefreshState;
-use crate::tokens::{TokenClaims, TokenKind, UserIdClaim, problem};
+use crate::tokens::{Accept, TokenClaims, TokenKind, UserIdClaim, problem};
 
 /// A verified, unrevoked access token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,32 +94,45 @@ fn scopes_of(scope: Option<&str>) -> Vec<String> {
 }
 
 impl AuthService {
-    /// Verifies `token` as `kind` (signature, expiry, issuer, audience, type) without any
-    /// revocation check.
+    /// Verifies `token` as one of the kinds `accept` takes (signature, expiry, issuer, audience,
+    /// type) without any revocation check.
     pub(super) fn decode(
         &self,
         token: &str,
-        kind: Option<TokenKind>,
+        accept: Accept,
     ) -> Result<(TokenKind, TokenClaims), AuthError> {
         let live = self.live()?;
-        let validation = match kind {
-            Some(TokenKind::Access) => &live.validators.access,
-            Some(TokenKind::Refresh) => &live.validators.refresh,
-            None => &live.validators.any,
-        };
+        let names = &self.config.claim_names;
+        let validation = &live.validation;
         let material = live.keys.material();
         let refused = |problem: TokenProblem| AuthError::Token(problem);
-        let verified = UntrustedToken::parse(token, validation.max_token_size())
-            .and_then(|t| {
-                t.verify::<TokenClaims>(&material.verifying, validation, self.clock.as_ref())
-            })
-            .map_err(|e| refused(problem(&e)))?;
-        let found =
-            TokenKind::of(verified.header(), &verified.claims().token_type).map_err(refused)?;
-        if kind.is_some_and(|k| k != found) {
+        let jwt = |e: tessera_jwt::Error| refused(problem(&e, names));
+        let parsed = UntrustedToken::parse(token, validation.max_token_size()).map_err(jwt)?;
+        let (header, claims) = if names.are_default() {
+            let verified = parsed
+                .verify::<TokenClaims>(&material.verifying, validation, self.clock.as_ref())
+                .map_err(jwt)?;
+            (verified.header().clone(), verified.into_claims())
+        } else {
+            // Renamed claims: read as a map, renamed back, then typed.
+            let verified = parsed
+                .verify::<serde_json::Map<String, serde_json::Value>>(
+                    &material.verifying,
+                    validation,
+                    self.clock.as_ref(),
+                )
+                .map_err(jwt)?;
+            let header = verified.header().clone();
+            let mut map = verified.into_claims();
+            names.read_wire_names(&mut map);
+            let claims = serde_json::from_value(serde_json::Value::Object(map))
+                .map_err(|_| refused(TokenProblem::Invalid))?;
+            (header, claims)
+        };
+        let found = TokenKind::of(&header, &claims.token_type).map_err(refused)?;
+        if !accept.takes(found, self.config.token_classes) {
             return Err(refused(TokenProblem::WrongType));
         }
-        let claims = verified.into_claims();
         if claims.jti.is_none() {
             return Err(refused(TokenProblem::NoId));
         }
@@ -141,7 +154,7 @@ impl AuthService {
         if let Some(hit) = self.cached_access(token)? {
             return Ok(hit);
         }
-        let (_, claims) = self.decode(token, Some(TokenKind::Access))?;
+        let (_, claims) = self.decode(token, Accept::Bearer)?;
         self.accept_user_token(token, claims)
     }
 
@@ -241,11 +254,11 @@ impl AuthService {
     pub(super) async fn decode_fresh(
         &self,
         token: &str,
-        kind: Option<TokenKind>,
+        accept: Accept,
     ) -> Result<(TokenKind, TokenClaims), AuthError> {
-        match self.decode(token, kind) {
+        match self.decode(token, accept) {
             Err(AuthError::Token(TokenProblem::Invalid)) if self.learned_key_of(token).await => {
-                self.decode(token, kind)
+                self.decode(token, accept)
             }
             other => other,
         }
@@ -292,7 +305,7 @@ impl AuthService {
         if let Some(hit) = self.cached_access(token)? {
             return Ok(Bearer::User(hit));
         }
-        let (_, claims) = self.decode_fresh(token, Some(TokenKind::Access)).await?;
+        let (_, claims) = self.decode_fresh(token, Accept::Bearer).await?;
         self.accept_bearer(token, claims)
     }
 
@@ -309,7 +322,19 @@ impl AuthService {
             Err(AuthError::Token(TokenProblem::WrongType)) => {}
             Err(other) => return Err(other),
         }
-        let (_, claims) = self.decode_fresh(token, Some(TokenKind::Refresh)).await?;
+        // A refresh token, or a sliding token when sliding tokens do not authenticate requests.
+        let (kind, claims) = self.decode_fresh(token, Accept::Any).await?;
+        if kind == TokenKind::Sliding {
+            let user_id = Self::user_of(&claims)?;
+            return self
+                .live()?
+                .revocations
+                .check(user_id, claims.sid.as_deref(), claims.iat)
+                .map_err(|_| AuthError::Token(TokenProblem::Blacklisted));
+        }
+        if kind != TokenKind::Refresh {
+            return Err(AuthError::Token(TokenProblem::WrongType));
+        }
         self.live()?
             .revocations
             .check_issued(claims.client_id.as_deref(), None)?;

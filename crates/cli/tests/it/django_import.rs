@@ -108,9 +108,9 @@ fn a_django_site_moves_over(python: &str, django_url: &str, location: &[&str]) {
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
-    assert_eq!(row("ann")[..4], ["2", "yes", "ann", "admin,staff"]);
+    assert_eq!(row("ann")[..5], ["2", "yes", "ann", "admin,staff", "-"]);
     assert_eq!(
-        serde_json::from_str::<Value>(&row("ann")[4..].join(" ")).unwrap(),
+        serde_json::from_str::<Value>(&row("ann")[5..].join(" ")).unwrap(),
         json!({"email": "ann@example.com", "first_name": "Ann", "last_name": "Lee"})
     );
     assert_eq!(row("sam")[..4], ["3", "yes", "sam", "staff,editors"]);

@@ -51,7 +51,10 @@ async fn me_and_every_bearer_failure() {
     assert_eq!(
         reply.body,
         json!({"detail": "Given token not valid for any token type", "code": "token_not_valid",
-               "messages": [{"token_class": "AccessToken", "token_type": "access", "message": "Token is invalid"}]})
+        "messages": [
+            {"token_class": "AccessToken", "token_type": "access", "message": "Token is invalid"},
+            {"token_class": "SlidingToken", "token_type": "sliding", "message": "Token is invalid"},
+        ]})
     );
     let reply = server.get_with("/api/me/", &refresh).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);

@@ -174,7 +174,8 @@ async fn admin_lists_creates_shows_updates_and_deletes_users() {
             "is_active",
             "roles",
             "claims",
-            "created_at"
+            "created_at",
+            "last_login"
         ]
     );
     let everything = server

@@ -28,7 +28,7 @@ async fn a_closed_store_is_unavailable_to_every_call_and_clone() {
     let store = MemoryStore::default();
     let ann = store.create_user(&ann(), NOW).await.unwrap().id;
     store
-        .create_session(&session("s", ann), &record(1, "s"))
+        .create_session(&session("s", ann), Some(&record(1, "s")))
         .await
         .unwrap();
     let clone = store.clone();
@@ -58,7 +58,7 @@ async fn a_closed_store_is_unavailable_to_every_call_and_clone() {
     assert!(unavailable(store.delete_user(ann, NOW).await));
     assert!(unavailable(
         store
-            .create_session(&session("t", ann), &record(2, "t"))
+            .create_session(&session("t", ann), Some(&record(2, "t")))
             .await
     ));
     assert!(unavailable(store.session(&s).await));
@@ -111,7 +111,7 @@ async fn rotating_into_another_session_is_refused_as_a_bug() {
     let ann = store.create_user(&ann(), NOW).await.unwrap().id;
     for (sid, n) in [("a", 1), ("b", 2)] {
         store
-            .create_session(&session(sid, ann), &record(n, sid))
+            .create_session(&session(sid, ann), Some(&record(n, sid)))
             .await
             .unwrap();
     }
@@ -139,14 +139,14 @@ async fn refused_writes_match_sqlite() {
 async fn refusals(store: &dyn Store) {
     let ann = store.create_user(&ann(), NOW).await.unwrap().id;
     store
-        .create_session(&session("s", ann), &record(1, "s"))
+        .create_session(&session("s", ann), Some(&record(1, "s")))
         .await
         .unwrap();
 
     // A session whose first token's hash is taken is not stored either.
     assert!(matches!(
         store
-            .create_session(&session("t", ann), &record(1, "t"))
+            .create_session(&session("t", ann), Some(&record(1, "t")))
             .await,
         Err(StoreError::Conflict(Conflict::Other))
     ));
@@ -154,7 +154,7 @@ async fn refusals(store: &dyn Store) {
     // A session of a user who does not exist is a bug in the caller.
     assert!(matches!(
         store
-            .create_session(&session("u", UserId(99)), &record(5, "u"))
+            .create_session(&session("u", UserId(99)), Some(&record(5, "u")))
             .await,
         Err(StoreError::Internal { .. })
     ));

@@ -86,7 +86,7 @@ async fn session(store: &PostgresStore, user: UserId, sid: &str, first: u8) {
         revoked_at: None,
     };
     store
-        .create_session(&session, &record(first, sid))
+        .create_session(&session, Some(&record(first, sid)))
         .await
         .unwrap();
 }

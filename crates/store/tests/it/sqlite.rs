@@ -58,7 +58,7 @@ async fn data_survives_reopening() {
         let store = SqliteStore::open(&path).await.unwrap();
         let ann = store.create_user(&ann(), NOW).await.unwrap().id;
         store
-            .create_session(&session("s", ann), &record(1, "s"))
+            .create_session(&session("s", ann), Some(&record(1, "s")))
             .await
             .unwrap();
         store
@@ -144,7 +144,7 @@ async fn two_stores_on_one_file_share_state_and_race_safely() {
     let ann = cli.create_user(&ann(), NOW).await.unwrap().id;
     assert!(server.user_by_id(ann).await.unwrap().is_some());
     server
-        .create_session(&session("s", ann), &record(1, "s"))
+        .create_session(&session("s", ann), Some(&record(1, "s")))
         .await
         .unwrap();
 
