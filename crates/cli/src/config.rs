@@ -717,4 +717,141 @@ mod tests {
         }
         assert!(Config::load(None, env(&[]), &[("no_such_setting", "1".into())]).is_err());
     }
+    fn with_file(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tessera.toml");
+        std::fs::write(&file, text).unwrap();
+        Config::load(Some(&file), env(&[]), &[])
+    }
+
+    /// Every key of the table lands on the setting it means.
+    #[test]
+    fn a_pasted_simple_jwt_dict_sets_what_it_means() {
+        let config = with_file(
+            r#"
+            [simplejwt]
+            ACCESS_TOKEN_LIFETIME = 600
+            REFRESH_TOKEN_LIFETIME = "2d"
+            ROTATE_REFRESH_TOKENS = false
+            BLACKLIST_AFTER_ROTATION = false
+            UPDATE_LAST_LOGIN = true
+            ALGORITHM = "HS512"
+            SIGNING_KEY = "a shared secret that is long enough for HS512 keys, sixty-four b"
+            VERIFYING_KEY = ""
+            AUDIENCE = "api"
+            ISSUER = "https://auth.example"
+            LEEWAY = "30s"
+            AUTH_HEADER_TYPES = ["JWT", "Bearer"]
+            AUTH_HEADER_NAME = "HTTP_X_ACCESS_TOKEN"
+            USER_ID_CLAIM = "uid"
+            TOKEN_TYPE_CLAIM = "kind"
+            JTI_CLAIM = "token_id"
+            SLIDING_TOKEN_LIFETIME = "10m"
+            SLIDING_TOKEN_REFRESH_LIFETIME = 7200
+            SLIDING_TOKEN_REFRESH_EXP_CLAIM = "renew_until"
+            AUTH_TOKEN_CLASSES = ["rest_framework_simplejwt.tokens.SlidingToken"]
+            TOKEN_USER_CLASS = "rest_framework_simplejwt.models.TokenUser"
+            "#,
+        )
+        .unwrap();
+        let settings = config.settings(None).unwrap();
+        let auth = &settings.auth;
+        assert_eq!(
+            (auth.access_lifetime, auth.refresh_lifetime),
+            (600, 172_800)
+        );
+        assert!(!auth.rotate_refresh_tokens && !auth.blacklist_after_rotation);
+        assert!(auth.update_last_login);
+        assert_eq!(auth.signing_algorithm, Algorithm::HS512);
+        assert_eq!(auth.audience.as_deref(), Some("api"));
+        assert_eq!(auth.issuer.as_deref(), Some("https://auth.example"));
+        assert_eq!(auth.leeway, 30);
+        assert_eq!(
+            (auth.sliding_lifetime, auth.sliding_refresh_lifetime),
+            (600, 7200)
+        );
+        assert_eq!(
+            auth.claim_names,
+            ClaimNames {
+                user_id: "uid".into(),
+                token_type: "kind".into(),
+                jti: "token_id".into(),
+                refresh_exp: "renew_until".into(),
+            }
+        );
+        assert_eq!(
+            auth.token_classes,
+            TokenClasses {
+                access: false,
+                sliding: true
+            }
+        );
+        assert_eq!(settings.auth_header.name.as_str(), "x-access-token");
+        assert_eq!(settings.auth_header.types, ["JWT", "Bearer"]);
+        assert_eq!(settings.auth_header.challenge(), "JWT realm=\"api\"");
+        let key = config.inline_signing_key().unwrap().unwrap();
+        assert_eq!(key.algorithm(), Algorithm::HS512);
+        assert_eq!(config.warnings.len(), 1);
+        assert!(
+            config.warnings[0].contains("TOKEN_USER_CLASS"),
+            "{:?}",
+            config.warnings
+        );
+    }
+
+    #[test]
+    fn the_table_refuses_typos_removed_keys_and_a_setting_given_twice() {
+        for (text, named) in [
+            (
+                "[simplejwt]\nACESS_TOKEN_LIFETIME = 300\n",
+                "ACESS_TOKEN_LIFETIME",
+            ),
+            ("[simplejwt]\nSECRET_KEY = \"x\"\n", "SECRET_KEY"),
+            (
+                "leeway = 3\n[simplejwt]\nLEEWAY = 5\n",
+                "leeway is set twice",
+            ),
+            ("[simplejwt]\nUSER_ID_CLAIM = \"sub\"\n", "sub"),
+            (
+                "[simplejwt]\nAUTH_HEADER_NAME = \"AUTHORIZATION\"\n",
+                "AUTH_HEADER_NAME",
+            ),
+            ("[simplejwt]\nALGORITHM = \"none\"\n", "signing_algorithm"),
+            ("simplejwt = 1\n", "simplejwt must be a table"),
+        ] {
+            let error = with_file(text).unwrap_err().to_string();
+            assert!(error.contains(named), "{text}: {error}");
+        }
+    }
+
+    /// `SIGNING_KEY` and `VERIFYING_KEY` as PEM text: the pair must belong together.
+    #[test]
+    fn a_pem_signing_key_must_match_its_verifying_key() {
+        let key = SigningKey::generate(Algorithm::ES256).unwrap();
+        let private = key.to_pem().unwrap();
+        let public = key.verifying_key().unwrap().to_pem().unwrap();
+        let other = SigningKey::generate(Algorithm::ES256)
+            .unwrap()
+            .verifying_key()
+            .unwrap()
+            .to_pem()
+            .unwrap();
+        let file = |verifying: &str| {
+            format!(
+                "[simplejwt]\nALGORITHM = \"ES256\"\nSIGNING_KEY = '''{private}'''\nVERIFYING_KEY = '''{verifying}'''\n"
+            )
+        };
+        let config = with_file(&file(&public)).unwrap();
+        assert!(config.inline_signing_key().unwrap().is_some());
+        let config = with_file(&file(&other)).unwrap();
+        let error = config.inline_signing_key().unwrap_err().to_string();
+        assert!(error.contains("not the public key"), "{error}");
+        let hmac_for_es =
+            with_file("[simplejwt]\nALGORITHM = \"ES256\"\nSIGNING_KEY = \"secret\"\n")
+                .unwrap()
+                .inline_signing_key()
+                .unwrap_err()
+                .to_string();
+        assert!(hmac_for_es.contains("PEM private key"), "{hmac_for_es}");
+    }
 }

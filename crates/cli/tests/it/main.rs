@@ -12,6 +12,7 @@ mod django_import;
 mod downstream;
 mod keys_and_tokens;
 mod serve;
+mod simplejwt_settings;
 mod support;
 
 use std::io::Write as _;

@@ -17,5 +17,7 @@ mod protected;
 mod roles;
 #[path = "sessions.rs"]
 mod sessions;
+#[path = "sliding.rs"]
+mod sliding;
 #[path = "token_api.rs"]
 mod token_api;
