@@ -9,6 +9,7 @@
 mod clients;
 mod cluster;
 mod django_import;
+mod django_recipes;
 mod downstream;
 mod keys_and_tokens;
 mod serve;

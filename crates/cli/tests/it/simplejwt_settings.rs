@@ -24,10 +24,10 @@ use super::support::{Server, add_user_at};
 /// What Tessera adds to simplejwt's claims.
 const TESSERA_CLAIMS: [&str; 3] = ["sid", "roles", "role"];
 
-const SECRET: &str = "a shared HMAC secret long enough for HS256 keys";
+pub(crate) const SECRET: &str = "a shared HMAC secret long enough for HS256 keys";
 
-/// The scenario's answers from the Django site.
-fn django_answers(python: &str, spec: &Value) -> Vec<Value> {
+/// The scenario's answers from the Django site, and the values its steps saved.
+pub(crate) fn django_answers(python: &str, spec: &Value) -> (Vec<Value>, Map<String, Value>) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/simplejwt_site.py");
     let mut child = Command::new(python)
         .arg(script)
@@ -48,11 +48,15 @@ fn django_answers(python: &str, spec: &Value) -> Vec<Value> {
         "simplejwt_site.py: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).unwrap()
+    let out: Value = serde_json::from_slice(&output.stdout).unwrap();
+    (
+        serde_json::from_value(out["answers"].clone()).unwrap(),
+        out["saved"].as_object().unwrap().clone(),
+    )
 }
 
 /// One request with the given headers; the status, `WWW-Authenticate` and JSON body.
-fn call(
+pub(crate) fn call(
     addr: &str,
     method: &str,
     path: &str,
@@ -220,7 +224,7 @@ fn same_answers(spec: &Value) -> Option<(Map<String, Value>, tempfile::TempDir)>
         "rest_framework_simplejwt",
         "jwt",
     ])?;
-    let django = django_answers(&python, spec);
+    let (django, _) = django_answers(&python, spec);
     let (tessera, saved, dir) = tessera_answers(spec);
     let steps = spec["steps"].as_array().unwrap();
     assert_eq!(django.len(), steps.len());
@@ -234,11 +238,11 @@ fn same_answers(spec: &Value) -> Option<(Map<String, Value>, tempfile::TempDir)>
     Some((saved, dir))
 }
 
-fn step(method: &str, path: &str, headers: Value, body: Value) -> Value {
+pub(crate) fn step(method: &str, path: &str, headers: Value, body: Value) -> Value {
     json!({"method": method, "path": path, "headers": headers, "body": body})
 }
 
-fn saving(mut step: Value, save: Value) -> Value {
+pub(crate) fn saving(mut step: Value, save: Value) -> Value {
     step["save"] = save;
     step
 }
@@ -249,7 +253,7 @@ fn after_a_second(mut step: Value) -> Value {
     step
 }
 
-fn login() -> Value {
+pub(crate) fn login() -> Value {
     json!({"username": "ann", "password": "pw"})
 }
 

@@ -2,10 +2,11 @@
 djangorestframework-simplejwt (its token blacklist app installed), configured with the SIMPLE_JWT
 the test gives, run in-process through Django's test client.
 
-Reads {"simple_jwt": {...}, "steps": [...]} on standard input; prints one result per step. A step
-is {"method", "path", "headers", "body", "save", "wait"}; "$name" in a header or body value is a
-value saved by an earlier step ("save": {"name": "field of the JSON answer"}). Tokens in answers
-are described by their claims' names (and type and user claims), so two servers' answers compare.
+Reads {"simple_jwt": {...}, "users": {...}, "saved": {...}, "steps": [...]} on standard input;
+prints {"answers": [one per step], "saved": {...}}. A step is {"method", "path", "headers", "body",
+"save", "wait"}; "$name" in a header or body value is a value saved by an earlier step ("save":
+{"name": "field of the JSON answer"}) or given in "saved". Tokens in answers are described by their
+claims' names (and type, user and lifetime), so two servers' answers compare.
 """
 import base64
 import json
@@ -108,7 +109,7 @@ names = {
     "type": simple_jwt.get("TOKEN_TYPE_CLAIM", "token_type"),
     "user": simple_jwt.get("USER_ID_CLAIM", "user_id"),
 }
-saved = {}
+saved = dict(spec.get("saved", {}))
 
 
 def fill(value):
@@ -141,4 +142,4 @@ for step in spec["steps"]:
         "body": describe(answer, names),
         "www_authenticate": response.headers.get("WWW-Authenticate"),
     })
-print(json.dumps(results))
+print(json.dumps({"answers": results, "saved": saved}))
