@@ -33,6 +33,9 @@ settings.configure(
         "django.contrib.auth.hashers.Argon2PasswordHasher",
         "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
         "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+        "django.contrib.auth.hashers.BCryptPasswordHasher",
+        "django.contrib.auth.hashers.ScryptPasswordHasher",
     ],
     DEFAULT_AUTO_FIELD="django.db.models.AutoField",
     USE_TZ=True,
@@ -65,6 +68,9 @@ def setup():
     User.objects.create_user("ivan", password="ivan-pass", is_active=False)  # 6
     with_hasher("ava", "ava-pass", "argon2")  # 7
     with_hasher("bea", "bea-pass", "bcrypt_sha256")  # 8
+    with_hasher("cid", "cid-pass", "pbkdf2_sha1")  # 9
+    with_hasher("dot", "dot-pass", "bcrypt")  # 10
+    with_hasher("eve", "eve-pass", "scrypt")  # 11
 
 
 def change():

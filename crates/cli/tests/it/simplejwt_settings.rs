@@ -317,6 +317,8 @@ fn sliding_tokens_renamed_claims_and_another_header_type_answer_as_simplejwt_doe
     };
     // A sliding refresh keeps the token's id and refresh expiry and moves exp and iat.
     let before = claims_of(saved["sliding"].as_str().unwrap()).unwrap();
+    let window = before["renew_until"].as_i64().unwrap() - before["iat"].as_i64().unwrap();
+    assert_eq!(window, 2400, "SLIDING_TOKEN_REFRESH_LIFETIME");
     let after = claims_of(saved["slid"].as_str().unwrap()).unwrap();
     assert_eq!(before["token_id"], after["token_id"]);
     assert_eq!(before["renew_until"], after["renew_until"]);
@@ -351,6 +353,29 @@ fn another_header_access_tokens_only_and_rotation_answer_as_simplejwt_does() {
             step("GET", "/api/me/", header("Bearer $sliding"), Value::Null),
             step("POST", "/api/token/refresh/", json!({}), json!({"refresh": "$refresh"})),
             step("POST", "/api/token/refresh/", json!({}), json!({"refresh": "$refresh"})),
+        ],
+    });
+    same_answers(&spec);
+}
+
+/// Rotation without the blacklist: every refresh token issued stays good until it expires.
+#[test]
+fn rotation_without_the_blacklist_answers_as_simplejwt_does() {
+    let spec = json!({
+        "users": {"ann": "pw"},
+        "simple_jwt": {
+            "ALGORITHM": "HS256",
+            "SIGNING_KEY": SECRET,
+            "ROTATE_REFRESH_TOKENS": true,
+            "BLACKLIST_AFTER_ROTATION": false,
+            "REFRESH_TOKEN_LIFETIME": 1800,
+        },
+        "steps": [
+            saving(step("POST", "/api/token/", json!({}), login()), json!({"refresh": "refresh"})),
+            saving(step("POST", "/api/token/refresh/", json!({}), json!({"refresh": "$refresh"})), json!({"next": "refresh"})),
+            step("POST", "/api/token/refresh/", json!({}), json!({"refresh": "$refresh"})),
+            step("POST", "/api/token/refresh/", json!({}), json!({"refresh": "$next"})),
+            step("POST", "/api/token/verify/", json!({}), json!({"token": "$refresh"})),
         ],
     });
     same_answers(&spec);
