@@ -128,15 +128,21 @@ fn cookie(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
     Ok(first)
 }
 
+/// simplejwt's login body: `username` (trimmed) and `password` (as typed), nothing else required.
+fn credentials(mut body: Body) -> Result<(Zeroizing<String>, Zeroizing<String>), ApiError> {
+    let username = body.char_field("username", true);
+    let password = body.char_field("password", false);
+    body.finish()?;
+    Ok((username, password))
+}
+
 async fn login(
     State(state): State<Arc<AppState>>,
     _: SameSite,
     Client(client): Client,
-    mut body: Body,
+    body: Body,
 ) -> ApiResult {
-    let username = body.char_field("username", true);
-    let password = body.char_field("password", false);
-    body.finish()?;
+    let (username, password) = credentials(body)?;
     let pair = state.auth.login(&username, password, &client).await?;
     let now = state.auth.now();
     let mut response = match &state.browser {
@@ -183,11 +189,9 @@ async fn login_sliding(
     State(state): State<Arc<AppState>>,
     _: SameSite,
     Client(client): Client,
-    mut body: Body,
+    body: Body,
 ) -> ApiResult {
-    let username = body.char_field("username", true);
-    let password = body.char_field("password", false);
-    body.finish()?;
+    let (username, password) = credentials(body)?;
     let sliding = state
         .auth
         .login_sliding(&username, password, &client)
