@@ -50,6 +50,8 @@ pub struct AuthConfig {
     /// The names of the renamable claims (simplejwt `USER_ID_CLAIM`, `TOKEN_TYPE_CLAIM`,
     /// `JTI_CLAIM`, `SLIDING_TOKEN_REFRESH_EXP_CLAIM`).
     pub claim_names: ClaimNames,
+    /// How long audit events are kept (default 90 days); `flush_expired` deletes older ones.
+    pub audit_retention: i64,
     /// Record each user's last login (simplejwt `UPDATE_LAST_LOGIN`; default off).
     pub update_last_login: bool,
     /// The issuer the OAuth endpoints name (metadata, `iss` of their tokens) when `issuer` is
@@ -80,6 +82,7 @@ impl Default for AuthConfig {
             token_classes: TokenClasses::default(),
             claim_names: ClaimNames::default(),
             update_last_login: false,
+            audit_retention: 90 * 24 * 60 * 60,
             default_issuer: None,
         }
     }

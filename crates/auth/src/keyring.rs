@@ -44,7 +44,7 @@ impl KeyRing {
     ) -> Result<KeyRing, AuthError> {
         let mut stored = store.keys().await?;
         if operator.is_none() && !stored.iter().any(|k| signs_at(k, now)) {
-            KeyRing::store_new(store, config, now).await?;
+            KeyRing::store_new(store, config, now, None).await?;
             stored = store.keys().await?;
         }
         let master = config.master_key.clone();
@@ -60,20 +60,24 @@ impl KeyRing {
     /// instance's verification set) but signs only `key_publish_ahead` seconds later, so that
     /// verifiers that cache the key set know it before they meet a token it signed. The previous
     /// key signs until then, and verifies until every token it can have signed has expired.
+    /// `event` records the rotation, with the new key's id and algorithm added; it is stored with
+    /// the key and returned for the log.
     pub async fn rotate(
         store: &dyn Store,
         config: &AuthConfig,
         now: i64,
-    ) -> Result<KeyInfo, AuthError> {
+        event: crate::audit::AuditEvent,
+    ) -> Result<(KeyInfo, crate::audit::AuditEvent), AuthError> {
         let signs_from = now.saturating_add(config.key_publish_ahead.max(0));
-        KeyRing::store_new(store, config, signs_from).await
+        KeyRing::store_new(store, config, signs_from, Some(event)).await
     }
 
     async fn store_new(
         store: &dyn Store,
         config: &AuthConfig,
         signs_from: i64,
-    ) -> Result<KeyInfo, AuthError> {
+        event: Option<crate::audit::AuditEvent>,
+    ) -> Result<(KeyInfo, crate::audit::AuditEvent), AuthError> {
         let key = SigningKey::generate(config.signing_algorithm).map_err(internal)?;
         let jwk = key.to_jwk().map_err(internal)?;
         let (kid, alg) = (key.kid().to_string(), key.algorithm().to_string());
@@ -87,14 +91,24 @@ impl KeyRing {
             retired_at: None,
             expires_at: None,
         };
+        // The event learns the key's id here, where the key is made. The first key, made at
+        // start, is recorded as the system's.
+        let event = event
+            .unwrap_or_else(|| {
+                crate::audit::Acting::system()
+                    .event(signs_from, crate::audit::AuditKind::KeyRotated)
+            })
+            .with("kid", info.kid.as_str())
+            .with("alg", info.alg.as_str());
         store
             .rotate_in(
                 &info,
                 &private,
                 signs_from.saturating_add(config.longest_token_lifetime()),
+                std::slice::from_ref(&event),
             )
             .await?;
-        Ok(info)
+        Ok((info, event))
     }
 
     /// Re-reads the stored keys' public facts and, if they changed (a rotation by the CLI or

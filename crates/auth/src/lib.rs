@@ -16,6 +16,7 @@
 //! refresh token it never issued is refused. Access and refresh tokens carry different `typ` headers
 //! and are checked by separate validators, so one can never pass as the other.
 
+pub mod audit;
 pub mod claims;
 /// Time, injected (the `tessera-clock` crate, shared with `tessera-guard`).
 pub use tessera_clock as clock;

@@ -20,7 +20,7 @@
 //!     is_active: true,
 //!     ..NewUser::default()
 //! };
-//! assert_eq!(store.create_user(&ann, 1_700_000_000).await?.id.0, 1);
+//! assert_eq!(store.create_user(&ann, 1_700_000_000, &[]).await?.id.0, 1);
 //! store.close();
 //! assert!(store.ping().await.unwrap_err().is_unavailable());
 //! # Ok(())
@@ -32,11 +32,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use crate::audit::{AuditEvent, AuditFilter, AuditRecord, about_new_user};
 use crate::ids::{SessionId, UserId};
 use crate::store::{
-    Client, ClientStore, Conflict, FlushStats, ImportedUser, KeyInfo, KeyStore, NewUser,
-    PrivateJwk, RefreshRecord, RefreshState, Revocation, RevocationKind, RotateOutcome, Session,
-    SessionStore, Store, StoreError, StoredRefresh, User, UserStore,
+    AuditStore, Client, ClientStore, Conflict, FlushStats, ImportedUser, KeyInfo, KeyStore,
+    NewUser, PrivateJwk, RefreshRecord, RefreshState, Revocation, RevocationKind, RotateOutcome,
+    Session, SessionStore, Store, StoreError, StoredRefresh, User, UserStore,
 };
 
 /// A store held in memory, gone when the last clone is dropped.
@@ -130,6 +131,8 @@ struct State {
     clients: BTreeMap<String, Client>,
     /// Digests of imported users' Django password hashes, by user id.
     django_imports: BTreeMap<i64, [u8; 32]>,
+    /// The audit log, oldest first.
+    audit: Vec<AuditRecord>,
 }
 
 /// A session and the hash of its current refresh token.
@@ -168,6 +171,17 @@ fn bound(n: u64) -> usize {
 }
 
 impl State {
+    /// Appends audit events, with the change they record.
+    fn record(&mut self, events: &[AuditEvent]) {
+        for event in events {
+            let id = self.audit.last().map_or(1, |last| last.id + 1);
+            self.audit.push(AuditRecord {
+                id,
+                event: event.clone(),
+            });
+        }
+    }
+
     /// A refresh token with its state as the caller must see it: a token of a revoked session is
     /// `Revoked` whatever its own state says.
     fn stored_refresh(&self, token_hash: &[u8; 32]) -> Option<StoredRefresh> {
@@ -286,7 +300,12 @@ impl State {
 
 #[async_trait]
 impl UserStore for MemoryStore {
-    async fn create_user(&self, user: &NewUser, now: i64) -> Result<User, StoreError> {
+    async fn create_user(
+        &self,
+        user: &NewUser,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<User, StoreError> {
         let mut state = self.state()?;
         if state.users.values().any(|u| u.username == user.username) {
             return Err(StoreError::Conflict(Conflict::Username));
@@ -304,6 +323,7 @@ impl UserStore for MemoryStore {
         };
         state.last_user_id = id;
         state.users.insert(id, created.clone());
+        state.record(&about_new_user(audit, created.id, &created.username));
         Ok(created)
     }
 
@@ -341,6 +361,7 @@ impl UserStore for MemoryStore {
         id: UserId,
         roles: Option<&[String]>,
         claims: Option<&serde_json::Map<String, serde_json::Value>>,
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let mut state = self.state()?;
         let Some(user) = state.users.get_mut(&id.0) else {
@@ -352,6 +373,7 @@ impl UserStore for MemoryStore {
         if let Some(claims) = claims {
             user.claims = claims.clone();
         }
+        state.record(audit);
         Ok(true)
     }
 
@@ -371,6 +393,7 @@ impl UserStore for MemoryStore {
         id: UserId,
         active: bool,
         log_expires_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let mut state = self.state()?;
         if !state.users.contains_key(&id.0) {
@@ -386,15 +409,22 @@ impl UserStore for MemoryStore {
             RevocationKind::UserDisabled(id)
         };
         state.log(kind, log_expires_at)?;
+        state.record(audit);
         Ok(true)
     }
 
-    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<bool, StoreError> {
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let mut state = self.state()?;
         let Some(user) = state.users.get_mut(&id.0) else {
             return Ok(false);
         };
         password_hash.clone_into(&mut user.password_hash);
+        state.record(audit);
         Ok(true)
     }
 
@@ -414,7 +444,12 @@ impl UserStore for MemoryStore {
         }
     }
 
-    async fn delete_user(&self, id: UserId, log_expires_at: i64) -> Result<bool, StoreError> {
+    async fn delete_user(
+        &self,
+        id: UserId,
+        log_expires_at: i64,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let mut state = self.state()?;
         if !state.users.contains_key(&id.0) {
             return Ok(false);
@@ -428,6 +463,7 @@ impl UserStore for MemoryStore {
         sessions.retain(|_, row| row.session.user_id != id);
         tokens.retain(|_, token| sessions.contains_key(&token.record.session_id.0));
         state.log(RevocationKind::UserDeleted(id), log_expires_at)?;
+        state.record(audit);
         Ok(true)
     }
 
@@ -447,7 +483,12 @@ impl UserStore for MemoryStore {
             .collect())
     }
 
-    async fn save_imported_user(&self, user: &ImportedUser, now: i64) -> Result<(), StoreError> {
+    async fn save_imported_user(
+        &self,
+        user: &ImportedUser,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         if state
             .users
@@ -477,6 +518,7 @@ impl UserStore for MemoryStore {
                 .insert(user.id.0, password.source_digest);
         }
         state.last_user_id = state.last_user_id.max(user.id.0);
+        state.record(audit);
         Ok(())
     }
 }
@@ -490,6 +532,7 @@ impl SessionStore for MemoryStore {
         &self,
         session: &Session,
         first: Option<&RefreshRecord>,
+        audit: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         if state.sessions.contains_key(&session.id.0) {
@@ -522,6 +565,7 @@ impl SessionStore for MemoryStore {
         if let Some(first) = first {
             state.insert_refresh(first);
         }
+        state.record(audit);
         Ok(())
     }
 
@@ -559,6 +603,7 @@ impl SessionStore for MemoryStore {
         old_hash: &[u8; 32],
         new: &RefreshRecord,
         now: i64,
+        audit: &[AuditEvent],
     ) -> Result<RotateOutcome, StoreError> {
         let mut state = self.state()?;
         let rotatable = state.tokens.get(old_hash).is_some_and(|token| {
@@ -587,16 +632,23 @@ impl SessionStore for MemoryStore {
         }
         state.insert_refresh(new);
         state.make_current(new, now);
+        state.record(audit);
         Ok(RotateOutcome::Rotated)
     }
 
     /// As in SQLite, the token is added even to a revoked or ended session (where it reads as
     /// revoked, or cannot rotate).
-    async fn add_refresh(&self, new: &RefreshRecord, now: i64) -> Result<(), StoreError> {
+    async fn add_refresh(
+        &self,
+        new: &RefreshRecord,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         state.check_insert(new)?;
         state.insert_refresh(new);
         state.make_current(new, now);
+        state.record(audit);
         Ok(())
     }
 
@@ -605,11 +657,13 @@ impl SessionStore for MemoryStore {
         ids: &[SessionId],
         now: i64,
         log_expires_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<Vec<SessionId>, StoreError> {
         let mut state = self.state()?;
         let revoked = state.revocable(ids.iter().cloned());
         state.check_log_room(revoked.len())?;
         state.revoke(&revoked, now, log_expires_at)?;
+        state.record(audit);
         Ok(revoked)
     }
 
@@ -619,6 +673,7 @@ impl SessionStore for MemoryStore {
         keep: Option<&SessionId>,
         now: i64,
         log_expires_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<Vec<SessionId>, StoreError> {
         let mut state = self.state()?;
         let mut sessions: Vec<&Session> = state
@@ -636,6 +691,7 @@ impl SessionStore for MemoryStore {
             log_expires_at,
         )?;
         state.revoke(&revoked, now, log_expires_at)?;
+        state.record(audit);
         Ok(revoked)
     }
 
@@ -704,6 +760,8 @@ impl SessionStore for MemoryStore {
             sessions,
             revocations,
             keys,
+            // Counted by the domain, which knows the retention.
+            audit_events: 0,
         })
     }
 }
@@ -733,6 +791,7 @@ impl KeyStore for MemoryStore {
         key: &KeyInfo,
         private: &PrivateJwk,
         retired_keys_expire_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let mut state = self.state()?;
         if state.keys.contains_key(&key.kid) {
@@ -751,13 +810,14 @@ impl KeyStore for MemoryStore {
                 private: private.clone(),
             },
         );
+        state.record(audit);
         Ok(())
     }
 }
 
 #[async_trait]
 impl ClientStore for MemoryStore {
-    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+    async fn create_client(&self, client: &Client, audit: &[AuditEvent]) -> Result<(), StoreError> {
         let mut state = self.state()?;
         if state.clients.values().any(|c| c.name == client.name) {
             return Err(StoreError::Conflict(Conflict::ClientName));
@@ -766,6 +826,7 @@ impl ClientStore for MemoryStore {
             return Err(StoreError::Conflict(Conflict::Other));
         }
         state.clients.insert(client.id.clone(), client.clone());
+        state.record(audit);
         Ok(())
     }
 
@@ -788,18 +849,23 @@ impl ClientStore for MemoryStore {
         &self,
         id: &str,
         secret_hash: &[u8; 32],
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let mut state = self.state()?;
-        Ok(match state.clients.get_mut(id) {
-            Some(client) => {
-                client.secret_hash = *secret_hash;
-                true
-            }
-            None => false,
-        })
+        let Some(client) = state.clients.get_mut(id) else {
+            return Ok(false);
+        };
+        client.secret_hash = *secret_hash;
+        state.record(audit);
+        Ok(true)
     }
 
-    async fn delete_client(&self, id: &str, log_expires_at: i64) -> Result<bool, StoreError> {
+    async fn delete_client(
+        &self,
+        id: &str,
+        log_expires_at: i64,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let mut state = self.state()?;
         if !state.clients.contains_key(id) {
             return Ok(false);
@@ -807,7 +873,64 @@ impl ClientStore for MemoryStore {
         state.check_log_room(1)?;
         state.clients.remove(id);
         state.log(RevocationKind::ClientDeleted(id.to_owned()), log_expires_at)?;
+        state.record(audit);
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl AuditStore for MemoryStore {
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self.state()?.record(events);
+        Ok(())
+    }
+
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        newest_first: bool,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(u64, Vec<AuditRecord>), StoreError> {
+        let state = self.state()?;
+        let selected = |record: &&AuditRecord| {
+            let event = &record.event;
+            let subject = event.subject.as_ref();
+            let by_id = filter
+                .subject_id
+                .map(|id| subject.is_some_and(|s| s.id == id));
+            let by_name = filter
+                .subject_name
+                .as_ref()
+                .map(|name| subject.is_some_and(|s| &s.username == name));
+            let about = match (by_id, by_name) {
+                (None, None) => true,
+                (a, b) => a.unwrap_or(false) || b.unwrap_or(false),
+            };
+            filter.kind.is_none_or(|kind| event.kind == kind)
+                && about
+                && filter.since.is_none_or(|since| event.time >= since)
+                && filter.after_id.is_none_or(|after| record.id > after)
+        };
+        let mut matching: Vec<&AuditRecord> = state.audit.iter().filter(selected).collect();
+        if newest_first {
+            matching.reverse();
+        }
+        let total = count(matching.len());
+        let page = matching
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        Ok((total, page))
+    }
+
+    async fn delete_audit_before(&self, before: i64) -> Result<u64, StoreError> {
+        let mut state = self.state()?;
+        let was = state.audit.len();
+        state.audit.retain(|record| record.event.time >= before);
+        Ok(count(was - state.audit.len()))
     }
 }
 

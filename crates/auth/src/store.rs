@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 
+pub use crate::audit::{AuditEvent, AuditFilter, AuditRecord};
 use crate::ids::{SessionId, UserId};
 
 /// The underlying error a [`StoreError`] keeps as its source.
@@ -343,13 +344,21 @@ pub struct FlushStats {
     pub revocations: u64,
     /// Keys removed.
     pub keys: u64,
+    /// Audit events removed (past `audit_retention`).
+    pub audit_events: u64,
 }
 
 /// Users.
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Creates a user with the next id; [`StoreError::Conflict`] if the name is taken.
-    async fn create_user(&self, user: &NewUser, now: i64) -> Result<User, StoreError>;
+    /// Creates a user with the next id; [`StoreError::Conflict`] if the name is taken. Events in
+    /// `audit` about nobody are made about the new user.
+    async fn create_user(
+        &self,
+        user: &NewUser,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<User, StoreError>;
     /// Looks a user up by name.
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// Looks a user up by id.
@@ -364,6 +373,7 @@ pub trait UserStore: Send + Sync {
         id: UserId,
         roles: Option<&[String]>,
         claims: Option<&serde_json::Map<String, serde_json::Value>>,
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError>;
     /// Ids of disabled users.
     async fn inactive_user_ids(&self) -> Result<Vec<UserId>, StoreError>;
@@ -374,9 +384,15 @@ pub trait UserStore: Send + Sync {
         id: UserId,
         active: bool,
         log_expires_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError>;
     /// Replaces the password hash. False if there is no such user.
-    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<bool, StoreError>;
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
     /// Replaces the password hash only if it is still `expected` (a re-hash after login must not
     /// undo a password change made meanwhile). False if it was not.
     async fn upgrade_password_hash(
@@ -387,7 +403,12 @@ pub trait UserStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Deletes the user with its sessions and refresh tokens, logging `UserDeleted` in the same
     /// transaction. False if there is no such user.
-    async fn delete_user(&self, id: UserId, log_expires_at: i64) -> Result<bool, StoreError>;
+    async fn delete_user(
+        &self,
+        id: UserId,
+        log_expires_at: i64,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
     /// Records a successful login at `now`.
     async fn record_login(&self, id: UserId, now: i64) -> Result<(), StoreError>;
     /// Every user ever imported from Django (deleted ones too), with the digest of their Django
@@ -397,7 +418,12 @@ pub trait UserStore: Send + Sync {
     /// records the import, in one transaction. `is_active` is written as given: disabling a user
     /// that has sessions goes through [`UserStore::set_user_active`] first, which logs it.
     /// [`StoreError::Conflict`] if another user has the name.
-    async fn save_imported_user(&self, user: &ImportedUser, now: i64) -> Result<(), StoreError>;
+    async fn save_imported_user(
+        &self,
+        user: &ImportedUser,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError>;
 }
 
 /// Sessions, refresh tokens and the revocation log.
@@ -408,6 +434,7 @@ pub trait SessionStore: Send + Sync {
         &self,
         session: &Session,
         first: Option<&RefreshRecord>,
+        audit: &[AuditEvent],
     ) -> Result<(), StoreError>;
     /// One session (revoked ones included).
     async fn session(&self, id: &SessionId) -> Result<Option<Session>, StoreError>;
@@ -426,9 +453,15 @@ pub trait SessionStore: Send + Sync {
         old_hash: &[u8; 32],
         new: &RefreshRecord,
         now: i64,
+        audit: &[AuditEvent],
     ) -> Result<RotateOutcome, StoreError>;
     /// Adds `new` to the session without retiring any other token (rotation without blacklisting).
-    async fn add_refresh(&self, new: &RefreshRecord, now: i64) -> Result<(), StoreError>;
+    async fn add_refresh(
+        &self,
+        new: &RefreshRecord,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError>;
     /// Revokes sessions and their refresh tokens, and logs a `Session` revocation for each (kept
     /// until `log_expires_at`), in one transaction. Returns the sessions that were active.
     async fn revoke_sessions(
@@ -436,6 +469,7 @@ pub trait SessionStore: Send + Sync {
         ids: &[SessionId],
         now: i64,
         log_expires_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<Vec<SessionId>, StoreError>;
     /// Revokes every active session of `user` except `keep`, and logs a `UserTokensBefore { before:
     /// now }` entry for tokens without `sid`, in one transaction. Returns the revoked sessions.
@@ -445,6 +479,7 @@ pub trait SessionStore: Send + Sync {
         keep: Option<&SessionId>,
         now: i64,
         log_expires_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<Vec<SessionId>, StoreError>;
     /// At most `limit` log entries after `after_id` that have not expired at `now`, in order: a
     /// large log is replayed in pages rather than held in memory at once.
@@ -476,6 +511,7 @@ pub trait KeyStore: Send + Sync {
         key: &KeyInfo,
         private: &PrivateJwk,
         retired_keys_expire_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<(), StoreError>;
 }
 
@@ -484,7 +520,7 @@ pub trait KeyStore: Send + Sync {
 pub trait ClientStore: Send + Sync {
     /// Registers `client`; [`StoreError::Conflict`] with [`Conflict::ClientName`] if the name is
     /// taken.
-    async fn create_client(&self, client: &Client) -> Result<(), StoreError>;
+    async fn create_client(&self, client: &Client, audit: &[AuditEvent]) -> Result<(), StoreError>;
     /// A client by `client_id`.
     async fn client(&self, id: &str) -> Result<Option<Client>, StoreError>;
     /// A client by name.
@@ -492,16 +528,44 @@ pub trait ClientStore: Send + Sync {
     /// Every client, by name.
     async fn clients(&self) -> Result<Vec<Client>, StoreError>;
     /// Replaces the secret's hash. False if there is no such client.
-    async fn set_client_secret(&self, id: &str, secret_hash: &[u8; 32])
-    -> Result<bool, StoreError>;
+    async fn set_client_secret(
+        &self,
+        id: &str,
+        secret_hash: &[u8; 32],
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
     /// Deletes the client and logs `ClientDeleted` (kept until `log_expires_at`) in the same
     /// transaction. False if there is no such client.
-    async fn delete_client(&self, id: &str, log_expires_at: i64) -> Result<bool, StoreError>;
+    async fn delete_client(
+        &self,
+        id: &str,
+        log_expires_at: i64,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
+}
+
+/// The security audit log. Events recording a change are written by the change's own method (its
+/// `audit` argument), in its transaction; these are for the rest.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends events that record no change of their own (a refused login, say).
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+    /// The events `filter` selects, newest first (or oldest first), `limit` of them from
+    /// `offset`, with how many it selects in all.
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        newest_first: bool,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(u64, Vec<AuditRecord>), StoreError>;
+    /// Deletes the events from before `before`; how many went.
+    async fn delete_audit_before(&self, before: i64) -> Result<u64, StoreError>;
 }
 
 /// Everything the domain needs from storage.
 #[async_trait]
-pub trait Store: UserStore + SessionStore + KeyStore + ClientStore {
+pub trait Store: UserStore + SessionStore + KeyStore + ClientStore + AuditStore {
     /// Cheap liveness check for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
 

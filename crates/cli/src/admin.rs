@@ -338,13 +338,16 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
             } => {
                 let claims = claims_object(claims.as_deref().unwrap_or("{}"))?;
                 let user = admin
-                    .add_user(NewAccount {
-                        username: name.clone(),
-                        password: read_password()?,
-                        roles,
-                        claims,
-                        is_active: true,
-                    })
+                    .add_user(
+                        NewAccount {
+                            username: name.clone(),
+                            password: read_password()?,
+                            roles,
+                            claims,
+                            is_active: true,
+                        },
+                        &tessera_auth::audit::Acting::cli(),
+                    )
                     .await
                     .map_err(|e| match e {
                         AuthError::UsernameTaken => {
@@ -369,7 +372,10 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
                     revoke_sessions,
                     ..UserChange::default()
                 };
-                let user = admin.update_user(user.id, &change).await.map_err(domain)?;
+                let user = admin
+                    .update_user(user.id, &change, &tessera_auth::audit::Acting::cli())
+                    .await
+                    .map_err(domain)?;
                 println!("roles of {name}: {}", user.roles.join(", "));
             }
             UsersCommand::SetClaims {
@@ -387,7 +393,10 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
                     revoke_sessions,
                     ..UserChange::default()
                 };
-                let user = admin.update_user(user.id, &change).await.map_err(domain)?;
+                let user = admin
+                    .update_user(user.id, &change, &tessera_auth::audit::Acting::cli())
+                    .await
+                    .map_err(domain)?;
                 println!(
                     "claims of {name}: {}",
                     serde_json::Value::Object(user.claims)
@@ -412,14 +421,14 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
             }
             UsersCommand::Disable { name, .. } => {
                 admin
-                    .disable_user(&name)
+                    .disable_user(&name, &tessera_auth::audit::Acting::cli())
                     .await
                     .map_err(missing(name.clone()))?;
                 println!("disabled {name}; their sessions are revoked");
             }
             UsersCommand::Enable { name, .. } => {
                 admin
-                    .enable_user(&name)
+                    .enable_user(&name, &tessera_auth::audit::Acting::cli())
                     .await
                     .map_err(missing(name.clone()))?;
                 println!("enabled {name}");
@@ -430,14 +439,14 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
                     .await
                     .map_err(missing(name.clone()))?;
                 admin
-                    .delete_user(user.id)
+                    .delete_user(user.id, &tessera_auth::audit::Acting::cli())
                     .await
                     .map_err(missing(name.clone()))?;
                 println!("deleted {name}");
             }
             UsersCommand::SetPassword { name, .. } => {
                 admin
-                    .set_password(&name, read_password()?)
+                    .set_password(&name, read_password()?, &tessera_auth::audit::Acting::cli())
                     .await
                     .map_err(missing(name.clone()))?;
                 println!("password of {name} changed; their sessions are revoked");
@@ -450,7 +459,10 @@ pub(crate) fn users(command: UsersCommand) -> Result<(), Failure> {
 pub(crate) fn keys_rotate(data: DataArgs) -> Result<(), Failure> {
     runtime()?.block_on(async {
         let service = open_service(&data).await?;
-        let key = service.rotate_key().await.map_err(domain)?;
+        let key = service
+            .rotate_key(&tessera_auth::audit::Acting::cli())
+            .await
+            .map_err(domain)?;
         if key.created_at > service.now() {
             println!(
                 "new signing key {} ({}), published now, signs from {}",
@@ -497,8 +509,8 @@ pub(crate) fn flush_expired(data: DataArgs) -> Result<(), Failure> {
             .await
             .map_err(domain)?;
         println!(
-            "removed {} refresh tokens, {} sessions, {} revocation entries, {} keys",
-            stats.refresh_tokens, stats.sessions, stats.revocations, stats.keys
+            "removed {} refresh tokens, {} sessions, {} revocation entries, {} keys, {} audit events",
+            stats.refresh_tokens, stats.sessions, stats.revocations, stats.keys, stats.audit_events
         );
         Ok(())
     })

@@ -79,7 +79,7 @@ pub(crate) fn run(command: ClientsCommand) -> Result<(), Failure> {
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 let issued = service
-                    .register_client(&name, scopes, grants)
+                    .register_client(&name, scopes, grants, &tessera_auth::audit::Acting::cli())
                     .await
                     .map_err(domain)?;
                 println!("{}", issued_client_json(&issued));
@@ -99,7 +99,7 @@ pub(crate) fn run(command: ClientsCommand) -> Result<(), Failure> {
             ClientsCommand::Delete { name, .. } => {
                 let client = service.client_named(&name).await.map_err(missing(&name))?;
                 service
-                    .delete_client(&client.id)
+                    .delete_client(&client.id, &tessera_auth::audit::Acting::cli())
                     .await
                     .map_err(missing(&name))?;
                 println!("deleted client {name}; its tokens are refused from now on");
@@ -107,7 +107,7 @@ pub(crate) fn run(command: ClientsCommand) -> Result<(), Failure> {
             ClientsCommand::RotateSecret { name, .. } => {
                 let client = service.client_named(&name).await.map_err(missing(&name))?;
                 let issued = service
-                    .rotate_client_secret(&client.id)
+                    .rotate_client_secret(&client.id, &tessera_auth::audit::Acting::cli())
                     .await
                     .map_err(missing(&name))?;
                 println!("{}", issued_client_json(&issued));

@@ -169,6 +169,7 @@ settings! {
     revocation_max_staleness: Span = Some("0s"),
         "503 for access tokens when revocations are this stale; 0s = never";
     sweep_interval: Span = Some("1h"), "how often to delete expired rows";
+    audit_retention: Span = Some("90d"), "how long audit events are kept";
     shutdown_grace: Span = Some("10s"), "how long a shutdown lets requests in flight finish";
     revocation_feed_token: Option<SecretText> = None,
         "bearer secret that reads the revocation feed (use TESSERA_REVOCATION_FEED_TOKEN)";
@@ -286,6 +287,7 @@ impl Config {
             ),
             ("redis_timeout", self.redis_timeout),
             ("sweep_interval", self.sweep_interval),
+            ("audit_retention", self.audit_retention),
         ];
         for (name, span) in positive {
             if span.0.is_zero() {
@@ -490,6 +492,7 @@ impl Config {
             token_classes: self.token_classes()?,
             claim_names: self.claim_names(),
             update_last_login: self.update_last_login,
+            audit_retention: self.audit_retention.seconds(),
             ..AuthConfig::default()
         })
     }

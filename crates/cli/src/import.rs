@@ -42,7 +42,9 @@ pub(crate) fn run(command: ImportCommand) -> Result<(), Failure> {
         for planned in &plan.users {
             let mut action = planned.action.clone();
             if !args.dry_run
-                && let Err(error) = service.apply_django_import(planned).await
+                && let Err(error) = service
+                    .apply_django_import(planned, &tessera_auth::audit::Acting::cli())
+                    .await
             {
                 action = match error {
                     // Taken since the plan was made (a rename in the same run, say).

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 a token failed verification, 2 bad arguments or unreadable input.
 
 mod admin;
+mod audit;
 mod backend;
 mod clients;
 mod config;
@@ -42,6 +43,8 @@ enum Command {
     Token(token::TokenCommand),
     /// Delete expired refresh tokens, sessions, revocation entries and keys.
     FlushExpired(admin::DataArgs),
+    /// Print the security audit log, one JSON object per line (oldest first).
+    Audit(audit::AuditArgs),
     /// Import users from another system (a Django site).
     #[command(subcommand)]
     Import(import::ImportCommand),
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
         Command::Clients(command) => clients::run(command),
         Command::Token(command) => token::run(command),
         Command::Import(command) => import::run(command),
+        Command::Audit(args) => audit::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,18 +4,22 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use tessera_auth::audit::{Acting, Actor, AuditFilter, AuditKind};
 use tessera_auth::{Grant, NewAccount, UserChange, UserId};
 
 use crate::error::ApiError;
-use crate::extract::{AdminRole, Body, RequireRole};
+use crate::extract::{AdminRole, Body, Client, RequireRole};
 use crate::state::AppState;
-use crate::views::{client_json, issued_client_json, session_json, user_json};
+use crate::views::{
+    audit_json, client_json, issued_client_json, parse_rfc3339, session_json, user_json,
+};
 
 type Admin = RequireRole<AdminRole>;
 type ApiResult = Result<Response, ApiError>;
@@ -40,6 +44,67 @@ pub fn router() -> Router<Arc<AppState>> {
             "/api/admin/clients/{client_id}/rotate-secret/",
             post(rotate_client_secret),
         )
+        .route("/api/admin/audit/", get(audit))
+}
+
+/// An administrator's request, and who made it from where, for the audit log.
+struct Operator(Acting);
+
+impl FromRequestParts<Arc<AppState>> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let RequireRole(access, _) = Admin::from_request_parts(parts, state).await?;
+        let Client(context) = Client::from_request_parts(parts, state).await?;
+        Ok(Operator(context.acting(Actor::user(access.user_id))))
+    }
+}
+
+/// `?event=&user=&since=&limit=&offset=`: the audit log, newest first. `user` is a username or
+/// an id; `since` is RFC 3339.
+async fn audit(
+    State(state): State<Arc<AppState>>,
+    _: Admin,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let filter = audit_filter(&query)?;
+    let limit = page_param(&query, "limit", DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let offset = page_param(&query, "offset", 0);
+    let (count, events) = state
+        .auth
+        .audit_events(&filter, true, limit, offset)
+        .await?;
+    let results: Vec<Value> = events.iter().map(audit_json).collect();
+    Ok(Json(json!({ "count": count, "results": results })).into_response())
+}
+
+/// The audit query's filters; a value that cannot be read is a 400 naming its parameter.
+fn audit_filter(query: &HashMap<String, String>) -> Result<AuditFilter, ApiError> {
+    let mut filter = AuditFilter::default();
+    if let Some(name) = query.get("event").filter(|v| !v.is_empty()) {
+        filter.kind = Some(AuditKind::parse(name).ok_or_else(|| {
+            ApiError::field(
+                "event",
+                &format!("Select a valid choice. {name} is not one of the available choices."),
+            )
+        })?);
+    }
+    if let Some(user) = query.get("user").filter(|v| !v.is_empty()) {
+        filter.subject_id = user.parse::<i64>().ok().map(UserId);
+        filter.subject_name = Some(user.clone());
+    }
+    if let Some(since) = query.get("since").filter(|v| !v.is_empty()) {
+        filter.since = Some(parse_rfc3339(since).ok_or_else(|| {
+            ApiError::field(
+                "since",
+                "Enter a valid date/time (RFC 3339, e.g. 2026-12-01T10:00:00Z).",
+            )
+        })?);
+    }
+    Ok(filter)
 }
 
 /// An id from the path; anything that is not one is simply not found.
@@ -69,7 +134,11 @@ async fn list(
     Ok(Json(json!({ "count": count, "results": results })).into_response())
 }
 
-async fn create(State(state): State<Arc<AppState>>, _: Admin, mut body: Body) -> ApiResult {
+async fn create(
+    State(state): State<Arc<AppState>>,
+    Operator(acting): Operator,
+    mut body: Body,
+) -> ApiResult {
     let username = body.char_field("username", true);
     let password = body.char_field("password", false);
     let roles = body.optional_string_list("roles");
@@ -78,13 +147,16 @@ async fn create(State(state): State<Arc<AppState>>, _: Admin, mut body: Body) ->
     body.finish()?;
     let user = state
         .auth
-        .add_user(NewAccount {
-            username: username.to_string(),
-            password,
-            roles: roles.unwrap_or_default(),
-            claims: claims.unwrap_or_default(),
-            is_active: active.unwrap_or(true),
-        })
+        .add_user(
+            NewAccount {
+                username: username.to_string(),
+                password,
+                roles: roles.unwrap_or_default(),
+                claims: claims.unwrap_or_default(),
+                is_active: active.unwrap_or(true),
+            },
+            &acting,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
 }
@@ -96,7 +168,7 @@ async fn show(State(state): State<Arc<AppState>>, _: Admin, Path(id): Path<Strin
 
 async fn update(
     State(state): State<Arc<AppState>>,
-    _: Admin,
+    Operator(acting): Operator,
     Path(id): Path<String>,
     mut body: Body,
 ) -> ApiResult {
@@ -108,12 +180,16 @@ async fn update(
         revoke_sessions: body.optional_bool("revoke_sessions").unwrap_or(false),
     };
     body.finish()?;
-    let user = state.auth.update_user(id, &change).await?;
+    let user = state.auth.update_user(id, &change, &acting).await?;
     Ok(Json(user_json(&user)).into_response())
 }
 
-async fn remove(State(state): State<Arc<AppState>>, _: Admin, Path(id): Path<String>) -> ApiResult {
-    state.auth.delete_user(user_id(&id)?).await?;
+async fn remove(
+    State(state): State<Arc<AppState>>,
+    Operator(acting): Operator,
+    Path(id): Path<String>,
+) -> ApiResult {
+    state.auth.delete_user(user_id(&id)?, &acting).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -129,10 +205,10 @@ async fn sessions(
 
 async fn logout_all(
     State(state): State<Arc<AppState>>,
-    _: Admin,
+    Operator(acting): Operator,
     Path(id): Path<String>,
 ) -> ApiResult {
-    state.auth.logout_user(user_id(&id)?).await?;
+    state.auth.logout_user(user_id(&id)?, &acting).await?;
     Ok(Json(json!({})).into_response())
 }
 
@@ -147,7 +223,11 @@ async fn list_clients(State(state): State<Arc<AppState>>, _: Admin) -> ApiResult
     Ok(Json(Value::Array(clients)).into_response())
 }
 
-async fn create_client(State(state): State<Arc<AppState>>, _: Admin, mut body: Body) -> ApiResult {
+async fn create_client(
+    State(state): State<Arc<AppState>>,
+    Operator(acting): Operator,
+    mut body: Body,
+) -> ApiResult {
     let name = body.char_field("name", true);
     let scopes = body.optional_string_list("scopes").unwrap_or_default();
     let grant_names = body.optional_string_list("grants").unwrap_or_default();
@@ -164,24 +244,27 @@ async fn create_client(State(state): State<Arc<AppState>>, _: Admin, mut body: B
             }
         }
     }
-    let issued = state.auth.register_client(&name, scopes, grants).await?;
+    let issued = state
+        .auth
+        .register_client(&name, scopes, grants, &acting)
+        .await?;
     Ok((StatusCode::CREATED, Json(issued_client_json(&issued))).into_response())
 }
 
 async fn remove_client(
     State(state): State<Arc<AppState>>,
-    _: Admin,
+    Operator(acting): Operator,
     Path(client_id): Path<String>,
 ) -> ApiResult {
-    state.auth.delete_client(&client_id).await?;
+    state.auth.delete_client(&client_id, &acting).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn rotate_client_secret(
     State(state): State<Arc<AppState>>,
-    _: Admin,
+    Operator(acting): Operator,
     Path(client_id): Path<String>,
 ) -> ApiResult {
-    let issued = state.auth.rotate_client_secret(&client_id).await?;
+    let issued = state.auth.rotate_client_secret(&client_id, &acting).await?;
     Ok(Json(issued_client_json(&issued)).into_response())
 }

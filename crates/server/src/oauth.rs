@@ -208,7 +208,7 @@ async fn token(
         }
         Grant::RefreshToken => {
             let refresh = form.require("refresh_token")?;
-            state.auth.grant_refresh(&client, refresh).await
+            state.auth.grant_refresh(&client, refresh, &caller.0).await
         }
     }
     .map_err(ApiError::oauth)?;

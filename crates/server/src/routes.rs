@@ -9,6 +9,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tessera_auth::SessionId;
+use tessera_auth::audit::Actor;
 use zeroize::Zeroizing;
 
 use crate::error::{ApiError, Credential};
@@ -162,12 +163,13 @@ async fn login(
 async fn refresh(
     State(state): State<Arc<AppState>>,
     _: SameSite,
+    Client(client): Client,
     headers: HeaderMap,
     mut body: Body,
 ) -> ApiResult {
     let token = refresh_from(&state, &headers, &mut body)?;
     body.finish()?;
-    let outcome = state.auth.refresh(&token).await?;
+    let outcome = state.auth.refresh(&token, &client).await?;
     let now = state.auth.now();
     let mut payload = json!({ "access": outcome.access });
     let mut cookie_header = None;
@@ -200,10 +202,14 @@ async fn login_sliding(
 }
 
 /// simplejwt's `TokenRefreshSlidingView`.
-async fn refresh_sliding(State(state): State<Arc<AppState>>, mut body: Body) -> ApiResult {
+async fn refresh_sliding(
+    State(state): State<Arc<AppState>>,
+    Client(client): Client,
+    mut body: Body,
+) -> ApiResult {
     let token = body.char_field("token", true);
     body.finish()?;
-    let sliding = state.auth.refresh_sliding(&token).await?;
+    let sliding = state.auth.refresh_sliding(&token, &client).await?;
     Ok(Json(json!({ "token": sliding.token })).into_response())
 }
 
@@ -218,12 +224,13 @@ async fn verify(State(state): State<Arc<AppState>>, mut body: Body) -> ApiResult
 async fn blacklist(
     State(state): State<Arc<AppState>>,
     _: SameSite,
+    Client(client): Client,
     headers: HeaderMap,
     mut body: Body,
 ) -> ApiResult {
     let token = refresh_from(&state, &headers, &mut body)?;
     body.finish()?;
-    state.auth.blacklist(&token).await?;
+    state.auth.blacklist(&token, &client).await?;
     let mut response = Json(json!({})).into_response();
     if let Some(cookie) = state
         .browser
@@ -259,18 +266,21 @@ async fn me(State(state): State<Arc<AppState>>, Authenticated(access): Authentic
 async fn logout(
     State(state): State<Arc<AppState>>,
     _: SameSite,
+    Client(client): Client,
     Authenticated(access): Authenticated,
 ) -> ApiResult {
-    state.auth.logout(&access).await?;
+    state.auth.logout(&access, &client).await?;
     empty_ok()
 }
 
 async fn logout_all(
     State(state): State<Arc<AppState>>,
     _: SameSite,
+    Client(client): Client,
     Authenticated(access): Authenticated,
 ) -> ApiResult {
-    state.auth.logout_all(access.user_id, None).await?;
+    let acting = client.acting(Actor::user(access.user_id));
+    state.auth.logout_all(access.user_id, None, &acting).await?;
     empty_ok()
 }
 
@@ -290,25 +300,31 @@ async fn sessions(
 
 async fn delete_session(
     State(state): State<Arc<AppState>>,
+    Client(client): Client,
     Authenticated(access): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult {
+    let acting = client.acting(Actor::user(access.user_id));
     state
         .auth
-        .delete_session(access.user_id, &SessionId(id))
+        .delete_session(access.user_id, &SessionId(id), &acting)
         .await?;
     empty_ok()
 }
 
 async fn change_password(
     State(state): State<Arc<AppState>>,
+    Client(client): Client,
     Authenticated(access): Authenticated,
     mut body: Body,
 ) -> ApiResult {
     let old = body.char_field("old_password", false);
     let new = body.char_field("new_password", false);
     body.finish()?;
-    state.auth.change_password(&access, old, new).await?;
+    state
+        .auth
+        .change_password(&access, old, new, &client)
+        .await?;
     empty_ok()
 }
 

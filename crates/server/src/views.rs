@@ -5,12 +5,56 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::{Value, json};
 use tessera_auth::IssuedClient;
 use tessera_auth::SessionId;
+use tessera_auth::audit::AuditRecord;
 use tessera_auth::store::{Client, Session, User};
 
 /// Unix seconds as an RFC 3339 UTC timestamp (as the API shows times).
 pub fn rfc3339(unix: i64) -> String {
     let time = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0));
     humantime::format_rfc3339_seconds(time).to_string()
+}
+
+/// An RFC 3339 timestamp (`2026-12-01T10:00:00Z`, fractions and `+02:00` offsets allowed) as
+/// Unix seconds; `None` for anything else.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (base, offset) = match text.len().checked_sub(6).map(|at| text.split_at(at)) {
+        Some((base, tail))
+            if (tail.starts_with('+') || tail.starts_with('-')) && tail.as_bytes()[3] == b':' =>
+        {
+            let hours: i64 = tail.get(1..3)?.parse().ok()?;
+            let minutes: i64 = tail.get(4..6)?.parse().ok()?;
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let sign = if tail.starts_with('-') { -1 } else { 1 };
+            (format!("{base}Z"), sign * (hours * 3600 + minutes * 60))
+        }
+        _ if text.ends_with(['Z', 'z']) => (text.to_owned(), 0),
+        _ => return None,
+    };
+    if !base.contains('T') && !base.contains('t') {
+        return None;
+    }
+    let time = humantime::parse_rfc3339_weak(&base).ok()?;
+    let unix = i64::try_from(time.duration_since(UNIX_EPOCH).ok()?.as_secs()).ok()?;
+    Some(unix - offset)
+}
+
+/// An audit event as the admin API and `tessera audit` show it.
+pub fn audit_json(record: &AuditRecord) -> Value {
+    let event = &record.event;
+    json!({
+        "id": record.id,
+        "time": rfc3339(event.time),
+        "event": event.kind.name(),
+        "actor": event.actor,
+        "subject": event.subject.as_ref().map(|s| json!({"id": s.id.0, "username": s.username})),
+        "session": event.session.as_ref().map(SessionId::as_str),
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "detail": event.detail,
+    })
 }
 
 /// A session as `/api/sessions/` shows it; `current` marks the caller's own.

@@ -68,13 +68,21 @@ fn new_user(name: &str) -> NewUser {
 }
 
 async fn user(store: &dyn Store, name: &str) -> UserId {
-    store.create_user(&new_user(name), NOW).await.unwrap().id
+    store
+        .create_user(&new_user(name), NOW, &[])
+        .await
+        .unwrap()
+        .id
 }
 
 /// A session `id` of `owner` from [`NOW`] for 100 s, with token `n` as its first.
 async fn login(store: &dyn Store, owner: UserId, id: &str, n: u8) {
     store
-        .create_session(&session(id, owner, NOW, NOW + 100), Some(&record(n, id)))
+        .create_session(
+            &session(id, owner, NOW, NOW + 100),
+            Some(&record(n, id)),
+            &[],
+        )
         .await
         .unwrap();
 }
@@ -125,6 +133,7 @@ pub async fn users_get_ids_in_order_and_unique_names(store: Arc<dyn Store>) {
                 ..new_user("ann")
             },
             NOW - 5,
+            &[],
         )
         .await
         .unwrap();
@@ -140,12 +149,12 @@ pub async fn users_get_ids_in_order_and_unique_names(store: Arc<dyn Store>) {
     );
     assert_eq!(user(store, "bob").await, UserId(2));
     assert!(matches!(
-        store.create_user(&new_user("ann"), NOW).await,
+        store.create_user(&new_user("ann"), NOW, &[]).await,
         Err(StoreError::Conflict(Conflict::Username))
     ));
     // The highest id is deleted: a store that reused ids would hand out 2 again. (A refused
     // insert may use up an id, as a PostgreSQL sequence does: gaps are allowed, reuse is not.)
-    assert!(store.delete_user(UserId(2), LOG_UNTIL).await.unwrap());
+    assert!(store.delete_user(UserId(2), LOG_UNTIL, &[]).await.unwrap());
     let carol = user(store, "carol").await;
     assert!(carol.0 > 2, "id {} reused", carol.0);
     let names: Vec<_> = store
@@ -163,10 +172,10 @@ pub async fn users_get_ids_in_order_and_unique_names(store: Arc<dyn Store>) {
     assert_eq!(store.user_by_id(ann.id).await.unwrap(), Some(ann.clone()));
     assert_eq!(store.user_by_name("bob").await.unwrap(), None);
     assert_eq!(store.user_by_id(UserId(2)).await.unwrap(), None);
-    assert!(store.set_password_hash(ann.id, "new").await.unwrap());
+    assert!(store.set_password_hash(ann.id, "new", &[]).await.unwrap());
     let ann = store.user_by_id(ann.id).await.unwrap().unwrap();
     assert_eq!(ann.password_hash, "new");
-    assert!(!store.set_password_hash(UserId(99), "x").await.unwrap());
+    assert!(!store.set_password_hash(UserId(99), "x", &[]).await.unwrap());
     // A re-hash after login replaces only the hash it verified.
     assert!(
         !store
@@ -188,7 +197,7 @@ pub async fn users_get_ids_in_order_and_unique_names(store: Arc<dyn Store>) {
 /// Django imports keep their ids, later ids continue after them, and a re-import without a
 /// password keeps the stored hash.
 pub async fn imported_users_keep_their_ids(store: Arc<dyn Store>) {
-    let ann = store.create_user(&new_user("ann"), NOW).await.unwrap();
+    let ann = store.create_user(&new_user("ann"), NOW, &[]).await.unwrap();
     assert_eq!(ann.id, UserId(1));
     let digest = hash(7);
     let mut bob = ImportedUser {
@@ -202,7 +211,7 @@ pub async fn imported_users_keep_their_ids(store: Arc<dyn Store>) {
             source_digest: digest,
         }),
     };
-    store.save_imported_user(&bob, NOW).await.unwrap();
+    store.save_imported_user(&bob, NOW, &[]).await.unwrap();
     let stored = store.user_by_id(UserId(40)).await.unwrap().unwrap();
     assert_eq!(
         (
@@ -218,13 +227,16 @@ pub async fn imported_users_keep_their_ids(store: Arc<dyn Store>) {
         [(UserId(40), digest)]
     );
     // The next user created gets an id past the imported one.
-    let carol = store.create_user(&new_user("carol"), NOW).await.unwrap();
+    let carol = store
+        .create_user(&new_user("carol"), NOW, &[])
+        .await
+        .unwrap();
     assert_eq!(carol.id, UserId(41));
 
     // An update without a password keeps the stored hash (a re-hash after login, say).
     assert!(
         store
-            .set_password_hash(bob.id, "$argon2id$rehashed")
+            .set_password_hash(bob.id, "$argon2id$rehashed", &[])
             .await
             .unwrap()
     );
@@ -232,7 +244,7 @@ pub async fn imported_users_keep_their_ids(store: Arc<dyn Store>) {
     bob.is_active = false;
     bob.roles = Vec::new();
     bob.password = None;
-    store.save_imported_user(&bob, NOW + 5).await.unwrap();
+    store.save_imported_user(&bob, NOW + 5, &[]).await.unwrap();
     let stored = store.user_by_id(UserId(40)).await.unwrap().unwrap();
     assert_eq!(
         (
@@ -256,13 +268,13 @@ pub async fn imported_users_keep_their_ids(store: Arc<dyn Store>) {
         ..bob.clone()
     };
     assert!(matches!(
-        store.save_imported_user(&clash, NOW).await,
+        store.save_imported_user(&clash, NOW, &[]).await,
         Err(StoreError::Conflict(Conflict::Username))
     ));
     assert_eq!(store.user_by_id(UserId(50)).await.unwrap(), None);
 
     // The record outlives the user, so a later import can tell they were deleted.
-    assert!(store.delete_user(bob.id, LOG_UNTIL).await.unwrap());
+    assert!(store.delete_user(bob.id, LOG_UNTIL, &[]).await.unwrap());
     assert_eq!(
         store.django_imports().await.unwrap(),
         [(UserId(40), digest)]
@@ -282,6 +294,7 @@ pub async fn roles_claims_and_pages(store: Arc<dyn Store>) {
                 ..new_user("ann")
             },
             NOW,
+            &[],
         )
         .await
         .unwrap();
@@ -289,7 +302,7 @@ pub async fn roles_claims_and_pages(store: Arc<dyn Store>) {
     assert_eq!(created.claims, claims);
     assert!(
         store
-            .set_roles_and_claims(created.id, Some(&["staff".into()]), None)
+            .set_roles_and_claims(created.id, Some(&["staff".into()]), None, &[])
             .await
             .unwrap()
     );
@@ -301,7 +314,7 @@ pub async fn roles_claims_and_pages(store: Arc<dyn Store>) {
     let empty = serde_json::Map::new();
     assert!(
         store
-            .set_roles_and_claims(created.id, None, Some(&empty))
+            .set_roles_and_claims(created.id, None, Some(&empty), &[])
             .await
             .unwrap()
     );
@@ -310,7 +323,7 @@ pub async fn roles_claims_and_pages(store: Arc<dyn Store>) {
     assert!(ann.claims.is_empty());
     assert!(
         !store
-            .set_roles_and_claims(UserId(99), None, None)
+            .set_roles_and_claims(UserId(99), None, None, &[])
             .await
             .unwrap()
     );
@@ -330,18 +343,28 @@ pub async fn user_status_changes_are_logged(store: Arc<dyn Store>) {
     let store = store.as_ref();
     let ann = user(store, "ann").await;
     let bob = user(store, "bob").await;
-    assert!(store.set_user_active(ann, false, LOG_UNTIL).await.unwrap());
+    assert!(
+        store
+            .set_user_active(ann, false, LOG_UNTIL, &[])
+            .await
+            .unwrap()
+    );
     assert!(!store.user_by_id(ann).await.unwrap().unwrap().is_active);
     assert_eq!(store.inactive_user_ids().await.unwrap(), [ann]);
-    assert!(store.set_user_active(ann, true, LOG_UNTIL).await.unwrap());
+    assert!(
+        store
+            .set_user_active(ann, true, LOG_UNTIL, &[])
+            .await
+            .unwrap()
+    );
     assert!(store.user_by_id(ann).await.unwrap().unwrap().is_active);
     assert!(store.inactive_user_ids().await.unwrap().is_empty());
     login(store, bob, "s1", 1).await;
-    assert!(store.delete_user(bob, LOG_UNTIL).await.unwrap());
-    assert!(!store.delete_user(bob, LOG_UNTIL).await.unwrap());
+    assert!(store.delete_user(bob, LOG_UNTIL, &[]).await.unwrap());
+    assert!(!store.delete_user(bob, LOG_UNTIL, &[]).await.unwrap());
     assert!(
         !store
-            .set_user_active(UserId(99), false, LOG_UNTIL)
+            .set_user_active(UserId(99), false, LOG_UNTIL, &[])
             .await
             .unwrap()
     );
@@ -375,7 +398,7 @@ pub async fn sessions_list_and_revoke(store: Arc<dyn Store>) {
     // Created out of order, to show the listing sorts by creation time.
     let late = session("late", ann, NOW - 10, NOW + 100);
     store
-        .create_session(&late, Some(&record(1, "late")))
+        .create_session(&late, Some(&record(1, "late")), &[])
         .await
         .unwrap();
     let early = Session {
@@ -384,12 +407,12 @@ pub async fn sessions_list_and_revoke(store: Arc<dyn Store>) {
         ..session("early", ann, NOW - 20, NOW + 100)
     };
     store
-        .create_session(&early, Some(&record(2, "early")))
+        .create_session(&early, Some(&record(2, "early")), &[])
         .await
         .unwrap();
     let ended = session("ended", ann, NOW - 30, NOW);
     store
-        .create_session(&ended, Some(&record(3, "ended")))
+        .create_session(&ended, Some(&record(3, "ended")), &[])
         .await
         .unwrap();
     login(store, bob, "bobs", 4).await;
@@ -413,7 +436,7 @@ pub async fn sessions_list_and_revoke(store: Arc<dyn Store>) {
     assert_eq!(token(store, 99).await, None);
     // A second token in the session, added without rotation.
     store
-        .add_refresh(&record(5, "late"), NOW + 1)
+        .add_refresh(&record(5, "late"), NOW + 1, &[])
         .await
         .unwrap();
     assert_eq!(state(store, 5).await, RefreshState::Active);
@@ -424,12 +447,12 @@ pub async fn sessions_list_and_revoke(store: Arc<dyn Store>) {
     );
 
     let revoked = store
-        .revoke_sessions(&[sid("late"), sid("nope")], NOW + 2, LOG_UNTIL)
+        .revoke_sessions(&[sid("late"), sid("nope")], NOW + 2, LOG_UNTIL, &[])
         .await
         .unwrap();
     assert_eq!(revoked, [sid("late")]);
     let again = store
-        .revoke_sessions(&[sid("late")], NOW + 3, LOG_UNTIL)
+        .revoke_sessions(&[sid("late")], NOW + 3, LOG_UNTIL, &[])
         .await
         .unwrap();
     assert!(again.is_empty(), "revoked sessions are not reported twice");
@@ -467,7 +490,7 @@ pub async fn rotation_happy_path(store: Arc<dyn Store>) {
     };
     assert_eq!(
         store
-            .rotate_refresh(&hash(1), &second, NOW + 5)
+            .rotate_refresh(&hash(1), &second, NOW + 5, &[])
             .await
             .unwrap(),
         RotateOutcome::Rotated
@@ -486,7 +509,7 @@ pub async fn rotation_happy_path(store: Arc<dyn Store>) {
     assert_eq!((session.created_at, session.last_used_at), (NOW, NOW + 5));
     assert_eq!(
         store
-            .rotate_refresh(&hash(2), &record(3, "s"), NOW + 6)
+            .rotate_refresh(&hash(2), &record(3, "s"), NOW + 6, &[])
             .await
             .unwrap(),
         RotateOutcome::Rotated,
@@ -502,17 +525,17 @@ pub async fn rotating_a_rotated_token_is_refused(store: Arc<dyn Store>) {
     let ann = user(store, "ann").await;
     login(store, ann, "s", 1).await;
     store
-        .rotate_refresh(&hash(1), &record(2, "s"), NOW + 5)
+        .rotate_refresh(&hash(1), &record(2, "s"), NOW + 5, &[])
         .await
         .unwrap();
     store
-        .rotate_refresh(&hash(2), &record(3, "s"), NOW + 6)
+        .rotate_refresh(&hash(2), &record(3, "s"), NOW + 6, &[])
         .await
         .unwrap();
 
     let predecessor = not_active(
         store
-            .rotate_refresh(&hash(2), &record(8, "s"), NOW + 7)
+            .rotate_refresh(&hash(2), &record(8, "s"), NOW + 7, &[])
             .await
             .unwrap(),
     );
@@ -523,7 +546,7 @@ pub async fn rotating_a_rotated_token_is_refused(store: Arc<dyn Store>) {
 
     let older = not_active(
         store
-            .rotate_refresh(&hash(1), &record(9, "s"), NOW + 7)
+            .rotate_refresh(&hash(1), &record(9, "s"), NOW + 7, &[])
             .await
             .unwrap(),
     );
@@ -549,7 +572,7 @@ pub async fn rotating_a_rotated_token_is_refused(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .rotate_refresh(&hash(42), &record(10, "s"), NOW)
+            .rotate_refresh(&hash(42), &record(10, "s"), NOW, &[])
             .await
             .unwrap(),
         RotateOutcome::NotActive(None),
@@ -563,16 +586,16 @@ pub async fn revoked_or_ended_session_blocks_rotation(store: Arc<dyn Store>) {
     let ann = user(store, "ann").await;
     login(store, ann, "s", 1).await;
     store
-        .rotate_refresh(&hash(1), &record(2, "s"), NOW + 1)
+        .rotate_refresh(&hash(1), &record(2, "s"), NOW + 1, &[])
         .await
         .unwrap();
     store
-        .revoke_sessions(&[sid("s")], NOW + 2, LOG_UNTIL)
+        .revoke_sessions(&[sid("s")], NOW + 2, LOG_UNTIL, &[])
         .await
         .unwrap();
     let current = not_active(
         store
-            .rotate_refresh(&hash(2), &record(3, "s"), NOW + 3)
+            .rotate_refresh(&hash(2), &record(3, "s"), NOW + 3, &[])
             .await
             .unwrap(),
     );
@@ -589,7 +612,7 @@ pub async fn revoked_or_ended_session_blocks_rotation(store: Arc<dyn Store>) {
     login(store, ann, "t", 20).await;
     let ended = not_active(
         store
-            .rotate_refresh(&hash(20), &record(21, "t"), NOW + 100)
+            .rotate_refresh(&hash(20), &record(21, "t"), NOW + 100, &[])
             .await
             .unwrap(),
     );
@@ -606,7 +629,7 @@ pub async fn revoked_or_ended_session_blocks_rotation(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .rotate_refresh(&hash(20), &record(22, "t"), NOW + 99)
+            .rotate_refresh(&hash(20), &record(22, "t"), NOW + 99, &[])
             .await
             .unwrap(),
         RotateOutcome::Rotated,
@@ -629,7 +652,7 @@ pub async fn concurrent_rotation_has_one_winner(store: Arc<dyn Store>) {
         tasks.push(tokio::spawn(async move {
             start.wait().await;
             let outcome = store
-                .rotate_refresh(&hash(1), &record(100 + n, "s"), NOW + 1)
+                .rotate_refresh(&hash(1), &record(100 + n, "s"), NOW + 1, &[])
                 .await;
             (100 + n, outcome)
         }));
@@ -671,11 +694,11 @@ pub async fn revoke_user_sessions_keeps_one(store: Arc<dyn Store>) {
         login(store, who, id, n).await;
     }
     store
-        .revoke_sessions(&[sid("a3")], NOW, LOG_UNTIL)
+        .revoke_sessions(&[sid("a3")], NOW, LOG_UNTIL, &[])
         .await
         .unwrap();
     let revoked = store
-        .revoke_user_sessions(ann, Some(&sid("a2")), NOW + 1, LOG_UNTIL)
+        .revoke_user_sessions(ann, Some(&sid("a2")), NOW + 1, LOG_UNTIL, &[])
         .await
         .unwrap();
     assert_eq!(revoked, [sid("a1")], "a3 was already revoked, a2 is kept");
@@ -705,7 +728,7 @@ pub async fn revoke_user_sessions_keeps_one(store: Arc<dyn Store>) {
     assert_eq!(sessions, ["a1", "a3"]);
 
     let all = store
-        .revoke_user_sessions(bob, None, NOW + 2, LOG_UNTIL)
+        .revoke_user_sessions(bob, None, NOW + 2, LOG_UNTIL, &[])
         .await
         .unwrap();
     assert_eq!(all, [sid("b1")], "without a session to keep, all go");
@@ -728,14 +751,17 @@ pub async fn revocation_log_order_and_expiry(store: Arc<dyn Store>) {
             .is_empty()
     );
     store
-        .revoke_sessions(&[sid("x")], NOW, NOW + 10)
+        .revoke_sessions(&[sid("x")], NOW, NOW + 10, &[])
         .await
         .unwrap();
     store
-        .revoke_sessions(&[sid("y")], NOW, NOW + 1_000)
+        .revoke_sessions(&[sid("y")], NOW, NOW + 1_000, &[])
         .await
         .unwrap();
-    store.set_user_active(ann, false, NOW + 500).await.unwrap();
+    store
+        .set_user_active(ann, false, NOW + 500, &[])
+        .await
+        .unwrap();
     let all = store.revocations_page(0, NOW, usize::MAX).await.unwrap();
     let summary: Vec<_> = all.iter().map(|r| (r.kind.clone(), r.expires_at)).collect();
     assert_eq!(
@@ -776,7 +802,7 @@ pub async fn revocation_log_order_and_expiry(store: Arc<dyn Store>) {
         "the entry expiring at NOW + 10 is gone then"
     );
     store
-        .revoke_sessions(&[sid("z")], NOW, NOW + 1_000)
+        .revoke_sessions(&[sid("z")], NOW, NOW + 1_000, &[])
         .await
         .unwrap();
     let newest = store
@@ -799,7 +825,7 @@ pub async fn flush_expired_removes_only_what_expired(store: Arc<dyn Store>) {
             ..record(n, id)
         };
         store
-            .create_session(&session(id, ann, NOW, session_ends), Some(&first))
+            .create_session(&session(id, ann, NOW, session_ends), Some(&first), &[])
             .await
             .unwrap();
     };
@@ -809,26 +835,30 @@ pub async fn flush_expired_removes_only_what_expired(store: Arc<dyn Store>) {
     with_token("ended", NOW + 10, 2, SWEEP + 1).await;
     with_token("revoked-spent", NOW + 10_000, 3, NOW + 100).await;
     with_token("revoked-pending", NOW + 10_000, 4, NOW + 7_200).await;
-    store.set_user_active(ann, true, NOW + 5).await.unwrap();
+    store
+        .set_user_active(ann, true, NOW + 5, &[])
+        .await
+        .unwrap();
     store
         .revoke_sessions(
             &[sid("revoked-spent"), sid("revoked-pending")],
             NOW,
             NOW + 10_000,
+            &[],
         )
         .await
         .unwrap();
     // Each rotation sets the expiry of the key it retires: k1 leaves at SWEEP, k2 one second later.
     store
-        .rotate_in(&key("k1", NOW), &private("k1"), 0)
+        .rotate_in(&key("k1", NOW), &private("k1"), 0, &[])
         .await
         .unwrap();
     store
-        .rotate_in(&key("k2", NOW + 1), &private("k2"), SWEEP)
+        .rotate_in(&key("k2", NOW + 1), &private("k2"), SWEEP, &[])
         .await
         .unwrap();
     store
-        .rotate_in(&key("k3", NOW + 2), &private("k3"), SWEEP + 1)
+        .rotate_in(&key("k3", NOW + 2), &private("k3"), SWEEP + 1, &[])
         .await
         .unwrap();
 
@@ -897,12 +927,12 @@ fn private(kid: &str) -> PrivateJwk {
 pub async fn keys_rotate_in_retires_the_previous(store: Arc<dyn Store>) {
     assert!(store.keys().await.unwrap().is_empty());
     store
-        .rotate_in(&key("k1", NOW), &private("k1"), NOW + 50)
+        .rotate_in(&key("k1", NOW), &private("k1"), NOW + 50, &[])
         .await
         .unwrap();
     assert_eq!(store.keys().await.unwrap(), [key("k1", NOW)]);
     store
-        .rotate_in(&key("k2", NOW + 10), &private("k2"), NOW + 60)
+        .rotate_in(&key("k2", NOW + 10), &private("k2"), NOW + 60, &[])
         .await
         .unwrap();
     let retired_k1 = KeyInfo {
@@ -922,7 +952,7 @@ pub async fn keys_rotate_in_retires_the_previous(store: Arc<dyn Store>) {
     // A failed rotation (duplicate kid) changes nothing: k2 is still the signing key.
     assert!(matches!(
         store
-            .rotate_in(&key("k2", NOW + 20), &private("k2"), NOW + 70)
+            .rotate_in(&key("k2", NOW + 20), &private("k2"), NOW + 70, &[])
             .await,
         Err(StoreError::Conflict(Conflict::KeyId))
     ));
@@ -933,11 +963,11 @@ pub async fn keys_rotate_in_retires_the_previous(store: Arc<dyn Store>) {
 
     // Two keys made in the same second list by kid.
     store
-        .rotate_in(&key("k3", NOW + 20), &private("k3"), NOW + 80)
+        .rotate_in(&key("k3", NOW + 20), &private("k3"), NOW + 80, &[])
         .await
         .unwrap();
     store
-        .rotate_in(&key("j3", NOW + 20), &private("j3"), NOW + 90)
+        .rotate_in(&key("j3", NOW + 20), &private("j3"), NOW + 90, &[])
         .await
         .unwrap();
     let keys = store.keys().await.unwrap();
@@ -972,12 +1002,15 @@ fn client(id: &str, name: &str) -> Client {
 /// logged for every instance; a single access token can be revoked by its id.
 pub async fn clients_register_rotate_and_delete(store: Arc<dyn Store>) {
     store
-        .create_client(&client("id-b", "billing"))
+        .create_client(&client("id-b", "billing"), &[])
         .await
         .unwrap();
-    store.create_client(&client("id-a", "zebra")).await.unwrap();
+    store
+        .create_client(&client("id-a", "zebra"), &[])
+        .await
+        .unwrap();
     assert!(matches!(
-        store.create_client(&client("id-c", "billing")).await,
+        store.create_client(&client("id-c", "billing"), &[]).await,
         Err(StoreError::Conflict(Conflict::ClientName))
     ));
     assert_eq!(
@@ -997,14 +1030,24 @@ pub async fn clients_register_rotate_and_delete(store: Arc<dyn Store>) {
         .map(|c| c.name)
         .collect();
     assert_eq!(names, ["billing", "zebra"]);
-    assert!(store.set_client_secret("id-b", &[9; 32]).await.unwrap());
-    assert!(!store.set_client_secret("nope", &[9; 32]).await.unwrap());
+    assert!(
+        store
+            .set_client_secret("id-b", &[9; 32], &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_client_secret("nope", &[9; 32], &[])
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.client("id-b").await.unwrap().unwrap().secret_hash,
         [9; 32]
     );
-    assert!(store.delete_client("id-b", NOW + 100).await.unwrap());
-    assert!(!store.delete_client("id-b", NOW + 100).await.unwrap());
+    assert!(store.delete_client("id-b", NOW + 100, &[]).await.unwrap());
+    assert!(!store.delete_client("id-b", NOW + 100, &[]).await.unwrap());
     assert_eq!(store.client("id-b").await.unwrap(), None);
     store.revoke_access_token("jti-1", NOW + 50).await.unwrap();
     let kinds: Vec<RevocationKind> = store

@@ -25,9 +25,9 @@
 //!     is_active: true,
 //!     ..NewUser::default()
 //! };
-//! assert_eq!(store.create_user(&ann, 1_700_000_000).await?.id.0, 1);
+//! assert_eq!(store.create_user(&ann, 1_700_000_000, &[]).await?.id.0, 1);
 //! assert!(matches!(
-//!     store.create_user(&ann, 1_700_000_001).await,
+//!     store.create_user(&ann, 1_700_000_001, &[]).await,
 //!     Err(StoreError::Conflict(_))
 //! ));
 //! # Ok(())

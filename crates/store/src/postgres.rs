@@ -14,18 +14,21 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, PgExecutor, Postgres, Row as _, Transaction};
+use tessera_auth::audit::{AuditEvent, AuditFilter, AuditRecord, about_new_user};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    Client, ClientStore, FlushStats, ImportedUser, KeyInfo, KeyStore, NewUser, PoolConnections,
-    PrivateJwk, RefreshRecord, RefreshState, Revocation, RevocationBus, RevocationKind,
-    RotateOutcome, Session, SessionStore, Store, StoreError, StoredRefresh, User, UserStore,
+    AuditStore, Client, ClientStore, FlushStats, ImportedUser, KeyInfo, KeyStore, NewUser,
+    PoolConnections, PrivateJwk, RefreshRecord, RefreshState, Revocation, RevocationBus,
+    RevocationKind, RotateOutcome, Session, SessionStore, Store, StoreError, StoredRefresh, User,
+    UserStore,
 };
 
 use crate::rows::{
-    CLIENT_COLUMNS, Columns as _, DJANGO_IMPORTS, KEY_COLUMNS, RECORD_DJANGO_IMPORT,
-    REFRESH_SELECT, REVOCATION_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, client_row, db_error,
-    django_import_row, json_text, key_row, kind_row, refresh_row, revocation_row, session_row,
-    upsert_imported_user_sql, user_row,
+    AuditValues, CLIENT_COLUMNS, Columns as _, DELETE_AUDIT_BEFORE, DJANGO_IMPORTS, INSERT_AUDIT,
+    KEY_COLUMNS, RECORD_DJANGO_IMPORT, REFRESH_SELECT, REVOCATION_COLUMNS, SESSION_COLUMNS,
+    USER_COLUMNS, audit_events, bind_audit, client_row, db_error, django_import_row, json_text,
+    key_row, kind_row, refresh_row, revocation_row, session_row, upsert_imported_user_sql,
+    user_row,
 };
 
 /// The `LISTEN`/`NOTIFY` channel announcing new revocation log entries.
@@ -186,6 +189,18 @@ impl std::ops::DerefMut for LogTx {
     }
 }
 
+/// Writes audit events inside the transaction of the change they record.
+async fn record(conn: &mut PgConnection, audit: &[AuditEvent]) -> Result<(), StoreError> {
+    for event in audit {
+        let values = AuditValues::of(event)?;
+        bind_audit(sqlx::query(INSERT_AUDIT), &values)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
 fn migrate_error(error: sqlx::migrate::MigrateError) -> StoreError {
     match error {
         sqlx::migrate::MigrateError::Execute(error)
@@ -307,7 +322,13 @@ async fn revoke_in(
 
 #[async_trait]
 impl UserStore for PostgresStore {
-    async fn create_user(&self, user: &NewUser, now: i64) -> Result<User, StoreError> {
+    async fn create_user(
+        &self,
+        user: &NewUser,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<User, StoreError> {
+        let mut tx = self.write().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO users (username, password_hash, is_active, created_at, roles, claims) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {USER_COLUMNS}"
@@ -318,10 +339,14 @@ impl UserStore for PostgresStore {
         .bind(now)
         .bind(json_text(&user.roles)?)
         .bind(json_text(&user.claims)?)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
-        user_row(&row)
+        let created = user_row(&row)?;
+        let audit = about_new_user(audit, created.id, &created.username);
+        record(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(created)
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
@@ -387,9 +412,11 @@ impl UserStore for PostgresStore {
         id: UserId,
         roles: Option<&[String]>,
         claims: Option<&serde_json::Map<String, serde_json::Value>>,
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let roles = roles.map(json_text).transpose()?;
         let claims = claims.map(json_text).transpose()?;
+        let mut tx = self.write().await?;
         let changed = sqlx::query(
             "UPDATE users SET roles = COALESCE($1, roles), claims = COALESCE($2, claims) \
              WHERE id = $3",
@@ -397,11 +424,16 @@ impl UserStore for PostgresStore {
         .bind(roles)
         .bind(claims)
         .bind(id.0)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?
         .rows_affected();
-        Ok(changed == 1)
+        if changed != 1 {
+            return Ok(false);
+        }
+        record(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
     }
 
     async fn inactive_user_ids(&self) -> Result<Vec<UserId>, StoreError> {
@@ -418,6 +450,7 @@ impl UserStore for PostgresStore {
         id: UserId,
         active: bool,
         log_expires_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let mut tx = self.log_writer().await?;
         let changed = sqlx::query("UPDATE users SET is_active = $1 WHERE id = $2")
@@ -436,19 +469,31 @@ impl UserStore for PostgresStore {
             RevocationKind::UserDisabled(id)
         };
         log(&mut tx, &kind, log_expires_at).await?;
+        record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<bool, StoreError> {
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
         let changed = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_error)?
             .rows_affected();
-        Ok(changed == 1)
+        if changed != 1 {
+            return Ok(false);
+        }
+        record(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
     }
 
     async fn upgrade_password_hash(
@@ -469,7 +514,12 @@ impl UserStore for PostgresStore {
         Ok(changed == 1)
     }
 
-    async fn delete_user(&self, id: UserId, log_expires_at: i64) -> Result<bool, StoreError> {
+    async fn delete_user(
+        &self,
+        id: UserId,
+        log_expires_at: i64,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.log_writer().await?;
         // Sessions and their refresh tokens go by ON DELETE CASCADE.
         let changed = sqlx::query("DELETE FROM users WHERE id = $1")
@@ -482,6 +532,7 @@ impl UserStore for PostgresStore {
             return Ok(false);
         }
         log(&mut tx, &RevocationKind::UserDeleted(id), log_expires_at).await?;
+        record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -506,7 +557,12 @@ impl UserStore for PostgresStore {
             .collect()
     }
 
-    async fn save_imported_user(&self, user: &ImportedUser, now: i64) -> Result<(), StoreError> {
+    async fn save_imported_user(
+        &self,
+        user: &ImportedUser,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         sqlx::query(&upsert_imported_user_sql("OVERRIDING SYSTEM VALUE"))
             .bind(user.id.0)
@@ -537,6 +593,7 @@ impl UserStore for PostgresStore {
                 .await
                 .map_err(db_error)?;
         }
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(())
     }
@@ -548,6 +605,7 @@ impl SessionStore for PostgresStore {
         &self,
         session: &Session,
         first: Option<&RefreshRecord>,
+        audit: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         sqlx::query(
@@ -570,6 +628,7 @@ impl SessionStore for PostgresStore {
         if let Some(first) = first {
             insert_refresh(&mut tx, first).await?;
         }
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -617,11 +676,13 @@ impl SessionStore for PostgresStore {
         old_hash: &[u8; 32],
         new: &RefreshRecord,
         now: i64,
+        audit: &[AuditEvent],
     ) -> Result<RotateOutcome, StoreError> {
         // One statement, one round trip: retire the old token if it is active (and its session
         // neither revoked nor ended), and only then insert the new one and make it current. A
         // concurrent rotation of the same row waits for our row lock, re-checks `state` on the
-        // committed row and matches nothing.
+        // committed row and matches nothing. Its audit event commits with it.
+        let mut tx = self.write().await?;
         let rotated: i64 = sqlx::query_scalar(
             "WITH old AS ( \
                  UPDATE refresh_tokens SET state = 'rotated', rotated_at = $1, replaced_by = $2 \
@@ -645,12 +706,15 @@ impl SessionStore for PostgresStore {
         .bind(&new.jti)
         .bind(new.issued_at)
         .bind(new.expires_at)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
         if rotated == 1 {
+            record(&mut tx, audit).await?;
+            tx.commit().await.map_err(db_error)?;
             return Ok(RotateOutcome::Rotated);
         }
+        drop(tx);
         // Refused: say why, from the state as it is now (it can only have moved on).
         let stored = stored_refresh(&self.pool, old_hash).await?;
         if let Some(old) = &stored
@@ -664,10 +728,16 @@ impl SessionStore for PostgresStore {
         Ok(RotateOutcome::NotActive(stored))
     }
 
-    async fn add_refresh(&self, new: &RefreshRecord, now: i64) -> Result<(), StoreError> {
+    async fn add_refresh(
+        &self,
+        new: &RefreshRecord,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         insert_refresh(&mut tx, new).await?;
         make_current(&mut tx, new, now).await?;
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -676,10 +746,12 @@ impl SessionStore for PostgresStore {
         ids: &[SessionId],
         now: i64,
         log_expires_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<Vec<SessionId>, StoreError> {
         let mut tx = self.log_writer().await?;
         let ids = ids.iter().map(|s| s.0.clone()).collect();
         let revoked = revoke_in(&mut tx, ids, now, log_expires_at).await?;
+        record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(revoked)
     }
@@ -690,6 +762,7 @@ impl SessionStore for PostgresStore {
         keep: Option<&SessionId>,
         now: i64,
         log_expires_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<Vec<SessionId>, StoreError> {
         let mut tx = self.log_writer().await?;
         let ids: Vec<String> = sqlx::query_scalar(
@@ -708,6 +781,7 @@ impl SessionStore for PostgresStore {
         )
         .await?;
         let revoked = revoke_in(&mut tx, ids, now, log_expires_at).await?;
+        record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(revoked)
     }
@@ -771,6 +845,8 @@ impl SessionStore for PostgresStore {
             sessions,
             revocations,
             keys,
+            // Counted by the domain, which knows the retention.
+            audit_events: 0,
         })
     }
 }
@@ -804,6 +880,7 @@ impl KeyStore for PostgresStore {
         key: &KeyInfo,
         private: &PrivateJwk,
         retired_keys_expire_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         // Two rotations at once must not both leave an unretired key: take the table's lock.
@@ -832,6 +909,7 @@ impl KeyStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
+        record(&mut tx, audit).await?;
         // Listening instances sync (and so reload keys) when this commits.
         notify(&mut tx).await?;
         tx.commit().await.map_err(db_error)
@@ -860,7 +938,8 @@ impl PostgresStore {
 
 #[async_trait]
 impl ClientStore for PostgresStore {
-    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+    async fn create_client(&self, client: &Client, audit: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
         sqlx::query(&format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
         ))
@@ -870,10 +949,11 @@ impl ClientStore for PostgresStore {
         .bind(json_text(&client.scopes)?)
         .bind(json_text(&client.grants)?)
         .bind(client.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        Ok(())
+        record(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)
     }
 
     async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
@@ -900,18 +980,30 @@ impl ClientStore for PostgresStore {
         &self,
         id: &str,
         secret_hash: &[u8; 32],
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
         let changed = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE id = $2")
             .bind(&secret_hash[..])
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_error)?
             .rows_affected();
-        Ok(changed > 0)
+        if changed == 0 {
+            return Ok(false);
+        }
+        record(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
     }
 
-    async fn delete_client(&self, id: &str, log_expires_at: i64) -> Result<bool, StoreError> {
+    async fn delete_client(
+        &self,
+        id: &str,
+        log_expires_at: i64,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.log_writer().await?;
         let changed = sqlx::query("DELETE FROM clients WHERE id = $1")
             .bind(id)
@@ -928,8 +1020,37 @@ impl ClientStore for PostgresStore {
             log_expires_at,
         )
         .await?;
+        record(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl AuditStore for PostgresStore {
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        record(&mut tx, events).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        newest_first: bool,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(u64, Vec<AuditRecord>), StoreError> {
+        audit_events(&self.pool, filter, newest_first, limit, offset).await
+    }
+
+    async fn delete_audit_before(&self, before: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(DELETE_AUDIT_BEFORE)
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected())
     }
 }
 

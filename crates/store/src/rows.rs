@@ -3,6 +3,7 @@
 //! backend.
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
+use tessera_auth::audit::{Actor, AuditEvent, AuditFilter, AuditKind, AuditRecord, AuditSubject};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
     Client, Conflict, KeyInfo, RefreshRecord, RefreshState, RevocationKind, Session, StoreError,
@@ -237,6 +238,236 @@ pub(crate) fn django_import_row(row: &impl Columns) -> Result<(UserId, [u8; 32])
         .opt_bytes("password_digest")?
         .ok_or_else(|| StoreError::internal_because("django_imports.password_digest is NULL"))?;
     Ok((UserId(row.int("user_id")?), hash_of(digest)?))
+}
+
+/// Inserts one audit event; its values come from [`AuditValues`], bound by [`bind_audit`].
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log (time, event, actor_type, actor_id, \
+     subject_id, subject_username, session, ip, user_agent, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// An audit event as the columns of its row.
+pub(crate) struct AuditValues {
+    time: i64,
+    event: &'static str,
+    actor_type: String,
+    actor_id: Option<String>,
+    subject_id: Option<i64>,
+    subject_username: Option<String>,
+    session: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    detail: String,
+}
+
+impl AuditValues {
+    pub(crate) fn of(event: &AuditEvent) -> Result<AuditValues, StoreError> {
+        let actor_type = match serde_json::to_value(event.actor.kind) {
+            Ok(serde_json::Value::String(kind)) => kind,
+            _ => return Err(StoreError::internal_because("actor type is not a string")),
+        };
+        Ok(AuditValues {
+            time: event.time,
+            event: event.kind.name(),
+            actor_type,
+            actor_id: event.actor.id.clone(),
+            subject_id: event.subject.as_ref().map(|s| s.id.0),
+            subject_username: event.subject.as_ref().map(|s| s.username.clone()),
+            session: event.session.as_ref().map(|s| s.0.clone()),
+            ip: event.ip.clone(),
+            user_agent: event.user_agent.clone(),
+            detail: json_text(&event.detail)?,
+        })
+    }
+}
+
+/// Binds [`INSERT_AUDIT`]'s values, on any backend.
+pub(crate) fn bind_audit<'q, DB>(
+    query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    row: &'q AuditValues,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + Type<DB>,
+{
+    query
+        .bind(row.time)
+        .bind(row.event)
+        .bind(row.actor_type.as_str())
+        .bind(row.actor_id.as_deref())
+        .bind(row.subject_id)
+        .bind(row.subject_username.as_deref())
+        .bind(row.session.as_deref())
+        .bind(row.ip.as_deref())
+        .bind(row.user_agent.as_deref())
+        .bind(row.detail.as_str())
+}
+
+/// A value bound to a filtered audit query.
+pub(crate) enum Bound {
+    Int(i64),
+    Text(String),
+}
+
+/// Binds `values` in order, on any backend.
+pub(crate) fn bind_all<'q, DB>(
+    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    values: &'q [Bound],
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + Type<DB>,
+{
+    for value in values {
+        query = match value {
+            Bound::Int(n) => query.bind(*n),
+            Bound::Text(text) => query.bind(text.as_str()),
+        };
+    }
+    query
+}
+
+const AUDIT_COLUMNS: &str = "id, time, event, actor_type, actor_id, subject_id, subject_username, \
+     session, ip, user_agent, detail";
+
+/// A query for the events `filter` selects, with the total count of them as `total`: newest first
+/// (`newest_first`, for pages) or oldest first (for following the log), `limit` and `offset` last.
+pub(crate) fn audit_query(
+    filter: &AuditFilter,
+    newest_first: bool,
+    limit: u64,
+    offset: u64,
+) -> (String, Vec<Bound>) {
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    let next = |value: Bound, values: &mut Vec<Bound>| {
+        values.push(value);
+        format!("${}", values.len())
+    };
+    if let Some(kind) = filter.kind {
+        let p = next(Bound::Text(kind.name().to_owned()), &mut values);
+        conditions.push(format!("event = {p}"));
+    }
+    match (filter.subject_id, &filter.subject_name) {
+        (Some(id), Some(name)) => {
+            let a = next(Bound::Int(id.0), &mut values);
+            let b = next(Bound::Text(name.clone()), &mut values);
+            conditions.push(format!("(subject_id = {a} OR subject_username = {b})"));
+        }
+        (Some(id), None) => {
+            let a = next(Bound::Int(id.0), &mut values);
+            conditions.push(format!("subject_id = {a}"));
+        }
+        (None, Some(name)) => {
+            let b = next(Bound::Text(name.clone()), &mut values);
+            conditions.push(format!("subject_username = {b}"));
+        }
+        (None, None) => {}
+    }
+    if let Some(since) = filter.since {
+        let p = next(Bound::Int(since), &mut values);
+        conditions.push(format!("time >= {p}"));
+    }
+    if let Some(after) = filter.after_id {
+        let p = next(Bound::Int(after), &mut values);
+        conditions.push(format!("id > {p}"));
+    }
+    let clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    let order = if newest_first { "DESC" } else { "ASC" };
+    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let l = next(Bound::Int(as_i64(limit)), &mut values);
+    let o = next(Bound::Int(as_i64(offset)), &mut values);
+    let sql = format!(
+        "SELECT {AUDIT_COLUMNS}, COUNT(*) OVER () AS total FROM audit_log{clause} \
+         ORDER BY id {order} LIMIT {l} OFFSET {o}"
+    );
+    (sql, values)
+}
+
+/// [`tessera_auth::store::AuditStore::audit_events`] for any SQL backend: one query, its total
+/// from a window count (a second query only for a page past the end).
+pub(crate) async fn audit_events<DB>(
+    pool: &sqlx::Pool<DB>,
+    filter: &AuditFilter,
+    newest_first: bool,
+    limit: u64,
+    offset: u64,
+) -> Result<(u64, Vec<AuditRecord>), StoreError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + Type<DB>,
+    DB::Row: Columns,
+{
+    let (sql, values) = audit_query(filter, newest_first, limit, offset);
+    let rows = bind_all(sqlx::query(&sql), &values)
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)?;
+    let total = match rows.first() {
+        Some(row) => row.int("total")?,
+        None if offset == 0 => 0,
+        None => {
+            let (sql, values) = audit_query(filter, newest_first, 1, 0);
+            let first = bind_all(sqlx::query(&sql), &values)
+                .fetch_optional(pool)
+                .await
+                .map_err(db_error)?;
+            match first {
+                Some(row) => row.int("total")?,
+                None => 0,
+            }
+        }
+    };
+    let records = rows.iter().map(audit_row).collect::<Result<Vec<_>, _>>()?;
+    Ok((u64::try_from(total).unwrap_or(0), records))
+}
+
+/// Deletes audit events from before `$1`.
+pub(crate) const DELETE_AUDIT_BEFORE: &str = "DELETE FROM audit_log WHERE time < $1";
+
+pub(crate) fn audit_row(row: &impl Columns) -> Result<AuditRecord, StoreError> {
+    let event = row.text("event")?;
+    let kind = AuditKind::parse(&event)
+        .ok_or_else(|| StoreError::internal_because(format!("unknown audit event {event:?}")))?;
+    let actor_type = row.text("actor_type")?;
+    let kind_of_actor = serde_json::from_value(serde_json::Value::String(actor_type.clone()))
+        .map_err(|_| StoreError::internal_because(format!("unknown actor type {actor_type:?}")))?;
+    let subject = match (
+        row.opt_int("subject_id")?,
+        row.opt_text("subject_username")?,
+    ) {
+        (Some(id), Some(username)) => Some(AuditSubject {
+            id: UserId(id),
+            username,
+        }),
+        _ => None,
+    };
+    Ok(AuditRecord {
+        id: row.int("id")?,
+        event: AuditEvent {
+            time: row.int("time")?,
+            kind,
+            actor: Actor {
+                kind: kind_of_actor,
+                id: row.opt_text("actor_id")?,
+            },
+            subject,
+            session: row.opt_text("session")?.map(SessionId),
+            ip: row.opt_text("ip")?,
+            user_agent: row.opt_text("user_agent")?,
+            detail: json_column(row, "detail")?,
+        },
+    })
 }
 
 pub(crate) const SESSION_COLUMNS: &str =

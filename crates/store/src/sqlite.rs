@@ -14,19 +14,21 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row as _, Sqlite, SqliteExecutor, Transaction};
+use tessera_auth::audit::{AuditEvent, AuditFilter, AuditRecord, about_new_user};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
-    Client, ClientStore, FlushStats, ImportedUser, KeyInfo, KeyStore, NewUser, PoolConnections,
-    PrivateJwk, RefreshRecord, RefreshState, Revocation, RevocationKind, RotateOutcome, Session,
-    SessionStore, Store, StoreError, StoredRefresh, User, UserStore,
+    AuditStore, Client, ClientStore, FlushStats, ImportedUser, KeyInfo, KeyStore, NewUser,
+    PoolConnections, PrivateJwk, RefreshRecord, RefreshState, Revocation, RevocationKind,
+    RotateOutcome, Session, SessionStore, Store, StoreError, StoredRefresh, User, UserStore,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use crate::rows::{
-    CLIENT_COLUMNS, Columns as _, DJANGO_IMPORTS, KEY_COLUMNS, RECORD_DJANGO_IMPORT,
-    REFRESH_SELECT, REVOCATION_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, client_row, db_error,
-    django_import_row, json_text, key_row, kind_row, refresh_row, revocation_row, session_row,
-    upsert_imported_user_sql, user_row,
+    AuditValues, CLIENT_COLUMNS, Columns as _, DELETE_AUDIT_BEFORE, DJANGO_IMPORTS, INSERT_AUDIT,
+    KEY_COLUMNS, RECORD_DJANGO_IMPORT, REFRESH_SELECT, REVOCATION_COLUMNS, SESSION_COLUMNS,
+    USER_COLUMNS, audit_events, bind_audit, client_row, db_error, django_import_row, json_text,
+    key_row, kind_row, refresh_row, revocation_row, session_row, upsert_imported_user_sql,
+    user_row,
 };
 
 /// Tunables of the SQLite backend.
@@ -70,6 +72,8 @@ struct RotationJob {
     old_hash: [u8; 32],
     new: RefreshRecord,
     now: i64,
+    /// The events recording the rotation, written with it.
+    audit: Vec<AuditEvent>,
     reply: oneshot::Sender<Result<RotateOutcome, StoreError>>,
 }
 
@@ -125,7 +129,7 @@ async fn rotate_batch(
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        let outcome = rotate_in(&mut tx, &job.old_hash, &job.new, job.now).await;
+        let outcome = rotate_in(&mut tx, &job.old_hash, &job.new, job.now, &job.audit).await;
         let end = match outcome {
             Ok(RotateOutcome::Rotated) => "RELEASE rotation",
             _ => "ROLLBACK TO rotation",
@@ -149,6 +153,7 @@ async fn rotate_in(
     old_hash: &[u8; 32],
     new: &RefreshRecord,
     now: i64,
+    audit: &[AuditEvent],
 ) -> Result<RotateOutcome, StoreError> {
     // Rotations of one token are serialized by the write lock (and by the writer task); only the
     // first finds the row still active.
@@ -182,7 +187,23 @@ async fn rotate_in(
     }
     insert_refresh(tx, new).await?;
     make_current(tx, new, now).await?;
+    record(tx, audit).await?;
     Ok(RotateOutcome::Rotated)
+}
+
+/// Writes audit events inside the transaction of the change they record.
+async fn record(
+    tx: &mut Transaction<'static, Sqlite>,
+    audit: &[AuditEvent],
+) -> Result<(), StoreError> {
+    for event in audit {
+        let values = AuditValues::of(event)?;
+        bind_audit(sqlx::query(INSERT_AUDIT), &values)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
 }
 
 impl SqliteStore {
@@ -440,7 +461,13 @@ async fn revoke_in(
 
 #[async_trait]
 impl UserStore for SqliteStore {
-    async fn create_user(&self, user: &NewUser, now: i64) -> Result<User, StoreError> {
+    async fn create_user(
+        &self,
+        user: &NewUser,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<User, StoreError> {
+        let mut tx = self.write().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO users (username, password_hash, is_active, created_at, roles, claims) \
              VALUES (?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}"
@@ -451,10 +478,14 @@ impl UserStore for SqliteStore {
         .bind(now)
         .bind(json_text(&user.roles)?)
         .bind(json_text(&user.claims)?)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
-        user_row(&row)
+        let created = user_row(&row)?;
+        let audit = about_new_user(audit, created.id, &created.username);
+        record(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(created)
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
@@ -521,20 +552,27 @@ impl UserStore for SqliteStore {
         id: UserId,
         roles: Option<&[String]>,
         claims: Option<&serde_json::Map<String, serde_json::Value>>,
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let roles = roles.map(json_text).transpose()?;
         let claims = claims.map(json_text).transpose()?;
+        let mut tx = self.write().await?;
         let changed = sqlx::query(
             "UPDATE users SET roles = COALESCE(?, roles), claims = COALESCE(?, claims) WHERE id = ?",
         )
         .bind(roles)
         .bind(claims)
         .bind(id.0)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?
         .rows_affected();
-        Ok(changed == 1)
+        if changed != 1 {
+            return Ok(false);
+        }
+        record(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
     }
 
     async fn inactive_user_ids(&self) -> Result<Vec<UserId>, StoreError> {
@@ -552,6 +590,7 @@ impl UserStore for SqliteStore {
         id: UserId,
         active: bool,
         log_expires_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let changed = sqlx::query("UPDATE users SET is_active = ? WHERE id = ?")
@@ -570,19 +609,31 @@ impl UserStore for SqliteStore {
             RevocationKind::UserDisabled(id)
         };
         log(&mut tx, &kind, log_expires_at).await?;
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(true)
     }
 
-    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<bool, StoreError> {
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
         let changed = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(password_hash)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_error)?
             .rows_affected();
-        Ok(changed == 1)
+        if changed != 1 {
+            return Ok(false);
+        }
+        record(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
     }
 
     async fn upgrade_password_hash(
@@ -603,7 +654,12 @@ impl UserStore for SqliteStore {
         Ok(changed == 1)
     }
 
-    async fn delete_user(&self, id: UserId, log_expires_at: i64) -> Result<bool, StoreError> {
+    async fn delete_user(
+        &self,
+        id: UserId,
+        log_expires_at: i64,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         // Sessions and their refresh tokens go by ON DELETE CASCADE.
         let changed = sqlx::query("DELETE FROM users WHERE id = ?")
@@ -616,6 +672,7 @@ impl UserStore for SqliteStore {
             return Ok(false);
         }
         log(&mut tx, &RevocationKind::UserDeleted(id), log_expires_at).await?;
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(true)
     }
@@ -640,7 +697,12 @@ impl UserStore for SqliteStore {
             .collect()
     }
 
-    async fn save_imported_user(&self, user: &ImportedUser, now: i64) -> Result<(), StoreError> {
+    async fn save_imported_user(
+        &self,
+        user: &ImportedUser,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         sqlx::query(&upsert_imported_user_sql(""))
             .bind(user.id.0)
@@ -662,6 +724,7 @@ impl UserStore for SqliteStore {
                 .await
                 .map_err(db_error)?;
         }
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(())
     }
@@ -673,6 +736,7 @@ impl SessionStore for SqliteStore {
         &self,
         session: &Session,
         first: Option<&RefreshRecord>,
+        audit: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         sqlx::query(
@@ -695,6 +759,7 @@ impl SessionStore for SqliteStore {
         if let Some(first) = first {
             insert_refresh(&mut tx, first).await?;
         }
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -742,12 +807,14 @@ impl SessionStore for SqliteStore {
         old_hash: &[u8; 32],
         new: &RefreshRecord,
         now: i64,
+        audit: &[AuditEvent],
     ) -> Result<RotateOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = RotationJob {
             old_hash: *old_hash,
             new: new.clone(),
             now,
+            audit: audit.to_vec(),
             reply,
         };
         let gone = || StoreError::unavailable_because("the rotation writer has stopped");
@@ -755,10 +822,16 @@ impl SessionStore for SqliteStore {
         answer.await.map_err(|_| gone())?
     }
 
-    async fn add_refresh(&self, new: &RefreshRecord, now: i64) -> Result<(), StoreError> {
+    async fn add_refresh(
+        &self,
+        new: &RefreshRecord,
+        now: i64,
+        audit: &[AuditEvent],
+    ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         insert_refresh(&mut tx, new).await?;
         make_current(&mut tx, new, now).await?;
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -767,10 +840,12 @@ impl SessionStore for SqliteStore {
         ids: &[SessionId],
         now: i64,
         log_expires_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<Vec<SessionId>, StoreError> {
         let mut tx = self.write().await?;
         let ids = ids.iter().map(|s| s.0.clone()).collect();
         let revoked = revoke_in(&mut tx, ids, now, log_expires_at).await?;
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(revoked)
     }
@@ -781,6 +856,7 @@ impl SessionStore for SqliteStore {
         keep: Option<&SessionId>,
         now: i64,
         log_expires_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<Vec<SessionId>, StoreError> {
         let mut tx = self.write().await?;
         let rows = sqlx::query(
@@ -804,6 +880,7 @@ impl SessionStore for SqliteStore {
         )
         .await?;
         let revoked = revoke_in(&mut tx, ids, now, log_expires_at).await?;
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(revoked)
     }
@@ -866,6 +943,8 @@ impl SessionStore for SqliteStore {
             sessions,
             revocations,
             keys,
+            // Counted by the domain, which knows the retention.
+            audit_events: 0,
         })
     }
 }
@@ -899,6 +978,7 @@ impl KeyStore for SqliteStore {
         key: &KeyInfo,
         private: &PrivateJwk,
         retired_keys_expire_at: i64,
+        audit: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         sqlx::query(
@@ -922,6 +1002,7 @@ impl KeyStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
 }
@@ -948,7 +1029,8 @@ impl SqliteStore {
 
 #[async_trait]
 impl ClientStore for SqliteStore {
-    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+    async fn create_client(&self, client: &Client, audit: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
         sqlx::query(&format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
         ))
@@ -958,10 +1040,11 @@ impl ClientStore for SqliteStore {
         .bind(json_text(&client.scopes)?)
         .bind(json_text(&client.grants)?)
         .bind(client.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        Ok(())
+        record(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)
     }
 
     async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
@@ -988,18 +1071,30 @@ impl ClientStore for SqliteStore {
         &self,
         id: &str,
         secret_hash: &[u8; 32],
+        audit: &[AuditEvent],
     ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
         let changed = sqlx::query("UPDATE clients SET secret_hash = ? WHERE id = ?")
             .bind(&secret_hash[..])
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_error)?
             .rows_affected();
-        Ok(changed > 0)
+        if changed == 0 {
+            return Ok(false);
+        }
+        record(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
     }
 
-    async fn delete_client(&self, id: &str, log_expires_at: i64) -> Result<bool, StoreError> {
+    async fn delete_client(
+        &self,
+        id: &str,
+        log_expires_at: i64,
+        audit: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let changed = sqlx::query("DELETE FROM clients WHERE id = ?")
             .bind(id)
@@ -1016,8 +1111,37 @@ impl ClientStore for SqliteStore {
             log_expires_at,
         )
         .await?;
+        record(&mut tx, audit).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        record(&mut tx, events).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        newest_first: bool,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(u64, Vec<AuditRecord>), StoreError> {
+        audit_events(&self.pool, filter, newest_first, limit, offset).await
+    }
+
+    async fn delete_audit_before(&self, before: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(DELETE_AUDIT_BEFORE)
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected())
     }
 }
 
@@ -1092,7 +1216,7 @@ mod tests {
             username: "ann".into(),
             ..NewUser::default()
         };
-        store.create_user(&user, 1).await.unwrap();
+        store.create_user(&user, 1, &[]).await.unwrap();
         assert_eq!(store.list_users().await.unwrap().len(), 1);
     }
 
@@ -1112,11 +1236,11 @@ mod tests {
         };
         let lock = holder.write().await.unwrap();
         assert!(matches!(
-            other.create_user(&user, 1).await,
+            other.create_user(&user, 1, &[]).await,
             Err(StoreError::Unavailable { .. })
         ));
         lock.rollback().await.unwrap();
-        other.create_user(&user, 1).await.unwrap();
+        other.create_user(&user, 1, &[]).await.unwrap();
     }
 
     #[tokio::test]
@@ -1139,6 +1263,7 @@ mod tests {
                     ..NewUser::default()
                 },
                 1,
+                &[],
             )
             .await
             .unwrap()
@@ -1162,12 +1287,14 @@ mod tests {
                 revoked_at: None,
             };
             store
-                .create_session(&session, Some(&record(n, sid)))
+                .create_session(&session, Some(&record(n, sid)), &[])
                 .await
                 .unwrap();
         }
         assert!(matches!(
-            store.rotate_refresh(&[1; 32], &record(3, "b"), 2).await,
+            store
+                .rotate_refresh(&[1; 32], &record(3, "b"), 2, &[])
+                .await,
             Err(StoreError::Internal { .. })
         ));
         let old = store.refresh_token(&[1; 32]).await.unwrap().unwrap();

@@ -4,6 +4,7 @@
 use zeroize::Zeroizing;
 
 use super::AuthService;
+use crate::audit::{Acting, AuditEvent, AuditKind};
 use crate::counters::RevocationReason;
 use crate::error::AuthError;
 use crate::ids::{random_token, token_hash};
@@ -69,6 +70,7 @@ impl AuthService {
         name: &str,
         scopes: Vec<String>,
         grants: Vec<Grant>,
+        acting: &Acting,
     ) -> Result<IssuedClient, AuthError> {
         if name.trim().is_empty() || name.chars().count() > 150 {
             return Err(AuthError::InvalidInput(
@@ -98,8 +100,12 @@ impl AuthService {
             grants: grants.iter().map(|g| g.as_str().to_owned()).collect(),
             created_at: self.now(),
         };
+        let audit = [self
+            .client_event(acting, AuditKind::ClientCreated, &client)
+            .with("scopes", client.scopes.clone())
+            .with("grants", client.grants.clone())];
         self.store
-            .create_client(&client)
+            .create_client(&client, &audit)
             .await
             .map_err(|error| match error {
                 StoreError::Conflict(Conflict::ClientName) => {
@@ -107,7 +113,16 @@ impl AuthService {
                 }
                 other => other.into(),
             })?;
+        self.log_audit(&audit);
         Ok(IssuedClient { client, secret })
+    }
+
+    /// An event about `client` (named in the detail; never its secret).
+    fn client_event(&self, acting: &Acting, kind: AuditKind, client: &Client) -> AuditEvent {
+        acting
+            .event(self.now(), kind)
+            .with("client_id", client.id.as_str())
+            .with("name", client.name.as_str())
     }
 
     /// Every client, by name (secrets are never shown again).
@@ -129,28 +144,38 @@ impl AuthService {
     }
 
     /// Deletes a client: every token issued to it stops working at once, on every instance.
-    pub async fn delete_client(&self, id: &str) -> Result<(), AuthError> {
+    pub async fn delete_client(&self, id: &str, acting: &Acting) -> Result<(), AuthError> {
+        let client = self.client(id).await?;
+        let audit = [self.client_event(acting, AuditKind::ClientDeleted, &client)];
         if !self
             .store
-            .delete_client(id, self.log_until(self.now()))
+            .delete_client(id, self.log_until(self.now()), &audit)
             .await?
         {
             return Err(AuthError::NotFound);
         }
+        self.log_audit(&audit);
         self.counters.revocations.add(RevocationReason::OAuth);
         self.revocations_written().await
     }
 
     /// Gives a client a new secret; the old one stops working, tokens already issued stay valid.
-    pub async fn rotate_client_secret(&self, id: &str) -> Result<IssuedClient, AuthError> {
+    pub async fn rotate_client_secret(
+        &self,
+        id: &str,
+        acting: &Acting,
+    ) -> Result<IssuedClient, AuthError> {
+        let client = self.client(id).await?;
+        let audit = [self.client_event(acting, AuditKind::ClientSecretRotated, &client)];
         let secret = Zeroizing::new(random_token());
         if !self
             .store
-            .set_client_secret(id, &token_hash(&secret))
+            .set_client_secret(id, &token_hash(&secret), &audit)
             .await?
         {
             return Err(AuthError::NotFound);
         }
+        self.log_audit(&audit);
         Ok(IssuedClient {
             client: self.client(id).await?,
             secret,

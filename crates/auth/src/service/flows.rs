@@ -8,8 +8,9 @@ use zeroize::Zeroizing;
 
 use super::AuthService;
 use super::verify::VerifiedAccess;
+use crate::audit::{Acting, Actor, AuditEvent, AuditKind};
 use crate::claims::access_claims;
-use crate::counters::{LoginResult, RefreshResult, RevocationReason};
+use crate::counters::{LoginResult, Outcome as _, RefreshResult, RevocationReason};
 use crate::error::{AuthError, OAuthProblem, TokenProblem};
 use crate::ids::{SessionId, UserId, random_hex, token_hash};
 use crate::store::{RefreshRecord, RefreshState, RotateOutcome, Session, StoredRefresh, User};
@@ -22,6 +23,13 @@ pub struct LoginContext {
     pub ip: Option<String>,
     /// `User-Agent` header.
     pub user_agent: Option<String>,
+}
+
+impl LoginContext {
+    /// `actor`, acting from this request.
+    pub fn acting(&self, actor: Actor) -> Acting {
+        Acting::from_request(actor, self.ip.as_deref(), self.user_agent.as_deref())
+    }
 }
 
 /// A freshly issued pair.
@@ -208,13 +216,25 @@ impl AuthService {
             (now, refresh_exp),
             grantee,
         )?;
+        let (actor, method) = match grantee {
+            Some(grantee) => (Actor::client(&grantee.client_id), "oauth_password"),
+            None => (Actor::user(user.id), "password"),
+        };
+        let event = context
+            .acting(actor)
+            .event(now, AuditKind::LoginSuccess)
+            .about(user.id, &user.username)
+            .session(&session.id)
+            .with("method", method);
+        let audit = [event];
         self.store
             .create_session(
                 &session,
                 Some(&new_record(&refresh, &jti, &session.id, now, refresh_exp)),
+                &audit,
             )
             .await?;
-        tracing::info!(user = user.id.0, session = %session.id, "login");
+        self.log_audit(&audit);
         Ok(TokenPair {
             access,
             refresh,
@@ -233,11 +253,35 @@ impl AuthService {
         context: &LoginContext,
         now: i64,
     ) -> Result<User, AuthError> {
+        let refused = |kind: AuditKind, user: Option<&User>| {
+            let actor = Actor {
+                kind: crate::audit::ActorType::User,
+                id: user.map(|u| u.id.0.to_string()),
+            };
+            let event = context
+                .acting(actor)
+                .event(now, kind)
+                .with("username", username);
+            match user {
+                Some(user) => event.about(user.id, &user.username),
+                None => event,
+            }
+        };
         // Counted before the password check, so concurrent guesses cannot all slip past it.
-        let attempt = self
+        let attempt = match self
             .throttle
             .admit(username, context.ip.as_deref(), now)
-            .await?;
+            .await
+        {
+            Ok(attempt) => attempt,
+            Err(error @ AuthError::Throttled { .. }) => {
+                let known = self.store.user_by_name(username).await.ok().flatten();
+                self.append_audit(&[refused(AuditKind::LoginThrottled, known.as_ref())])
+                    .await;
+                return Err(error);
+            }
+            Err(error) => return Err(error),
+        };
         let checked = async {
             let user = self.store.user_by_name(username).await?;
             let checked = self
@@ -256,12 +300,27 @@ impl AuthService {
         };
         if !checked.matches {
             self.throttle.failed(attempt).await;
+            let event = refused(AuditKind::LoginFailure, user.as_ref()).with(
+                "reason",
+                if user.is_some() {
+                    "password"
+                } else {
+                    "unknown_user"
+                },
+            );
+            self.append_audit(&[event]).await;
             return Err(AuthError::InvalidCredentials);
         }
         self.throttle.released(attempt).await;
-        let user = user
-            .filter(|user| user.is_active)
-            .ok_or(AuthError::InvalidCredentials)?;
+        let user = match user {
+            Some(user) if user.is_active => user,
+            other => {
+                let event =
+                    refused(AuditKind::LoginFailure, other.as_ref()).with("reason", "inactive");
+                self.append_audit(&[event]).await;
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
         // An imported (Django) hash or an older cost: replaced by argon2id now that the password
         // is known. A failure to store it costs only the upgrade, not the login.
         // Only if the stored hash is still the one verified: a password changed meanwhile wins.
@@ -302,14 +361,27 @@ impl AuthService {
         }
     }
 
+    /// Revokes `user`'s sessions `ids`, recording why and by whom.
     pub(super) async fn revoke_sessions(
         &self,
         ids: &[SessionId],
+        user: UserId,
         reason: RevocationReason,
+        acting: &Acting,
     ) -> Result<(), AuthError> {
         let now = self.now();
         let until = now.saturating_add(self.config.longest_token_lifetime());
-        self.store.revoke_sessions(ids, now, until).await?;
+        let kind = match reason {
+            RevocationReason::Reuse => AuditKind::TokenReuseDetected,
+            _ => AuditKind::SessionRevoked,
+        };
+        let template = self.about(acting.event(now, kind), user).await?;
+        let audit: Vec<AuditEvent> = ids
+            .iter()
+            .map(|id| template.clone().session(id).with("reason", reason.label()))
+            .collect();
+        self.store.revoke_sessions(ids, now, until, &audit).await?;
+        self.log_audit(&audit);
         self.counters.revocations.add(reason);
         self.revocations_written().await
     }
@@ -317,8 +389,12 @@ impl AuthService {
     /// Exchanges a refresh token for a new pair (rotation). A token that was already rotated is
     /// reuse: its whole session is revoked.
     #[tracing::instrument(skip_all)]
-    pub async fn refresh(&self, token: &str) -> Result<RefreshOutcome, AuthError> {
-        self.refresh_as(token, None)
+    pub async fn refresh(
+        &self,
+        token: &str,
+        context: &LoginContext,
+    ) -> Result<RefreshOutcome, AuthError> {
+        self.refresh_as(token, None, context)
             .await
             .map(|(outcome, _)| outcome)
     }
@@ -331,8 +407,9 @@ impl AuthService {
         &self,
         token: &str,
         client: Option<&str>,
+        context: &LoginContext,
     ) -> Result<(RefreshOutcome, Option<Grantee>), AuthError> {
-        match self.refresh_checked(token, client).await {
+        match self.refresh_checked(token, client, context).await {
             Ok(done) => {
                 self.counters.refreshes.add(RefreshResult::Success);
                 Ok(done)
@@ -355,6 +432,7 @@ impl AuthService {
         &self,
         token: &str,
         client: Option<&str>,
+        context: &LoginContext,
     ) -> Result<(RefreshOutcome, Option<Grantee>), Refusal> {
         let (_, claims) = self
             .decode_fresh(token, Accept::Only(TokenKind::Refresh))
@@ -394,12 +472,20 @@ impl AuthService {
             .await?
             .filter(|s| s.record.session_id == sid)
             .ok_or(AuthError::Token(TokenProblem::Invalid))?;
+        let acting = context.acting(match &grantee {
+            Some(grantee) => Actor::client(&grantee.client_id),
+            None => Actor::user(user.id),
+        });
         let outcome = if stored.state == RefreshState::Active {
-            self.rotate(&user, &sid, &hash, grantee.as_ref()).await
+            self.rotate(&user, &sid, &hash, grantee.as_ref(), &acting)
+                .await
         } else {
             match self.grace_successor(&stored) {
-                Some(current) => self.rotate(&user, &sid, &current, grantee.as_ref()).await,
-                None => self.refused_refresh(&stored).await,
+                Some(current) => {
+                    self.rotate(&user, &sid, &current, grantee.as_ref(), &acting)
+                        .await
+                }
+                None => self.refused_refresh(&stored, &user).await,
             }
         };
         Ok((outcome?, grantee))
@@ -425,6 +511,7 @@ impl AuthService {
         sid: &SessionId,
         presented: &[u8; 32],
         grantee: Option<&Grantee>,
+        acting: &Acting,
     ) -> Result<RefreshOutcome, Refusal> {
         let session = self
             .store
@@ -440,7 +527,14 @@ impl AuthService {
         }
         let access_exp = now.saturating_add(self.config.access_lifetime);
         let (access, _) = self.issue(TokenKind::Access, user, sid, (now, access_exp), grantee)?;
+        let audit = [acting
+            .event(now, AuditKind::TokenRefresh)
+            .about(user.id, &user.username)
+            .session(sid)
+            .with("rotated", self.config.rotate_refresh_tokens)];
         if !self.config.rotate_refresh_tokens {
+            // Nothing is written: the event stands alone.
+            self.append_audit(&audit).await;
             return Ok(RefreshOutcome {
                 access,
                 access_expires_at: access_exp,
@@ -454,7 +548,11 @@ impl AuthService {
             self.issue(TokenKind::Refresh, user, sid, (now, refresh_exp), grantee)?;
         let record = new_record(&refresh, &jti, sid, now, refresh_exp);
         if self.config.blacklist_after_rotation {
-            match self.store.rotate_refresh(presented, &record, now).await? {
+            match self
+                .store
+                .rotate_refresh(presented, &record, now, &audit)
+                .await?
+            {
                 RotateOutcome::Rotated => {}
                 // A concurrent retry inside the grace window lost the race: refuse, do not revoke.
                 RotateOutcome::NotActive(Some(lost_race))
@@ -463,15 +561,16 @@ impl AuthService {
                     return Err(AuthError::Token(TokenProblem::Blacklisted).into());
                 }
                 RotateOutcome::NotActive(Some(lost_race)) => {
-                    return self.refused_refresh(&lost_race).await;
+                    return self.refused_refresh(&lost_race, user).await;
                 }
                 RotateOutcome::NotActive(None) => {
                     return Err(AuthError::Token(TokenProblem::Invalid).into());
                 }
             }
         } else {
-            self.store.add_refresh(&record, now).await?;
+            self.store.add_refresh(&record, now, &audit).await?;
         }
+        self.log_audit(&audit);
         Ok(RefreshOutcome {
             access,
             access_expires_at: access_exp,
@@ -481,12 +580,18 @@ impl AuthService {
 
     /// A refresh token that is not active: revoked stays refused; rotated outside the grace window
     /// is reuse, which revokes the whole session.
-    async fn refused_refresh(&self, stored: &StoredRefresh) -> Result<RefreshOutcome, Refusal> {
+    async fn refused_refresh(
+        &self,
+        stored: &StoredRefresh,
+        user: &User,
+    ) -> Result<RefreshOutcome, Refusal> {
         if let RefreshState::Rotated { .. } = stored.state {
             tracing::warn!(session = %stored.record.session_id, "refresh token reuse: revoking session");
             self.revoke_sessions(
                 std::slice::from_ref(&stored.record.session_id),
+                user.id,
                 RevocationReason::Reuse,
+                &Acting::system(),
             )
             .await?;
             self.counters.refreshes.add(RefreshResult::Reuse);
@@ -496,7 +601,7 @@ impl AuthService {
     }
 
     /// `/api/token/blacklist/`: revokes the refresh token's session, access tokens included.
-    pub async fn blacklist(&self, token: &str) -> Result<(), AuthError> {
+    pub async fn blacklist(&self, token: &str, context: &LoginContext) -> Result<(), AuthError> {
         let (_, claims) = self
             .decode_fresh(token, Accept::Only(TokenKind::Refresh))
             .await?;
@@ -512,24 +617,38 @@ impl AuthService {
         if stored.state != RefreshState::Active {
             return Err(AuthError::Token(TokenProblem::Blacklisted));
         }
+        let user = Self::user_of(&claims)?;
         self.revoke_sessions(
             std::slice::from_ref(&stored.record.session_id),
+            user,
             RevocationReason::Blacklist,
+            &context.acting(Actor::user(user)),
         )
         .await
     }
 
     /// Ends the caller's session; a token without `sid` revokes every token of its user issued up
     /// to and including its own `iat` (which may be a little ahead of our clock, within the leeway).
-    pub async fn logout(&self, access: &VerifiedAccess) -> Result<(), AuthError> {
+    pub async fn logout(
+        &self,
+        access: &VerifiedAccess,
+        context: &LoginContext,
+    ) -> Result<(), AuthError> {
+        let acting = context.acting(Actor::user(access.user_id));
         match &access.session_id {
             Some(sid) => {
-                self.revoke_sessions(std::slice::from_ref(sid), RevocationReason::Logout)
-                    .await
+                self.revoke_sessions(
+                    std::slice::from_ref(sid),
+                    access.user_id,
+                    RevocationReason::Logout,
+                    &acting,
+                )
+                .await
             }
             None => {
                 let cut_off = self.now().max(access.issued_at);
-                self.revoke_user_tokens(access.user_id, None, cut_off, RevocationReason::Logout)
+                let reason = RevocationReason::Logout;
+                self.revoke_user_tokens(access.user_id, None, cut_off, reason, &acting)
                     .await
             }
         }
@@ -540,8 +659,10 @@ impl AuthService {
         &self,
         user: UserId,
         keep: Option<&SessionId>,
+        acting: &Acting,
     ) -> Result<(), AuthError> {
-        self.revoke_user_tokens(user, keep, self.now(), RevocationReason::LogoutAll)
+        let reason = RevocationReason::LogoutAll;
+        self.revoke_user_tokens(user, keep, self.now(), reason, acting)
             .await
     }
 
@@ -553,11 +674,17 @@ impl AuthService {
         keep: Option<&SessionId>,
         now: i64,
         reason: RevocationReason,
+        acting: &Acting,
     ) -> Result<(), AuthError> {
         let until = now.saturating_add(self.config.longest_token_lifetime());
+        let event = acting
+            .event(self.now(), AuditKind::UserLogoutAll)
+            .with("reason", reason.label());
+        let audit = [self.about(event, user).await?];
         self.store
-            .revoke_user_sessions(user, keep, now, until)
+            .revoke_user_sessions(user, keep, now, until, &audit)
             .await?;
+        self.log_audit(&audit);
         self.counters.revocations.add(reason);
         self.revocations_written().await
     }
@@ -568,12 +695,18 @@ impl AuthService {
     }
 
     /// Revokes one of the user's own sessions; another user's or an unknown one is `NotFound`.
-    pub async fn delete_session(&self, user: UserId, sid: &SessionId) -> Result<(), AuthError> {
+    pub async fn delete_session(
+        &self,
+        user: UserId,
+        sid: &SessionId,
+        acting: &Acting,
+    ) -> Result<(), AuthError> {
         let active = self.sessions(user).await?;
         if !active.iter().any(|s| &s.id == sid) {
             return Err(AuthError::NotFound);
         }
-        self.revoke_sessions(std::slice::from_ref(sid), RevocationReason::Session)
+        let reason = RevocationReason::Session;
+        self.revoke_sessions(std::slice::from_ref(sid), user, reason, acting)
             .await
     }
 
@@ -583,6 +716,7 @@ impl AuthService {
         access: &VerifiedAccess,
         old: Zeroizing<String>,
         new: Zeroizing<String>,
+        context: &LoginContext,
     ) -> Result<(), AuthError> {
         let user = self
             .store
@@ -593,9 +727,15 @@ impl AuthService {
             return Err(AuthError::WrongPassword);
         }
         let hash = self.hasher.hash(new).await?;
-        self.store.set_password_hash(user.id, &hash).await?;
+        let acting = context.acting(Actor::user(user.id));
+        let audit = [acting
+            .event(self.now(), AuditKind::UserPasswordChanged)
+            .about(user.id, &user.username)];
+        self.store.set_password_hash(user.id, &hash, &audit).await?;
+        self.log_audit(&audit);
         let keep = access.session_id.as_ref();
-        self.revoke_user_tokens(user.id, keep, self.now(), RevocationReason::Password)
+        let reason = RevocationReason::Password;
+        self.revoke_user_tokens(user.id, keep, self.now(), reason, &acting)
             .await
     }
 

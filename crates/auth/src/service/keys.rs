@@ -3,6 +3,7 @@
 use tessera_jwt::JwkSet;
 
 use super::AuthService;
+use crate::audit::{Acting, AuditKind};
 use crate::error::AuthError;
 use crate::keyring::KeyRing;
 use crate::store::KeyInfo;
@@ -39,9 +40,11 @@ impl AuthService {
     /// Generates a new signing key and stores it. It is published at once but signs only
     /// `key_publish_ahead` later; the previous key verifies until every token it can have signed has
     /// expired. A serving instance uses it at once; others are told.
-    pub async fn rotate_key(&self) -> Result<KeyInfo, AuthError> {
+    pub async fn rotate_key(&self, acting: &Acting) -> Result<KeyInfo, AuthError> {
         let now = self.now();
-        let key = KeyRing::rotate(self.store.as_ref(), &self.config, now).await?;
+        let event = acting.event(now, AuditKind::KeyRotated);
+        let (key, event) = KeyRing::rotate(self.store.as_ref(), &self.config, now, event).await?;
+        self.log_audit(std::slice::from_ref(&event));
         if let Some(live) = &self.live {
             live.keys.reload(self.store.as_ref(), now).await?;
         }

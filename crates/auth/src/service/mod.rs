@@ -19,9 +19,11 @@ mod verify;
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 
+use crate::audit::{AuditEvent, AuditFilter, AuditRecord};
 use crate::clock::Clock;
 use crate::config::AuthConfig;
 use crate::error::AuthError;
+use crate::ids::SessionId;
 use crate::keyring::KeyRing;
 use crate::password::PasswordHasher;
 use crate::revocation::RevocationState;
@@ -262,9 +264,72 @@ impl AuthService {
         Ok(self.store.ping().await?)
     }
 
-    /// Deletes what has expired: refresh tokens, sessions, revocation entries, retired keys.
+    /// Deletes what has expired: refresh tokens, sessions, revocation entries, retired keys, and
+    /// audit events older than `audit_retention`.
     pub async fn flush_expired(&self) -> Result<FlushStats, AuthError> {
-        Ok(self.store.flush_expired(self.now()).await?)
+        let now = self.now();
+        let mut stats = self.store.flush_expired(now).await?;
+        stats.audit_events = self
+            .store
+            .delete_audit_before(now.saturating_sub(self.config.audit_retention))
+            .await?;
+        Ok(stats)
+    }
+
+    /// Audit events `filter` selects, newest first (or oldest first), with how many there are.
+    pub async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        newest_first: bool,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(u64, Vec<AuditRecord>), AuthError> {
+        Ok(self
+            .store
+            .audit_events(filter, newest_first, limit, offset)
+            .await?)
+    }
+
+    /// One structured log line per audit event, once it is stored.
+    fn log_audit(&self, events: &[AuditEvent]) {
+        for event in events {
+            let subject = event.subject.as_ref();
+            tracing::info!(
+                target: "tessera::audit",
+                event = event.kind.name(),
+                actor_type = ?event.actor.kind,
+                actor_id = event.actor.id.as_deref(),
+                subject_id = subject.map(|s| s.id.0),
+                subject = subject.map(|s| s.username.as_str()),
+                session = event.session.as_ref().map(SessionId::as_str),
+                ip = event.ip.as_deref(),
+                user_agent = event.user_agent.as_deref(),
+                detail = %serde_json::Value::Object(event.detail.clone()),
+                "audit"
+            );
+        }
+    }
+
+    /// Stores events that record no change of their own (a refused login, a refresh that rotates
+    /// nothing), and logs them. A failure to store them is logged, not returned: the call they
+    /// describe has already been decided.
+    async fn append_audit(&self, events: &[AuditEvent]) {
+        match self.store.append_audit(events).await {
+            Ok(()) => self.log_audit(events),
+            Err(error) => tracing::warn!(%error, "writing audit events failed"),
+        }
+    }
+
+    /// `event` about user `id`, named as stored now (deleted users: no subject).
+    async fn about(
+        &self,
+        event: AuditEvent,
+        id: crate::ids::UserId,
+    ) -> Result<AuditEvent, AuthError> {
+        Ok(match self.store.user_by_id(id).await? {
+            Some(user) => event.about(id, &user.username),
+            None => event,
+        })
     }
 
     /// How long any token we issue can stay valid: the horizon for keeping revocations.

@@ -230,10 +230,11 @@ impl AuthService {
         &self,
         client: &Client,
         refresh_token: &str,
+        context: &LoginContext,
     ) -> Result<OAuthTokens, AuthError> {
         Self::require_grant(client, Grant::RefreshToken)?;
         let (outcome, grantee) = self
-            .refresh_as(refresh_token, Some(&client.id))
+            .refresh_as(refresh_token, Some(&client.id), context)
             .await
             .map_err(invalid_grant)?;
         Ok(OAuthTokens {
@@ -358,9 +359,12 @@ impl AuthService {
         }
         match (&claims.sid, &claims.jti) {
             (Some(sid), _) => {
+                let user = Self::user_of(&claims)?;
                 self.revoke_sessions(
                     &[crate::ids::SessionId(sid.clone())],
+                    user,
                     RevocationReason::OAuth,
+                    &crate::audit::Acting::as_actor(crate::audit::Actor::client(&client.id)),
                 )
                 .await
             }

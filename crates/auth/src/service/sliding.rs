@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 
 use super::AuthService;
 use super::flows::LoginContext;
+use crate::audit::{Actor, AuditKind};
 use crate::counters::RefreshResult;
 use crate::error::{AuthError, TokenProblem};
 use crate::ids::{SessionId, random_hex};
@@ -62,7 +63,14 @@ impl AuthService {
             revoked_at: None,
         };
         let token = self.sign_sliding(&user, &session.id, &random_hex(), now, refresh_exp)?;
-        self.store.create_session(&session, None).await?;
+        let audit = [context
+            .acting(Actor::user(user.id))
+            .event(now, AuditKind::LoginSuccess)
+            .about(user.id, &user.username)
+            .session(&session.id)
+            .with("method", "sliding")];
+        self.store.create_session(&session, None, &audit).await?;
+        self.log_audit(&audit);
         tracing::info!(user = user.id.0, session = %session.id, "login (sliding token)");
         Ok(token)
     }
@@ -70,8 +78,12 @@ impl AuthService {
     /// `POST /api/token/sliding/refresh/`: the same token with a new `exp`, if it is unexpired,
     /// refreshable, and its session and user still stand.
     #[tracing::instrument(skip_all)]
-    pub async fn refresh_sliding(&self, token: &str) -> Result<SlidingToken, AuthError> {
-        let result = self.refresh_sliding_checked(token).await;
+    pub async fn refresh_sliding(
+        &self,
+        token: &str,
+        context: &LoginContext,
+    ) -> Result<SlidingToken, AuthError> {
+        let result = self.refresh_sliding_checked(token, context).await;
         match &result {
             Ok(_) => self.counters.refreshes.add(RefreshResult::Success),
             Err(AuthError::Unavailable(_) | AuthError::Storage(_) | AuthError::Internal(_)) => {}
@@ -80,7 +92,11 @@ impl AuthService {
         result
     }
 
-    async fn refresh_sliding_checked(&self, token: &str) -> Result<SlidingToken, AuthError> {
+    async fn refresh_sliding_checked(
+        &self,
+        token: &str,
+        context: &LoginContext,
+    ) -> Result<SlidingToken, AuthError> {
         let (_, claims) = self
             .decode_fresh(token, Accept::Only(TokenKind::Sliding))
             .await?;
@@ -116,7 +132,16 @@ impl AuthService {
             .filter(|user| user.is_active)
             .ok_or_else(blacklisted)?;
         let jti = claims.jti.unwrap_or_default();
-        self.sign_sliding(&user, &sid, &jti, now, refresh_exp)
+        let slid = self.sign_sliding(&user, &sid, &jti, now, refresh_exp)?;
+        // Nothing is written: the event stands alone.
+        let event = context
+            .acting(Actor::user(user.id))
+            .event(now, AuditKind::TokenRefresh)
+            .about(user.id, &user.username)
+            .session(&sid)
+            .with("sliding", true);
+        self.append_audit(&[event]).await;
+        Ok(slid)
     }
 
     /// A sliding token for `user`'s session `sid`; roles and claims as the user has them now.

@@ -59,12 +59,15 @@ impl Domain {
 
     async fn add(&self, name: &str) {
         self.auth
-            .add_user(NewAccount {
-                username: name.into(),
-                password: Zeroizing::new(format!("{name}-pw")),
-                is_active: true,
-                ..NewAccount::default()
-            })
+            .add_user(
+                NewAccount {
+                    username: name.into(),
+                    password: Zeroizing::new(format!("{name}-pw")),
+                    is_active: true,
+                    ..NewAccount::default()
+                },
+                &crate::audit::Acting::cli(),
+            )
             .await
             .unwrap();
     }
@@ -98,7 +101,11 @@ async fn rotation_issues_a_new_pair_and_spends_the_old_refresh_token() {
     domain.add("ann").await;
     let first = domain.login("ann").await;
     domain.advance(10);
-    let second = domain.auth.refresh(&first.refresh).await.unwrap();
+    let second = domain
+        .auth
+        .refresh(&first.refresh, &crate::LoginContext::default())
+        .await
+        .unwrap();
     let (next_refresh, exp) = second.refresh.clone().unwrap();
     assert_ne!(next_refresh, first.refresh);
     assert_eq!(exp, START + 10 + 86_400);
@@ -112,18 +119,36 @@ async fn reuse_of_a_rotated_token_revokes_the_whole_session_and_its_descendants(
     let domain = Domain::start(AuthConfig::default()).await;
     domain.add("ann").await;
     let a = domain.login("ann").await;
-    let b = domain.auth.refresh(&a.refresh).await.unwrap();
+    let b = domain
+        .auth
+        .refresh(&a.refresh, &crate::LoginContext::default())
+        .await
+        .unwrap();
     let (b_refresh, _) = b.refresh.unwrap();
-    let c = domain.auth.refresh(&b_refresh).await.unwrap();
+    let c = domain
+        .auth
+        .refresh(&b_refresh, &crate::LoginContext::default())
+        .await
+        .unwrap();
     let (c_refresh, _) = c.refresh.unwrap();
     // The oldest token comes back: someone holds a copy.
     assert_eq!(
-        refused(domain.auth.refresh(&a.refresh).await),
+        refused(
+            domain
+                .auth
+                .refresh(&a.refresh, &crate::LoginContext::default())
+                .await
+        ),
         TokenProblem::Blacklisted
     );
     // Every descendant dies with the session, access tokens included, at once.
     assert_eq!(
-        refused(domain.auth.refresh(&c_refresh).await),
+        refused(
+            domain
+                .auth
+                .refresh(&c_refresh, &crate::LoginContext::default())
+                .await
+        ),
         TokenProblem::Blacklisted
     );
     assert_eq!(
@@ -148,22 +173,40 @@ async fn the_grace_window_forgives_only_the_immediate_predecessor() {
     let domain = Domain::start(config).await;
     domain.add("ann").await;
     let a = domain.login("ann").await;
-    let b = domain.auth.refresh(&a.refresh).await.unwrap();
+    let b = domain
+        .auth
+        .refresh(&a.refresh, &crate::LoginContext::default())
+        .await
+        .unwrap();
     let (b_refresh, _) = b.refresh.unwrap();
     // A retry of `a` (the response carrying `b` was lost) within the window: a new pair, `c`,
     // rotating `b`, which is now the immediate predecessor.
     domain.advance(10);
-    let c = domain.auth.refresh(&a.refresh).await.unwrap();
+    let c = domain
+        .auth
+        .refresh(&a.refresh, &crate::LoginContext::default())
+        .await
+        .unwrap();
     let (c_refresh, _) = c.refresh.unwrap();
     // `a` is now two steps back: presenting it is reuse, even within the window, and the whole
     // session goes.
     assert_eq!(
-        refused(domain.auth.refresh(&a.refresh).await),
+        refused(
+            domain
+                .auth
+                .refresh(&a.refresh, &crate::LoginContext::default())
+                .await
+        ),
         TokenProblem::Blacklisted
     );
     for gone in [&b_refresh, &c_refresh] {
         assert_eq!(
-            refused(domain.auth.refresh(gone).await),
+            refused(
+                domain
+                    .auth
+                    .refresh(gone, &crate::LoginContext::default())
+                    .await
+            ),
             TokenProblem::Blacklisted
         );
     }
@@ -174,10 +217,19 @@ async fn the_grace_window_forgives_only_the_immediate_predecessor() {
 
     // Past the window, even the immediate predecessor is reuse.
     let fresh = domain.login("ann").await;
-    let next = domain.auth.refresh(&fresh.refresh).await.unwrap();
+    let next = domain
+        .auth
+        .refresh(&fresh.refresh, &crate::LoginContext::default())
+        .await
+        .unwrap();
     domain.advance(31);
     assert_eq!(
-        refused(domain.auth.refresh(&fresh.refresh).await),
+        refused(
+            domain
+                .auth
+                .refresh(&fresh.refresh, &crate::LoginContext::default())
+                .await
+        ),
         TokenProblem::Blacklisted
     );
     assert_eq!(
@@ -198,14 +250,23 @@ async fn rotation_never_extends_a_session_past_its_absolute_lifetime() {
     let mut refresh = domain.login("ann").await.refresh;
     for _ in 0..2 {
         domain.advance(450);
-        let outcome = domain.auth.refresh(&refresh).await.unwrap();
+        let outcome = domain
+            .auth
+            .refresh(&refresh, &crate::LoginContext::default())
+            .await
+            .unwrap();
         let (next, exp) = outcome.refresh.unwrap();
         assert!(exp <= START + 1_000, "capped by the session: {exp}");
         refresh = next;
     }
     domain.advance(100);
     assert_eq!(
-        refused(domain.auth.refresh(&refresh).await),
+        refused(
+            domain
+                .auth
+                .refresh(&refresh, &crate::LoginContext::default())
+                .await
+        ),
         TokenProblem::Expired
     );
 }
@@ -250,16 +311,28 @@ async fn administration_takes_effect_on_this_instance_before_it_returns() {
         roles: Some(vec!["staff".into()]),
         ..UserChange::default()
     };
-    domain.auth.update_user(ann.id, &change).await.unwrap();
+    domain
+        .auth
+        .update_user(ann.id, &change, &crate::audit::Acting::cli())
+        .await
+        .unwrap();
     let access = domain.auth.verify_access(&pair.access).unwrap();
     assert_eq!(domain.auth.me(&access).await.unwrap().roles, ["staff"]);
     // Disabling ends every token now, without a sync.
-    domain.auth.disable_user("ann").await.unwrap();
+    domain
+        .auth
+        .disable_user("ann", &crate::audit::Acting::cli())
+        .await
+        .unwrap();
     assert!(matches!(
         domain.auth.verify_access(&pair.access),
         Err(AuthError::UserInactive)
     ));
-    domain.auth.enable_user("ann").await.unwrap();
+    domain
+        .auth
+        .enable_user("ann", &crate::audit::Acting::cli())
+        .await
+        .unwrap();
     let again = domain.login("ann").await;
     domain.auth.verify_access(&again.access).unwrap();
     assert!(
@@ -269,7 +342,11 @@ async fn administration_takes_effect_on_this_instance_before_it_returns() {
         ),
         "the sessions disabling revoked stay revoked"
     );
-    domain.auth.delete_user(ann.id).await.unwrap();
+    domain
+        .auth
+        .delete_user(ann.id, &crate::audit::Acting::cli())
+        .await
+        .unwrap();
     assert!(matches!(
         domain.auth.verify_access(&again.access),
         Err(AuthError::UserNotFound)
@@ -282,7 +359,11 @@ async fn a_key_rotated_elsewhere_is_learned_from_the_first_token_it_signed() {
     let b = a.another(AuthConfig::default()).await;
     a.add("ann").await;
     let old = a.auth.signing_kid().unwrap();
-    let new = b.auth.rotate_key().await.unwrap();
+    let new = b
+        .auth
+        .rotate_key(&crate::audit::Acting::cli())
+        .await
+        .unwrap();
     assert_eq!(b.auth.signing_kid().unwrap(), new.kid);
     assert_eq!(a.auth.signing_kid().unwrap(), old, "a has not synced");
     let token = b.login("ann").await.access;
@@ -322,7 +403,11 @@ async fn a_key_published_ahead_signs_only_when_due() {
     };
     let domain = Domain::start(config).await;
     let old = domain.auth.signing_kid().unwrap();
-    let new = domain.auth.rotate_key().await.unwrap();
+    let new = domain
+        .auth
+        .rotate_key(&crate::audit::Acting::cli())
+        .await
+        .unwrap();
     assert_eq!(new.created_at, START + 60);
     let statuses: Vec<_> = domain
         .auth
@@ -359,7 +444,12 @@ async fn clients_are_registered_with_a_secret_shown_once_and_deleted_everywhere(
     let domain = Domain::start(AuthConfig::default()).await;
     let issued = domain
         .auth
-        .register_client("billing", vec!["write".into(), "read".into()], vec![])
+        .register_client(
+            "billing",
+            vec!["write".into(), "read".into()],
+            vec![],
+            &crate::audit::Acting::cli(),
+        )
         .await
         .unwrap();
     let client = &issued.client;
@@ -376,18 +466,32 @@ async fn clients_are_registered_with_a_secret_shown_once_and_deleted_everywhere(
     assert!(matches!(
         domain
             .auth
-            .register_client("billing", vec![], vec![Grant::Password])
+            .register_client(
+                "billing",
+                vec![],
+                vec![Grant::Password],
+                &crate::audit::Acting::cli()
+            )
             .await,
         Err(AuthError::InvalidInput(_))
     ));
     assert!(matches!(
         domain
             .auth
-            .register_client("bad", vec!["two words".into()], vec![])
+            .register_client(
+                "bad",
+                vec!["two words".into()],
+                vec![],
+                &crate::audit::Acting::cli()
+            )
             .await,
         Err(AuthError::InvalidInput(_))
     ));
-    let rotated = domain.auth.rotate_client_secret(&client.id).await.unwrap();
+    let rotated = domain
+        .auth
+        .rotate_client_secret(&client.id, &crate::audit::Acting::cli())
+        .await
+        .unwrap();
     assert_ne!(*rotated.secret, *issued.secret);
     assert_eq!(rotated.client.secret_hash, token_hash(&rotated.secret));
     // Deleting it reaches this instance's revocation state before the call returns.
@@ -397,7 +501,11 @@ async fn clients_are_registered_with_a_secret_shown_once_and_deleted_everywhere(
             .check_issued(Some(&client.id), None)
             .is_ok()
     );
-    domain.auth.delete_client(&client.id).await.unwrap();
+    domain
+        .auth
+        .delete_client(&client.id, &crate::audit::Acting::cli())
+        .await
+        .unwrap();
     assert!(
         live.revocations
             .check_issued(Some(&client.id), None)
@@ -412,7 +520,12 @@ async fn clients_are_registered_with_a_secret_shown_once_and_deleted_everywhere(
 async fn client_with(domain: &Domain, name: &str, grants: &[super::Grant]) -> crate::store::Client {
     domain
         .auth
-        .register_client(name, vec!["read".into(), "write".into()], grants.to_vec())
+        .register_client(
+            name,
+            vec!["read".into(), "write".into()],
+            grants.to_vec(),
+            &crate::audit::Acting::cli(),
+        )
         .await
         .unwrap()
         .client
@@ -479,7 +592,11 @@ async fn client_credentials_tokens_carry_scopes_and_die_with_their_client() {
     );
     domain.auth.verify_bearer(&all.access_token).await.unwrap();
     // Deleting the client ends every token it got.
-    domain.auth.delete_client(&client.id).await.unwrap();
+    domain
+        .auth
+        .delete_client(&client.id, &crate::audit::Acting::cli())
+        .await
+        .unwrap();
     assert!(domain.auth.verify_bearer(&all.access_token).await.is_err());
     assert!(
         !domain
@@ -534,7 +651,10 @@ async fn password_and_refresh_grants_keep_to_their_client() {
     assert_eq!(access.scopes, ["read"]);
     // Another client cannot refresh it, and the owner's token is not spent.
     assert!(matches!(
-        domain.auth.grant_refresh(&other, &refresh).await,
+        domain
+            .auth
+            .grant_refresh(&other, &refresh, &crate::LoginContext::default())
+            .await,
         Err(AuthError::OAuth {
             problem: OAuthProblem::InvalidGrant,
             ..
@@ -542,18 +662,35 @@ async fn password_and_refresh_grants_keep_to_their_client() {
     ));
     // Nor can the simplejwt endpoints, without the client's authentication.
     assert_eq!(
-        refused(domain.auth.refresh(&refresh).await),
+        refused(
+            domain
+                .auth
+                .refresh(&refresh, &crate::LoginContext::default())
+                .await
+        ),
         TokenProblem::Invalid
     );
     assert_eq!(
-        refused(domain.auth.blacklist(&refresh).await),
+        refused(
+            domain
+                .auth
+                .blacklist(&refresh, &crate::LoginContext::default())
+                .await
+        ),
         TokenProblem::Invalid
     );
-    let next = domain.auth.grant_refresh(&app, &refresh).await.unwrap();
+    let next = domain
+        .auth
+        .grant_refresh(&app, &refresh, &crate::LoginContext::default())
+        .await
+        .unwrap();
     assert_eq!(next.scope, "read");
     // Reuse detection as everywhere.
     assert!(matches!(
-        domain.auth.grant_refresh(&app, &refresh).await,
+        domain
+            .auth
+            .grant_refresh(&app, &refresh, &crate::LoginContext::default())
+            .await,
         Err(AuthError::OAuth {
             problem: OAuthProblem::InvalidGrant,
             ..
@@ -635,7 +772,7 @@ async fn client_authentication_is_checked_and_throttled() {
     let domain = Domain::start(AuthConfig::default()).await;
     let issued = domain
         .auth
-        .register_client("cron", vec![], vec![])
+        .register_client("cron", vec![], vec![], &crate::audit::Acting::cli())
         .await
         .unwrap();
     let id = issued.client.id.clone();
@@ -676,7 +813,7 @@ async fn a_django_hash_logs_in_once_and_is_replaced_by_argon2id() {
     let django = "pbkdf2_sha256$1000$seasalt$JufROfxj26yFKzOTf2LtZ4LBpdvdVUqDMTeLsZNG59w=";
     domain
         .store
-        .set_password_hash(ann.id, django)
+        .set_password_hash(ann.id, django, &[])
         .await
         .unwrap();
     let context = LoginContext::default();
@@ -727,7 +864,7 @@ async fn a_django_hash_logs_in_once_and_is_replaced_by_argon2id() {
     // An unusable Django password never matches, and is not a server error.
     domain
         .store
-        .set_password_hash(ann.id, "!unusable")
+        .set_password_hash(ann.id, "!unusable", &[])
         .await
         .unwrap();
     assert!(matches!(

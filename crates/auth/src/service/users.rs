@@ -5,9 +5,10 @@
 use zeroize::Zeroizing;
 
 use super::AuthService;
+use crate::audit::{Acting, AuditKind, about_new_user};
 use crate::claims::check_profile;
 use crate::counters::RevocationReason;
-use crate::django_import::{DjangoUser, ImportPlan, PlannedImport, plan_import};
+use crate::django_import::{DjangoUser, ImportAction, ImportPlan, PlannedImport, plan_import};
 use crate::error::AuthError;
 use crate::ids::UserId;
 use crate::store::{NewUser, Session, User};
@@ -66,7 +67,7 @@ impl AuthService {
 
     /// Creates a user, checking the name, the password and the profile (reserved claim names, the
     /// token size limit).
-    pub async fn add_user(&self, account: NewAccount) -> Result<User, AuthError> {
+    pub async fn add_user(&self, account: NewAccount, acting: &Acting) -> Result<User, AuthError> {
         let NewAccount {
             username,
             password,
@@ -92,35 +93,66 @@ impl AuthService {
             roles,
             claims,
         };
+        let now = self.now();
+        let audit = [acting
+            .event(now, AuditKind::UserCreated)
+            .with("roles", user.roles.clone())
+            .with("is_active", user.is_active)];
         // A user created disabled has no tokens to revoke: one write suffices.
-        Ok(self.store.create_user(&user, self.now()).await?)
+        let created = self.store.create_user(&user, now, &audit).await?;
+        self.log_audit(&about_new_user(&audit, created.id, &created.username));
+        Ok(created)
     }
 
     /// Applies `change`: roles and claims are checked first; disabling revokes every session.
-    pub async fn update_user(&self, id: UserId, change: &UserChange) -> Result<User, AuthError> {
+    pub async fn update_user(
+        &self,
+        id: UserId,
+        change: &UserChange,
+        acting: &Acting,
+    ) -> Result<User, AuthError> {
         let now = self.now();
         let current = self.get_user(id).await?;
         let roles = change.roles.as_ref().unwrap_or(&current.roles);
         let claims = change.claims.as_ref().unwrap_or(&current.claims);
         check_profile(roles, claims, self.config.max_token_bytes)?;
+        let event = |kind| acting.event(now, kind).about(id, &current.username);
         if change.roles.is_some() || change.claims.is_some() {
+            // What changed, by name: claim values are profile data, kept out of the log.
+            let mut updated = event(AuditKind::UserUpdated);
+            if let Some(roles) = &change.roles {
+                updated = updated.with("roles", roles.clone());
+            }
+            if let Some(claims) = &change.claims {
+                updated = updated.with("claims", claims.keys().cloned().collect::<Vec<_>>());
+            }
+            let audit = [updated];
             self.store
-                .set_roles_and_claims(id, change.roles.as_deref(), change.claims.as_ref())
+                .set_roles_and_claims(id, change.roles.as_deref(), change.claims.as_ref(), &audit)
                 .await?;
+            self.log_audit(&audit);
         }
         let mut revoked = false;
         if let Some(active) = change.is_active
             && active != current.is_active
         {
+            let audit = [event(if active {
+                AuditKind::UserEnabled
+            } else {
+                AuditKind::UserDisabled
+            })];
             self.store
-                .set_user_active(id, active, self.log_until(now))
+                .set_user_active(id, active, self.log_until(now), &audit)
                 .await?;
+            self.log_audit(&audit);
             revoked = true;
         }
         if change.revoke_sessions || change.is_active == Some(false) {
+            let audit = [event(AuditKind::UserLogoutAll).with("reason", "admin")];
             self.store
-                .revoke_user_sessions(id, None, now, self.log_until(now))
+                .revoke_user_sessions(id, None, now, self.log_until(now), &audit)
                 .await?;
+            self.log_audit(&audit);
             revoked = true;
         }
         self.user_changed(id);
@@ -132,33 +164,44 @@ impl AuthService {
     }
 
     /// Disables a user and revokes their sessions.
-    pub async fn disable_user(&self, username: &str) -> Result<User, AuthError> {
-        self.set_active(username, false).await
+    pub async fn disable_user(&self, username: &str, acting: &Acting) -> Result<User, AuthError> {
+        self.set_active(username, false, acting).await
     }
 
     /// Enables a disabled user.
-    pub async fn enable_user(&self, username: &str) -> Result<User, AuthError> {
-        self.set_active(username, true).await
+    pub async fn enable_user(&self, username: &str, acting: &Acting) -> Result<User, AuthError> {
+        self.set_active(username, true, acting).await
     }
 
-    async fn set_active(&self, username: &str, active: bool) -> Result<User, AuthError> {
+    async fn set_active(
+        &self,
+        username: &str,
+        active: bool,
+        acting: &Acting,
+    ) -> Result<User, AuthError> {
         let user = self.find_user(username).await?;
         let change = UserChange {
             is_active: Some(active),
             ..UserChange::default()
         };
-        self.update_user(user.id, &change).await
+        self.update_user(user.id, &change, acting).await
     }
 
     /// Deletes a user (sessions and refresh tokens go with them).
-    pub async fn delete_user(&self, id: UserId) -> Result<(), AuthError> {
+    pub async fn delete_user(&self, id: UserId, acting: &Acting) -> Result<(), AuthError> {
+        let user = self.get_user(id).await?;
+        let now = self.now();
+        let audit = [acting
+            .event(now, AuditKind::UserDeleted)
+            .about(id, &user.username)];
         if !self
             .store
-            .delete_user(id, self.log_until(self.now()))
+            .delete_user(id, self.log_until(now), &audit)
             .await?
         {
             return Err(AuthError::NotFound);
         }
+        self.log_audit(&audit);
         self.user_changed(id);
         self.counters.revocations.add(RevocationReason::Admin);
         self.revocations_written().await
@@ -169,6 +212,7 @@ impl AuthService {
         &self,
         username: &str,
         password: Zeroizing<String>,
+        acting: &Acting,
     ) -> Result<(), AuthError> {
         if password.is_empty() {
             return Err(AuthError::InvalidInput(
@@ -177,12 +221,17 @@ impl AuthService {
         }
         let user = self.find_user(username).await?;
         let hash = self.hasher.hash(password).await?;
-        self.store.set_password_hash(user.id, &hash).await?;
-        self.user_changed(user.id);
         let now = self.now();
+        let event = |kind| acting.event(now, kind).about(user.id, &user.username);
+        let audit = [event(AuditKind::UserPasswordChanged)];
+        self.store.set_password_hash(user.id, &hash, &audit).await?;
+        self.log_audit(&audit);
+        self.user_changed(user.id);
+        let audit = [event(AuditKind::UserLogoutAll).with("reason", "password")];
         self.store
-            .revoke_user_sessions(user.id, None, now, self.log_until(now))
+            .revoke_user_sessions(user.id, None, now, self.log_until(now), &audit)
             .await?;
+        self.log_audit(&audit);
         self.counters.revocations.add(RevocationReason::Admin);
         self.revocations_written().await
     }
@@ -194,9 +243,9 @@ impl AuthService {
     }
 
     /// Revokes every session of the user (an administrator's logout-all).
-    pub async fn logout_user(&self, id: UserId) -> Result<(), AuthError> {
+    pub async fn logout_user(&self, id: UserId, acting: &Acting) -> Result<(), AuthError> {
         self.get_user(id).await?;
-        self.revoke_user_tokens(id, None, self.now(), RevocationReason::Admin)
+        self.revoke_user_tokens(id, None, self.now(), RevocationReason::Admin, acting)
             .await
     }
 
@@ -217,7 +266,11 @@ impl AuthService {
 
     /// Carries out one user's line of an import plan. A user who is disabled, or whose password
     /// is replaced, loses their sessions as when an administrator does it.
-    pub async fn apply_django_import(&self, planned: &PlannedImport) -> Result<(), AuthError> {
+    pub async fn apply_django_import(
+        &self,
+        planned: &PlannedImport,
+        acting: &Acting,
+    ) -> Result<(), AuthError> {
         let Some(write) = &planned.write else {
             return Ok(());
         };
@@ -226,12 +279,24 @@ impl AuthService {
                 is_active: Some(active),
                 ..UserChange::default()
             };
-            self.update_user(planned.id, &change).await?;
+            self.update_user(planned.id, &change, acting).await?;
         }
-        self.store.save_imported_user(write, self.now()).await?;
+        let now = self.now();
+        let (kind, fields) = match &planned.action {
+            ImportAction::Update(fields) => (AuditKind::UserUpdated, fields.clone()),
+            _ => (AuditKind::UserCreated, Vec::new()),
+        };
+        let audit = [acting
+            .event(now, kind)
+            .about(planned.id, &write.username)
+            .with("source", "django")
+            .with("fields", fields)];
+        self.store.save_imported_user(write, now, &audit).await?;
+        self.log_audit(&audit);
         self.user_changed(planned.id);
         if planned.revokes.password && write.is_active {
-            self.revoke_user_tokens(planned.id, None, self.now(), RevocationReason::Admin)
+            let reason = RevocationReason::Admin;
+            self.revoke_user_tokens(planned.id, None, now, reason, acting)
                 .await?;
         }
         Ok(())

@@ -63,6 +63,7 @@ async fn only_the_feed_token_or_the_feed_scope_reads_the_feed() {
                 &name,
                 scopes.iter().map(|s| (*s).to_owned()).collect(),
                 vec![],
+                &tessera_auth::audit::Acting::cli(),
             )
             .await
             .unwrap();
@@ -94,8 +95,16 @@ async fn pages_say_what_was_revoked_with_cursors_and_no_personal_data() {
     server.post_with("/api/logout/", &a1, json!({})).await;
     let (a2, _) = server.login("ann", "pw").await;
     server.post_with("/api/logout-all/", &a2, json!({})).await;
-    server.cli().disable_user("bob").await.unwrap();
-    server.cli().enable_user("bob").await.unwrap();
+    server
+        .cli()
+        .disable_user("bob", &tessera_auth::audit::Acting::cli())
+        .await
+        .unwrap();
+    server
+        .cli()
+        .enable_user("bob", &tessera_auth::audit::Acting::cli())
+        .await
+        .unwrap();
     let page = server.get_with("/api/revocations/", FEED_TOKEN).await;
     assert_eq!(page.status, StatusCode::OK);
     let results = page.body["results"].as_array().unwrap().clone();
@@ -234,7 +243,12 @@ async fn the_live_stream_delivers_new_revocations_and_resumes_after_a_cursor() {
     // A reader with an OAuth token reads until the token expires; then the stream ends.
     let client = server
         .cli()
-        .register_client("reader", vec!["tessera:revocations".into()], vec![])
+        .register_client(
+            "reader",
+            vec!["tessera:revocations".into()],
+            vec![],
+            &tessera_auth::audit::Acting::cli(),
+        )
         .await
         .unwrap();
     let token = server

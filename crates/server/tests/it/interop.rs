@@ -71,12 +71,18 @@ async fn an_independent_oauth_client_speaks_to_tessera() {
             "cron",
             vec!["read".into(), "write".into()],
             vec![ClientCredentials],
+            &tessera_auth::audit::Acting::cli(),
         )
         .await
         .unwrap();
     let app = server
         .cli()
-        .register_client("app", vec!["read".into()], vec![Password, Refresh])
+        .register_client(
+            "app",
+            vec!["read".into()],
+            vec![Password, Refresh],
+            &tessera_auth::audit::Acting::cli(),
+        )
         .await
         .unwrap();
 

@@ -210,13 +210,16 @@ impl<const POSTGRES: bool> Server<POSTGRES> {
     /// Adds a user with roles and custom claims.
     pub async fn add_user_with(&self, name: &str, password: &str, roles: &[&str], claims: Value) {
         self.cli()
-            .add_user(NewAccount {
-                username: name.into(),
-                password: Zeroizing::new(password.into()),
-                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
-                claims: claims.as_object().unwrap().clone(),
-                is_active: true,
-            })
+            .add_user(
+                NewAccount {
+                    username: name.into(),
+                    password: Zeroizing::new(password.into()),
+                    roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+                    claims: claims.as_object().unwrap().clone(),
+                    is_active: true,
+                },
+                &tessera_auth::audit::Acting::cli(),
+            )
             .await
             .unwrap();
     }
@@ -225,7 +228,9 @@ impl<const POSTGRES: bool> Server<POSTGRES> {
     pub async fn delete_user(&self, name: &str) {
         let cli = self.cli();
         let user = cli.find_user(name).await.unwrap();
-        cli.delete_user(user.id).await.unwrap();
+        cli.delete_user(user.id, &tessera_auth::audit::Acting::cli())
+            .await
+            .unwrap();
     }
 
     /// Picks up changes made through the store directly (as the CLI does), as the poller would.

@@ -27,6 +27,7 @@ impl TestServer {
                 name,
                 scopes.iter().map(|s| (*s).to_owned()).collect(),
                 grants.to_vec(),
+                &tessera_auth::audit::Acting::cli(),
             )
             .await
             .unwrap();

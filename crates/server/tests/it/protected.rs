@@ -69,7 +69,11 @@ async fn disabled_and_deleted_users_are_refused_with_their_codes() {
     let (ann, _) = server.login("ann", "pw").await;
     let (bob, _) = server.login("bob", "pw").await;
     // Changed through the store, as the CLI does; the server picks it up on its next sync.
-    server.cli().disable_user("ann").await.unwrap();
+    server
+        .cli()
+        .disable_user("ann", &tessera_auth::audit::Acting::cli())
+        .await
+        .unwrap();
     server.delete_user("bob").await;
     server.sync().await;
     let reply = server.get_with("/api/me/", &ann).await;
@@ -279,7 +283,11 @@ async fn jwks_publishes_keys_and_rotation_keeps_old_tokens_valid() {
     assert!(keys[0].get("d").is_none());
 
     let old_kid = server.state.auth.signing_kid().unwrap();
-    server.cli().rotate_key().await.unwrap();
+    server
+        .cli()
+        .rotate_key(&tessera_auth::audit::Acting::cli())
+        .await
+        .unwrap();
     server.sync().await;
     let new_kid = server.state.auth.signing_kid().unwrap();
     assert_ne!(old_kid, new_kid);
@@ -307,7 +315,11 @@ async fn a_key_rotated_elsewhere_verifies_before_the_next_sync() {
     server.add_user("ann", "pw").await;
     let other = server.another_instance().await;
     let old_kid = other.state.auth.signing_kid().unwrap();
-    server.cli().rotate_key().await.unwrap();
+    server
+        .cli()
+        .rotate_key(&tessera_auth::audit::Acting::cli())
+        .await
+        .unwrap();
     server.sync().await;
     let (token, refresh) = server.login("ann", "pw").await;
     assert_ne!(decode_part(&token, 0)["kid"], old_kid.as_str());
@@ -428,7 +440,11 @@ async fn a_key_published_ahead_signs_only_when_due() {
     .await;
     server.add_user("ann", "pw").await;
     let old_kid = server.state.auth.signing_kid().unwrap();
-    let key = server.cli().rotate_key().await.unwrap();
+    let key = server
+        .cli()
+        .rotate_key(&tessera_auth::audit::Acting::cli())
+        .await
+        .unwrap();
     assert!(key.created_at > server.now(), "signs from later");
     server.sync().await;
     let published: Vec<String> = server

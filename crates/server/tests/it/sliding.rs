@@ -117,7 +117,11 @@ async fn logout_logout_all_and_disabling_end_sliding_tokens() {
     }
 
     let token = sliding_login(&server).await;
-    server.cli().disable_user("ann").await.unwrap();
+    server
+        .cli()
+        .disable_user("ann", &tessera_auth::audit::Acting::cli())
+        .await
+        .unwrap();
     server.sync().await;
     assert_eq!(
         slide(&server, &token).await,

@@ -51,7 +51,11 @@ async fn bad_credentials_unknown_and_disabled_users_get_one_answer() {
     let server = TestServer::start().await;
     server.add_user("ann", "pw-ann").await;
     server.add_user("bob", "pw-bob").await;
-    server.cli().disable_user("bob").await.unwrap();
+    server
+        .cli()
+        .disable_user("bob", &tessera_auth::audit::Acting::cli())
+        .await
+        .unwrap();
     for (user, password) in [("ann", "wrong"), ("nobody", "pw-ann"), ("bob", "pw-bob")] {
         let reply = server
             .post(
@@ -313,7 +317,11 @@ async fn refresh_refuses_gone_users_and_tokens_never_issued() {
     let (_, ann_refresh) = server.login("ann", "pw").await;
     let (_, bob_refresh) = server.login("bob", "pw").await;
     server.delete_user("ann").await;
-    server.cli().disable_user("bob").await.unwrap();
+    server
+        .cli()
+        .disable_user("bob", &tessera_auth::audit::Acting::cli())
+        .await
+        .unwrap();
     for token in [ann_refresh, bob_refresh] {
         let reply = server
             .post("/api/token/refresh/", json!({"refresh": token}))

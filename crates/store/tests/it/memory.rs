@@ -26,9 +26,9 @@ fn unavailable<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
 #[tokio::test]
 async fn a_closed_store_is_unavailable_to_every_call_and_clone() {
     let store = MemoryStore::default();
-    let ann = store.create_user(&ann(), NOW).await.unwrap().id;
+    let ann = store.create_user(&ann(), NOW, &[]).await.unwrap().id;
     store
-        .create_session(&session("s", ann), Some(&record(1, "s")))
+        .create_session(&session("s", ann), Some(&record(1, "s")), &[])
         .await
         .unwrap();
     let clone = store.clone();
@@ -43,38 +43,44 @@ async fn a_closed_store_is_unavailable_to_every_call_and_clone() {
     };
     assert!(unavailable(store.ping().await));
     assert!(unavailable(
-        store.create_user(&NewUser::default(), NOW).await
+        store.create_user(&NewUser::default(), NOW, &[]).await
     ));
     assert!(unavailable(store.user_by_name("ann").await));
     assert!(unavailable(store.user_by_id(ann).await));
     assert!(unavailable(store.list_users().await));
     assert!(unavailable(store.users_page(10, 0).await));
     assert!(unavailable(
-        store.set_roles_and_claims(ann, None, None).await
+        store.set_roles_and_claims(ann, None, None, &[]).await
     ));
     assert!(unavailable(store.inactive_user_ids().await));
-    assert!(unavailable(store.set_user_active(ann, false, NOW).await));
-    assert!(unavailable(store.set_password_hash(ann, "x").await));
-    assert!(unavailable(store.delete_user(ann, NOW).await));
+    assert!(unavailable(
+        store.set_user_active(ann, false, NOW, &[]).await
+    ));
+    assert!(unavailable(store.set_password_hash(ann, "x", &[]).await));
+    assert!(unavailable(store.delete_user(ann, NOW, &[]).await));
     assert!(unavailable(
         store
-            .create_session(&session("t", ann), Some(&record(2, "t")))
+            .create_session(&session("t", ann), Some(&record(2, "t")), &[])
             .await
     ));
     assert!(unavailable(store.session(&s).await));
     assert!(unavailable(store.active_sessions(ann, NOW).await));
     assert!(unavailable(store.refresh_token(&[1; 32]).await));
     assert!(unavailable(
-        store.rotate_refresh(&[1; 32], &record(3, "s"), NOW).await
-    ));
-    assert!(unavailable(store.add_refresh(&record(4, "s"), NOW).await));
-    assert!(unavailable(
         store
-            .revoke_sessions(std::slice::from_ref(&s), NOW, NOW)
+            .rotate_refresh(&[1; 32], &record(3, "s"), NOW, &[])
             .await
     ));
     assert!(unavailable(
-        store.revoke_user_sessions(ann, None, NOW, NOW).await
+        store.add_refresh(&record(4, "s"), NOW, &[]).await
+    ));
+    assert!(unavailable(
+        store
+            .revoke_sessions(std::slice::from_ref(&s), NOW, NOW, &[])
+            .await
+    ));
+    assert!(unavailable(
+        store.revoke_user_sessions(ann, None, NOW, NOW, &[]).await
     ));
     assert!(unavailable(
         store.revocations_page(0, NOW, usize::MAX).await
@@ -84,7 +90,9 @@ async fn a_closed_store_is_unavailable_to_every_call_and_clone() {
     assert!(unavailable(store.keys().await));
     assert!(unavailable(store.private_key("k").await));
     assert!(unavailable(
-        store.rotate_in(&key, &PrivateJwk::new("{}"), NOW).await
+        store
+            .rotate_in(&key, &PrivateJwk::new("{}"), NOW, &[])
+            .await
     ));
     // An unrelated store is untouched.
     MemoryStore::default().ping().await.unwrap();
@@ -94,13 +102,13 @@ async fn a_closed_store_is_unavailable_to_every_call_and_clone() {
 async fn clones_share_one_store() {
     let store = MemoryStore::default();
     let other = store.clone();
-    let ann = store.create_user(&ann(), NOW).await.unwrap().id;
+    let ann = store.create_user(&ann(), NOW, &[]).await.unwrap().id;
     assert_eq!(
         other.user_by_id(ann).await.unwrap().unwrap().username,
         "ann"
     );
     assert!(matches!(
-        other.create_user(&self::ann(), NOW).await,
+        other.create_user(&self::ann(), NOW, &[]).await,
         Err(StoreError::Conflict(Conflict::Username))
     ));
 }
@@ -108,15 +116,17 @@ async fn clones_share_one_store() {
 #[tokio::test]
 async fn rotating_into_another_session_is_refused_as_a_bug() {
     let store = MemoryStore::default();
-    let ann = store.create_user(&ann(), NOW).await.unwrap().id;
+    let ann = store.create_user(&ann(), NOW, &[]).await.unwrap().id;
     for (sid, n) in [("a", 1), ("b", 2)] {
         store
-            .create_session(&session(sid, ann), Some(&record(n, sid)))
+            .create_session(&session(sid, ann), Some(&record(n, sid)), &[])
             .await
             .unwrap();
     }
     assert!(matches!(
-        store.rotate_refresh(&[1; 32], &record(3, "b"), NOW).await,
+        store
+            .rotate_refresh(&[1; 32], &record(3, "b"), NOW, &[])
+            .await,
         Err(StoreError::Internal { .. })
     ));
     let old = store.refresh_token(&[1; 32]).await.unwrap().unwrap();
@@ -137,16 +147,16 @@ async fn refused_writes_match_sqlite() {
 }
 
 async fn refusals(store: &dyn Store) {
-    let ann = store.create_user(&ann(), NOW).await.unwrap().id;
+    let ann = store.create_user(&ann(), NOW, &[]).await.unwrap().id;
     store
-        .create_session(&session("s", ann), Some(&record(1, "s")))
+        .create_session(&session("s", ann), Some(&record(1, "s")), &[])
         .await
         .unwrap();
 
     // A session whose first token's hash is taken is not stored either.
     assert!(matches!(
         store
-            .create_session(&session("t", ann), Some(&record(1, "t")))
+            .create_session(&session("t", ann), Some(&record(1, "t")), &[])
             .await,
         Err(StoreError::Conflict(Conflict::Other))
     ));
@@ -154,7 +164,7 @@ async fn refusals(store: &dyn Store) {
     // A session of a user who does not exist is a bug in the caller.
     assert!(matches!(
         store
-            .create_session(&session("u", UserId(99)), Some(&record(5, "u")))
+            .create_session(&session("u", UserId(99)), Some(&record(5, "u")), &[])
             .await,
         Err(StoreError::Internal { .. })
     ));
@@ -163,7 +173,7 @@ async fn refusals(store: &dyn Store) {
     // A rotation to a taken hash does not rotate the old token.
     assert!(matches!(
         store
-            .rotate_refresh(&[1; 32], &record(1, "s"), NOW + 1)
+            .rotate_refresh(&[1; 32], &record(1, "s"), NOW + 1, &[])
             .await,
         Err(StoreError::Conflict(Conflict::Other))
     ));
@@ -172,14 +182,14 @@ async fn refusals(store: &dyn Store) {
     assert_eq!(old.replaced_by, None);
     assert_eq!(
         store
-            .rotate_refresh(&[1; 32], &record(2, "s"), NOW + 1)
+            .rotate_refresh(&[1; 32], &record(2, "s"), NOW + 1, &[])
             .await
             .unwrap(),
         RotateOutcome::Rotated
     );
     // A token for a session that does not exist is refused.
     assert!(matches!(
-        store.add_refresh(&record(6, "nope"), NOW).await,
+        store.add_refresh(&record(6, "nope"), NOW, &[]).await,
         Err(StoreError::Internal { .. })
     ));
     assert!(store.refresh_token(&[6; 32]).await.unwrap().is_none());

@@ -86,7 +86,7 @@ async fn session(store: &PostgresStore, user: UserId, sid: &str, first: u8) {
         revoked_at: None,
     };
     store
-        .create_session(&session, Some(&record(first, sid)))
+        .create_session(&session, Some(&record(first, sid)), &[])
         .await
         .unwrap();
 }
@@ -101,14 +101,14 @@ async fn rotation_raced_across_pools_has_one_winner() {
     let a = connect(&database).await;
     a.migrate().await.unwrap();
     let b = connect(&database).await;
-    let ann = a.create_user(&ann(), NOW).await.unwrap().id;
+    let ann = a.create_user(&ann(), NOW, &[]).await.unwrap().id;
     session(&a, ann, "s", 1).await;
     let mut racers = Vec::new();
     for n in 0..16u8 {
         let store = if n % 2 == 0 { a.clone() } else { b.clone() };
         racers.push(tokio::spawn(async move {
             store
-                .rotate_refresh(&[1; 32], &record(100 + n, "s"), NOW + 1)
+                .rotate_refresh(&[1; 32], &record(100 + n, "s"), NOW + 1, &[])
                 .await
         }));
     }
@@ -134,7 +134,7 @@ async fn revocation_log_ids_become_visible_in_order() {
     let a = connect_with_pool(&database, 12).await;
     a.migrate().await.unwrap();
     let b = connect_with_pool(&database, 12).await;
-    let ann = a.create_user(&ann(), NOW).await.unwrap().id;
+    let ann = a.create_user(&ann(), NOW, &[]).await.unwrap().id;
     for n in 0..120u8 {
         session(&a, ann, &format!("s{n}"), n + 1).await;
     }
@@ -143,7 +143,7 @@ async fn revocation_log_ids_become_visible_in_order() {
             let store = if n % 2 == 0 { a.clone() } else { b.clone() };
             tokio::spawn(async move {
                 store
-                    .revoke_sessions(&[SessionId(format!("s{n}"))], NOW, NOW + 600)
+                    .revoke_sessions(&[SessionId(format!("s{n}"))], NOW, NOW + 600, &[])
                     .await
             })
         })
@@ -175,12 +175,12 @@ async fn log_appends_notify_listeners_on_commit() {
     };
     let store = connect(&database).await;
     store.migrate().await.unwrap();
-    let ann = store.create_user(&ann(), NOW).await.unwrap().id;
+    let ann = store.create_user(&ann(), NOW, &[]).await.unwrap().id;
     session(&store, ann, "s", 1).await;
     let mut listening = Listening::start(PostgresNotifications::new(store.clone()));
     listening.next().await; // subscribed
     store
-        .revoke_sessions(&[SessionId("s".into())], NOW, NOW + 600)
+        .revoke_sessions(&[SessionId("s".into())], NOW, NOW + 600, &[])
         .await
         .unwrap();
     listening.next().await;

@@ -56,18 +56,21 @@ async fn data_survives_reopening() {
     {
         // Dropped without `close`: every call committed before it returned, so nothing may be lost.
         let store = SqliteStore::open(&path).await.unwrap();
-        let ann = store.create_user(&ann(), NOW).await.unwrap().id;
+        let ann = store.create_user(&ann(), NOW, &[]).await.unwrap().id;
         store
-            .create_session(&session("s", ann), Some(&record(1, "s")))
+            .create_session(&session("s", ann), Some(&record(1, "s")), &[])
             .await
             .unwrap();
         store
-            .rotate_refresh(&[1; 32], &record(2, "s"), NOW + 1)
+            .rotate_refresh(&[1; 32], &record(2, "s"), NOW + 1, &[])
             .await
             .unwrap();
-        store.set_user_active(ann, false, NOW + 100).await.unwrap();
         store
-            .rotate_in(&key, &PrivateJwk::new("{}"), 0)
+            .set_user_active(ann, false, NOW + 100, &[])
+            .await
+            .unwrap();
+        store
+            .rotate_in(&key, &PrivateJwk::new("{}"), 0, &[])
             .await
             .unwrap();
     }
@@ -103,7 +106,7 @@ async fn data_survives_reopening() {
     let again = SqliteStore::open_url(&url).await.unwrap();
     assert_eq!(again.list_users().await.unwrap().len(), 1);
     assert!(matches!(
-        again.create_user(&ann(), NOW).await,
+        again.create_user(&ann(), NOW, &[]).await,
         Err(StoreError::Conflict(_))
     ));
 }
@@ -115,7 +118,7 @@ async fn the_database_and_its_journal_are_private() {
     let dir = tempfile::tempdir().unwrap();
     let fresh = dir.path().join("fresh.db");
     let store = SqliteStore::open(&fresh).await.unwrap();
-    store.create_user(&ann(), NOW).await.unwrap();
+    store.create_user(&ann(), NOW, &[]).await.unwrap();
     assert_eq!(mode(&fresh), 0o600);
     let wal = dir.path().join("fresh.db-wal");
     assert!(wal.exists(), "WAL journaling is on");
@@ -141,10 +144,10 @@ async fn two_stores_on_one_file_share_state_and_race_safely() {
     };
     let server = SqliteStore::open_with(&path, &options).await.unwrap();
     let cli = SqliteStore::open_with(&path, &options).await.unwrap();
-    let ann = cli.create_user(&ann(), NOW).await.unwrap().id;
+    let ann = cli.create_user(&ann(), NOW, &[]).await.unwrap().id;
     assert!(server.user_by_id(ann).await.unwrap().is_some());
     server
-        .create_session(&session("s", ann), Some(&record(1, "s")))
+        .create_session(&session("s", ann), Some(&record(1, "s")), &[])
         .await
         .unwrap();
 
@@ -160,7 +163,7 @@ async fn two_stores_on_one_file_share_state_and_race_safely() {
         tasks.push(tokio::spawn(async move {
             start.wait().await;
             store
-                .rotate_refresh(&[1; 32], &record(100 + n, "s"), NOW + 1)
+                .rotate_refresh(&[1; 32], &record(100 + n, "s"), NOW + 1, &[])
                 .await
         }));
     }
@@ -173,7 +176,7 @@ async fn two_stores_on_one_file_share_state_and_race_safely() {
     assert_eq!(winners, 1);
 
     let revoked = cli
-        .revoke_sessions(&[SessionId("s".into())], NOW + 2, NOW + 100)
+        .revoke_sessions(&[SessionId("s".into())], NOW + 2, NOW + 100, &[])
         .await
         .unwrap();
     assert_eq!(revoked.len(), 1);
