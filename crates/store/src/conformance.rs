@@ -281,6 +281,114 @@ pub async fn imported_users_keep_their_ids(store: Arc<dyn Store>) {
     );
 }
 
+/// Audit events are stored with the change they record and only with it; they are filtered,
+/// paged both ways and deleted by age.
+pub async fn audit_events_commit_with_their_change(store: Arc<dyn Store>) {
+    use tessera_auth::audit::{Acting, AuditFilter, AuditKind};
+    let event = |kind, at| Acting::cli().event(at, kind).with("n", at);
+    let ann = store
+        .create_user(&new_user("ann"), NOW, &[event(AuditKind::UserCreated, NOW)])
+        .await
+        .unwrap();
+    // A change that does not happen leaves no event.
+    assert!(matches!(
+        store
+            .create_user(
+                &new_user("ann"),
+                NOW,
+                &[event(AuditKind::UserCreated, NOW + 1)]
+            )
+            .await,
+        Err(StoreError::Conflict(Conflict::Username))
+    ));
+    assert!(
+        !store
+            .set_password_hash(
+                UserId(99),
+                "x",
+                &[event(AuditKind::UserPasswordChanged, NOW + 2)]
+            )
+            .await
+            .unwrap()
+    );
+    store
+        .set_password_hash(
+            ann.id,
+            "new",
+            &[event(AuditKind::UserPasswordChanged, NOW + 3).about(ann.id, "ann")],
+        )
+        .await
+        .unwrap();
+    store
+        .append_audit(&[
+            event(AuditKind::LoginFailure, NOW + 4),
+            event(AuditKind::LoginFailure, NOW + 5).about(UserId(77), "77"),
+        ])
+        .await
+        .unwrap();
+
+    let all = AuditFilter::default();
+    let (total, newest) = store.audit_events(&all, true, 10, 0).await.unwrap();
+    assert_eq!(total, 4);
+    let times: Vec<i64> = newest.iter().map(|r| r.event.time).collect();
+    assert_eq!(times, [NOW + 5, NOW + 4, NOW + 3, NOW]);
+    // The new user's id was filled in; the record reads back as written.
+    let created = &newest[3].event;
+    assert_eq!(created.kind, AuditKind::UserCreated);
+    assert_eq!(
+        created
+            .subject
+            .as_ref()
+            .map(|s| (s.id, s.username.as_str())),
+        Some((ann.id, "ann"))
+    );
+    assert_eq!(created.actor, tessera_auth::audit::Actor::cli());
+    assert_eq!(created.detail.get("n"), Some(&serde_json::json!(NOW)));
+
+    let (_, oldest) = store.audit_events(&all, false, 2, 1).await.unwrap();
+    let times: Vec<i64> = oldest.iter().map(|r| r.event.time).collect();
+    assert_eq!(times, [NOW + 3, NOW + 4], "oldest first, from the offset");
+    let filtered = |filter: AuditFilter| {
+        let store = Arc::clone(&store);
+        async move {
+            let (total, records) = store.audit_events(&filter, true, 10, 0).await.unwrap();
+            assert_eq!(total, u64::try_from(records.len()).unwrap());
+            records.iter().map(|r| r.event.time).collect::<Vec<_>>()
+        }
+    };
+    let failures = AuditFilter {
+        kind: Some(AuditKind::LoginFailure),
+        ..AuditFilter::default()
+    };
+    assert_eq!(filtered(failures).await, [NOW + 5, NOW + 4]);
+    // `user` matches the subject's id or name: "77" is both here.
+    let by_name_or_id = AuditFilter {
+        subject_id: Some(ann.id),
+        subject_name: Some("77".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(filtered(by_name_or_id).await, [NOW + 5, NOW + 3, NOW]);
+    let since = AuditFilter {
+        since: Some(NOW + 4),
+        ..AuditFilter::default()
+    };
+    assert_eq!(filtered(since).await, [NOW + 5, NOW + 4]);
+    let after = AuditFilter {
+        after_id: Some(newest[1].id),
+        ..AuditFilter::default()
+    };
+    assert_eq!(filtered(after).await, [NOW + 5]);
+    let (past_end, empty) = store.audit_events(&all, true, 10, 10).await.unwrap();
+    assert_eq!(
+        (past_end, empty.len()),
+        (4, 0),
+        "the count holds past the end"
+    );
+
+    assert_eq!(store.delete_audit_before(NOW + 4).await.unwrap(), 2);
+    assert_eq!(filtered(AuditFilter::default()).await, [NOW + 5, NOW + 4]);
+}
+
 /// Roles and claims are stored as given, replaced independently, and paged.
 pub async fn roles_claims_and_pages(store: Arc<dyn Store>) {
     let claims: serde_json::Map<String, serde_json::Value> =
@@ -1104,6 +1212,7 @@ macro_rules! conformance_tests {
             users_get_ids_in_order_and_unique_names,
             roles_claims_and_pages,
             imported_users_keep_their_ids,
+            audit_events_commit_with_their_change,
             user_status_changes_are_logged,
             sessions_list_and_revoke,
             rotation_happy_path,

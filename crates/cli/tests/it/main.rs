@@ -6,6 +6,7 @@
     reason = "tests"
 )]
 
+mod audit;
 mod clients;
 mod cluster;
 mod django_import;

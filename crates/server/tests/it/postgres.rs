@@ -3,6 +3,8 @@
 pub(crate) type TestServer = crate::Server<true>;
 pub(crate) use crate::{decode_part, json_request, mint};
 
+#[path = "audit.rs"]
+mod audit;
 #[path = "feed.rs"]
 mod feed;
 #[path = "interop.rs"]
