@@ -27,7 +27,7 @@ if [ ! -x "$cache/before-$BEFORE/tessera" ]; then
   cp "$cache/target-before/release/tessera" "$cache/before-$BEFORE/tessera"
   git -C "$ROOT" worktree remove --force "$WORK/before-src"
 fi
-declare -A BIN=([audit]="$ROOT/target/release/tessera" [before]="$cache/before-$BEFORE/tessera")
+declare -A BIN=([audit]="${CARGO_TARGET_DIR:-$ROOT/target}/release/tessera" [before]="$cache/before-$BEFORE/tessera")
 
 cheap=(env TESSERA_PASSWORD_HASH_MEMORY_KIB=64 TESSERA_PASSWORD_HASH_ITERATIONS=1)
 start() { # NAME: a server of that build on a data dir of its own, with the user bench
