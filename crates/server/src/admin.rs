@@ -4,15 +4,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use serde_json::{Value, json};
 use tessera_auth::audit::{Acting, Actor, AuditFilter, AuditKind};
 use tessera_auth::{Grant, NewAccount, UserChange, UserId};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::extract::{AdminRole, Body, Client, RequireRole};
@@ -29,22 +30,16 @@ const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 1_000;
 
 /// The admin routes, to be merged into the main router.
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/admin/users/", get(list).post(create))
-        .route(
-            "/api/admin/users/{id}/",
-            get(show).patch(update).delete(remove),
-        )
-        .route("/api/admin/users/{id}/sessions/", get(sessions))
-        .route("/api/admin/users/{id}/logout-all/", post(logout_all))
-        .route("/api/admin/clients/", get(list_clients).post(create_client))
-        .route("/api/admin/clients/{client_id}/", delete(remove_client))
-        .route(
-            "/api/admin/clients/{client_id}/rotate-secret/",
-            post(rotate_client_secret),
-        )
-        .route("/api/admin/audit/", get(audit))
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(sessions))
+        .routes(routes!(logout_all))
+        .routes(routes!(list_clients, create_client))
+        .routes(routes!(remove_client))
+        .routes(routes!(rotate_client_secret))
+        .routes(routes!(audit))
 }
 
 /// An administrator's request, and who made it from where, for the audit log.
@@ -65,6 +60,14 @@ impl FromRequestParts<Arc<AppState>> for Operator {
 
 /// `?event=&user=&since=&limit=&offset=`: the audit log, newest first. `user` is a username or
 /// an id; `since` is RFC 3339.
+#[utoipa::path(
+    get,
+    path = "/api/admin/audit/",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("event" = Option<String>, Query, description = "Only this event"), ("user" = Option<String>, Query, description = "Only events about this user (username or id)"), ("since" = Option<String>, Query, description = "Only events at or after this time (RFC 3339)"), ("limit" = Option<String>, Query, description = "Page size (1 to 1000)"), ("offset" = Option<String>, Query, description = "Where the page starts")),
+    responses((status = 200, description = "Audit events, newest first", body = crate::openapi::AuditPage), crate::openapi::Refusals)
+)]
 async fn audit(
     State(state): State<Arc<AppState>>,
     _: Admin,
@@ -122,6 +125,14 @@ fn page_param(query: &HashMap<String, String>, name: &str, default: u64) -> u64 
         .unwrap_or(default)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/users/",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("limit" = Option<String>, Query, description = "Page size (1 to 1000)"), ("offset" = Option<String>, Query, description = "Where the page starts")),
+    responses((status = 200, description = "A page of users", body = crate::openapi::UserPage), crate::openapi::Refusals)
+)]
 async fn list(
     State(state): State<Arc<AppState>>,
     _: Admin,
@@ -134,6 +145,14 @@ async fn list(
     Ok(Json(json!({ "count": count, "results": results })).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/users/",
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body(content = crate::openapi::NewUser, content_type = "application/json"),
+    responses((status = 201, description = "Created", body = crate::openapi::UserView), crate::openapi::Refusals)
+)]
 async fn create(
     State(state): State<Arc<AppState>>,
     Operator(acting): Operator,
@@ -161,11 +180,27 @@ async fn create(
     Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/users/{id}/",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 200, description = "The user", body = crate::openapi::UserView), crate::openapi::Refusals)
+)]
 async fn show(State(state): State<Arc<AppState>>, _: Admin, Path(id): Path<String>) -> ApiResult {
     let user = state.auth.get_user(user_id(&id)?).await?;
     Ok(Json(user_json(&user)).into_response())
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/admin/users/{id}/",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")), request_body(content = crate::openapi::UserPatch, content_type = "application/json"),
+    responses((status = 200, description = "The user, changed", body = crate::openapi::UserView), crate::openapi::Refusals)
+)]
 async fn update(
     State(state): State<Arc<AppState>>,
     Operator(acting): Operator,
@@ -184,6 +219,14 @@ async fn update(
     Ok(Json(user_json(&user)).into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/admin/users/{id}/",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 204, description = "Deleted"), crate::openapi::Refusals)
+)]
 async fn remove(
     State(state): State<Arc<AppState>>,
     Operator(acting): Operator,
@@ -193,6 +236,15 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/users/{id}/sessions/",
+    operation_id = "admin_user_sessions",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 200, description = "The user's sessions", body = Vec<crate::openapi::SessionView>), crate::openapi::Refusals)
+)]
 async fn sessions(
     State(state): State<Arc<AppState>>,
     _: Admin,
@@ -203,6 +255,15 @@ async fn sessions(
     Ok(Json(Value::Array(list)).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/users/{id}/logout-all/",
+    operation_id = "admin_user_logout_all",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 200, description = "Every session of the user is ended", body = crate::openapi::Empty), crate::openapi::Refusals)
+)]
 async fn logout_all(
     State(state): State<Arc<AppState>>,
     Operator(acting): Operator,
@@ -212,6 +273,13 @@ async fn logout_all(
     Ok(Json(json!({})).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/clients/",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Every client", body = Vec<crate::openapi::ClientView>), crate::openapi::Refusals)
+)]
 async fn list_clients(State(state): State<Arc<AppState>>, _: Admin) -> ApiResult {
     let clients: Vec<Value> = state
         .auth
@@ -223,6 +291,14 @@ async fn list_clients(State(state): State<Arc<AppState>>, _: Admin) -> ApiResult
     Ok(Json(Value::Array(clients)).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/clients/",
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body(content = crate::openapi::NewClient, content_type = "application/json"),
+    responses((status = 201, description = "Registered; the secret is shown once", body = crate::openapi::IssuedClientView), crate::openapi::Refusals)
+)]
 async fn create_client(
     State(state): State<Arc<AppState>>,
     Operator(acting): Operator,
@@ -251,6 +327,14 @@ async fn create_client(
     Ok((StatusCode::CREATED, Json(issued_client_json(&issued))).into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/admin/clients/{client_id}/",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("client_id" = String, Path, description = "Client id")),
+    responses((status = 204, description = "Deleted; its tokens stop working"), crate::openapi::Refusals)
+)]
 async fn remove_client(
     State(state): State<Arc<AppState>>,
     Operator(acting): Operator,
@@ -260,6 +344,14 @@ async fn remove_client(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/clients/{client_id}/rotate-secret/",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("client_id" = String, Path, description = "Client id")),
+    responses((status = 200, description = "A new secret, shown once", body = crate::openapi::IssuedClientView), crate::openapi::Refusals)
+)]
 async fn rotate_client_secret(
     State(state): State<Arc<AppState>>,
     Operator(acting): Operator,

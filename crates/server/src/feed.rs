@@ -8,16 +8,17 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use tessera_auth::{AuthError, FeedEntry};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -29,10 +30,10 @@ pub const FEED_SCOPE: &str = "tessera:revocations";
 const MAX_PAGE: usize = 1_000;
 
 /// The feed routes, to be merged into the main router.
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/revocations/", get(page))
-        .route("/api/revocations/stream", get(stream))
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(page))
+        .routes(routes!(stream))
 }
 
 /// A secret that reads the feed; never printed by `Debug`.
@@ -97,6 +98,14 @@ fn cursor(text: Option<&str>, name: &str) -> Result<Option<i64>, ApiError> {
     .transpose()
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/revocations/",
+    tag = "feed",
+    security(("bearer" = [])),
+    params(("after" = Option<String>, Query, description = "Cursor to read after"), ("limit" = Option<String>, Query, description = "Page size (1 to 1000)")),
+    responses((status = 200, description = "Entries after the cursor", body = crate::openapi::RevocationPage), crate::openapi::Refusals)
+)]
 async fn page(
     State(state): State<Arc<AppState>>,
     _: FeedReader,
@@ -149,6 +158,14 @@ impl Live {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/revocations/stream",
+    tag = "feed",
+    security(("bearer" = [])),
+    params(("after" = Option<String>, Query, description = "Cursor to read after")),
+    responses((status = 200, description = "Server-Sent Events, one per entry, its id the cursor", content_type = "text/event-stream", body = String), crate::openapi::Refusals)
+)]
 async fn stream(
     State(state): State<Arc<AppState>>,
     reader: FeedReader,

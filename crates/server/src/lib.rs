@@ -26,6 +26,7 @@ pub mod feed;
 pub mod metrics;
 pub mod oauth;
 mod observe;
+pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod state;

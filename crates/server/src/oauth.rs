@@ -5,16 +5,17 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::json;
 use tessera_auth::store::Client;
 use tessera_auth::{AuthError, Grant, OAuthProblem};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
@@ -22,12 +23,12 @@ use crate::extract::{Client as Caller, MAX_BODY_BYTES};
 use crate::state::AppState;
 
 /// The OAuth routes, to be merged into the main router.
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/oauth/token", post(token))
-        .route("/oauth/introspect", post(introspect))
-        .route("/oauth/revoke", post(revoke))
-        .route("/.well-known/oauth-authorization-server", get(metadata))
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(token))
+        .routes(routes!(introspect))
+        .routes(routes!(revoke))
+        .routes(routes!(metadata))
 }
 
 fn invalid_request(description: impl Into<String>) -> ApiError {
@@ -181,6 +182,14 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = "oauth",
+    security((), ("client" = [])),
+    request_body(content_type = "application/x-www-form-urlencoded", content = crate::openapi::OAuthTokenRequest),
+    responses((status = 200, description = "Tokens (RFC 6749 §5.1)", body = crate::openapi::OAuthTokenResponse), crate::openapi::OAuthRefusals)
+)]
 async fn token(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -215,6 +224,14 @@ async fn token(
     Ok(no_store(Json(tokens).into_response()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/oauth/introspect",
+    tag = "oauth",
+    security((), ("client" = [])),
+    request_body(content_type = "application/x-www-form-urlencoded", content = crate::openapi::OAuthTokenParam),
+    responses((status = 200, description = "What the token is (RFC 7662)", body = crate::openapi::Introspection), crate::openapi::OAuthRefusals)
+)]
 async fn introspect(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -231,6 +248,14 @@ async fn introspect(
     Ok(no_store(Json(facts).into_response()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke",
+    tag = "oauth",
+    security((), ("client" = [])),
+    request_body(content_type = "application/x-www-form-urlencoded", content = crate::openapi::OAuthTokenParam),
+    responses((status = 200, description = "Revoked, or nothing to revoke (RFC 7009)"), crate::openapi::OAuthRefusals)
+)]
 async fn revoke(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -248,6 +273,12 @@ async fn revoke(
     Ok(no_store(().into_response()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "oauth",
+    responses((status = 200, description = "RFC 8414 metadata", body = crate::openapi::Metadata), (status = 503, description = "Temporarily unavailable", body = crate::openapi::Detail))
+)]
 async fn metadata(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let issuer = state.auth.oauth_issuer();
     let base = issuer.trim_end_matches('/');

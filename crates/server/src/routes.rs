@@ -5,11 +5,13 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tessera_auth::SessionId;
 use tessera_auth::audit::Actor;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use zeroize::Zeroizing;
 
 use crate::error::{ApiError, Credential};
@@ -19,29 +21,24 @@ use crate::views::session_json;
 
 /// All routes, with JSON 404 and 405 fallbacks.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/api/token/", post(login))
-        .route("/api/token/refresh/", post(refresh))
-        .route("/api/token/sliding/", post(login_sliding))
-        .route("/api/token/sliding/refresh/", post(refresh_sliding))
-        .route("/api/token/verify/", post(verify))
-        .route("/api/token/blacklist/", post(blacklist))
-        .route("/api/me/", get(me))
-        .route("/api/logout/", post(logout))
-        .route("/api/logout-all/", post(logout_all))
-        .route("/api/sessions/", get(sessions))
-        .route("/api/sessions/{id}/", delete(delete_session))
-        .route("/api/password/", post(change_password))
-        .route("/.well-known/jwks.json", get(jwks))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .merge(crate::admin::router())
-        .merge(crate::oauth::router())
-        .merge(crate::feed::router())
+    let (routes, _) = documented().split_for_parts();
+    routes
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::MethodNotAllowed(method.to_string())
         })
+        // A bug that panics in a handler answers 500 with DRF's body (the panic is logged), rather
+        // than dropping the connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a handler panicked: answering 500");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(json!({"detail": "A server error occurred."})),
+                )
+                    .into_response()
+            },
+        ))
         // A 401's challenge names the configured scheme (simplejwt's AUTH_HEADER_TYPES[0]).
         .layer(axum::middleware::map_response_with_state(
             Arc::clone(&state),
@@ -56,6 +53,48 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 type ApiResult = Result<Response, ApiError>;
+
+/// Every route, each registered with its description: none can be added undocumented.
+fn documented() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(verify))
+        .routes(routes!(blacklist))
+        .routes(routes!(login_sliding))
+        .routes(routes!(refresh_sliding))
+        .routes(routes!(me))
+        .routes(routes!(logout))
+        .routes(routes!(logout_all))
+        .routes(routes!(sessions))
+        .routes(routes!(delete_session))
+        .routes(routes!(change_password))
+        .routes(routes!(jwks))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(schema))
+        .merge(crate::admin::router())
+        .merge(crate::oauth::router())
+        .merge(crate::feed::router())
+}
+
+/// The OpenAPI 3.1 document of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented().split_for_parts().1
+}
+
+/// This API's OpenAPI 3.1 document, generated once.
+#[utoipa::path(
+    get,
+    path = "/api/schema/",
+    tag = "health",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object))
+)]
+async fn schema() -> Response {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let text = DOCUMENT.get_or_init(|| serde_json::to_string(&openapi()).unwrap_or_default());
+    ([(header::CONTENT_TYPE, "application/json")], text.as_str()).into_response()
+}
 
 /// Rewrites the default `Bearer` challenge to the configured scheme, when it is another.
 async fn challenge_scheme(State(state): State<Arc<AppState>>, mut response: Response) -> Response {
@@ -137,6 +176,13 @@ fn credentials(mut body: Body) -> Result<(Zeroizing<String>, Zeroizing<String>),
     Ok((username, password))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/token/",
+    tag = "tokens",
+    request_body(content((crate::openapi::Credentials = "application/json"), (crate::openapi::Credentials = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "A new pair", body = crate::openapi::TokenPair), crate::openapi::Refusals)
+)]
 async fn login(
     State(state): State<Arc<AppState>>,
     _: SameSite,
@@ -160,6 +206,13 @@ async fn login(
     Ok(response)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/token/refresh/",
+    tag = "tokens",
+    request_body(content((crate::openapi::RefreshRequest = "application/json"), (crate::openapi::RefreshRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "A new access token (and refresh token, when rotating)", body = crate::openapi::TokenPair), crate::openapi::Refusals)
+)]
 async fn refresh(
     State(state): State<Arc<AppState>>,
     _: SameSite,
@@ -187,6 +240,13 @@ async fn refresh(
 }
 
 /// simplejwt's `TokenObtainSlidingView`.
+#[utoipa::path(
+    post,
+    path = "/api/token/sliding/",
+    tag = "tokens",
+    request_body(content((crate::openapi::Credentials = "application/json"), (crate::openapi::Credentials = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "A sliding token", body = crate::openapi::TokenBody), crate::openapi::Refusals)
+)]
 async fn login_sliding(
     State(state): State<Arc<AppState>>,
     _: SameSite,
@@ -202,6 +262,13 @@ async fn login_sliding(
 }
 
 /// simplejwt's `TokenRefreshSlidingView`.
+#[utoipa::path(
+    post,
+    path = "/api/token/sliding/refresh/",
+    tag = "tokens",
+    request_body(content((crate::openapi::TokenBody = "application/json"), (crate::openapi::TokenBody = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The sliding token with a later expiry", body = crate::openapi::TokenBody), crate::openapi::Refusals)
+)]
 async fn refresh_sliding(
     State(state): State<Arc<AppState>>,
     Client(client): Client,
@@ -213,6 +280,13 @@ async fn refresh_sliding(
     Ok(Json(json!({ "token": sliding.token })).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/token/verify/",
+    tag = "tokens",
+    request_body(content((crate::openapi::TokenBody = "application/json"), (crate::openapi::TokenBody = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The token is valid", body = crate::openapi::Empty), crate::openapi::Refusals)
+)]
 async fn verify(State(state): State<Arc<AppState>>, mut body: Body) -> ApiResult {
     let token = body.char_field("token", true);
     body.finish()?;
@@ -221,6 +295,13 @@ async fn verify(State(state): State<Arc<AppState>>, mut body: Body) -> ApiResult
     empty_ok()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/token/blacklist/",
+    tag = "tokens",
+    request_body(content((crate::openapi::RefreshRequest = "application/json"), (crate::openapi::RefreshRequest = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "The session is ended", body = crate::openapi::Empty), crate::openapi::Refusals)
+)]
 async fn blacklist(
     State(state): State<Arc<AppState>>,
     _: SameSite,
@@ -252,6 +333,13 @@ struct Me<'a> {
     claims: &'a serde_json::Map<String, Value>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/me/",
+    tag = "account",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = crate::openapi::Me), crate::openapi::Refusals)
+)]
 async fn me(State(state): State<Arc<AppState>>, Authenticated(access): Authenticated) -> ApiResult {
     let user = state.auth.me(&access).await?;
     Ok(Json(Me {
@@ -263,6 +351,13 @@ async fn me(State(state): State<Arc<AppState>>, Authenticated(access): Authentic
     .into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/logout/",
+    tag = "account",
+    security(("bearer" = [])),
+    responses((status = 200, description = "This session is ended", body = crate::openapi::Empty), crate::openapi::Refusals)
+)]
 async fn logout(
     State(state): State<Arc<AppState>>,
     _: SameSite,
@@ -273,6 +368,13 @@ async fn logout(
     empty_ok()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/logout-all/",
+    tag = "account",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Every session is ended", body = crate::openapi::Empty), crate::openapi::Refusals)
+)]
 async fn logout_all(
     State(state): State<Arc<AppState>>,
     _: SameSite,
@@ -284,6 +386,13 @@ async fn logout_all(
     empty_ok()
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/sessions/",
+    tag = "account",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller's sessions", body = Vec<crate::openapi::SessionView>), crate::openapi::Refusals)
+)]
 async fn sessions(
     State(state): State<Arc<AppState>>,
     Authenticated(access): Authenticated,
@@ -298,6 +407,14 @@ async fn sessions(
     Ok(Json(Value::Array(list)).into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/sessions/{id}/",
+    tag = "account",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 200, description = "The session is ended", body = crate::openapi::Empty), crate::openapi::Refusals)
+)]
 async fn delete_session(
     State(state): State<Arc<AppState>>,
     Client(client): Client,
@@ -312,6 +429,14 @@ async fn delete_session(
     empty_ok()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/password/",
+    tag = "account",
+    security(("bearer" = [])),
+    request_body(content((crate::openapi::PasswordChange = "application/json"), (crate::openapi::PasswordChange = "application/x-www-form-urlencoded"))),
+    responses((status = 200, description = "Changed; other sessions are ended", body = crate::openapi::Empty), crate::openapi::Refusals)
+)]
 async fn change_password(
     State(state): State<Arc<AppState>>,
     Client(client): Client,
@@ -330,6 +455,12 @@ async fn change_password(
 
 /// The published keys, cacheable for as long as a rotated-in key is published before it signs: a
 /// verifier that caches the set that long still knows every key by the time it signs.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "keys",
+    responses((status = 200, description = "The public keys", body = crate::openapi::Jwks), crate::openapi::Refusals)
+)]
 async fn jwks(State(state): State<Arc<AppState>>) -> ApiResult {
     let mut response = Json(state.auth.public_jwks()?).into_response();
     let cache = format!("public, max-age={}", state.auth.jwks_max_age());
@@ -339,6 +470,12 @@ async fn jwks(State(state): State<Arc<AppState>>) -> ApiResult {
     Ok(response)
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "Up", body = crate::openapi::Health), crate::openapi::Refusals)
+)]
 async fn healthz() -> ApiResult {
     Ok(Json(json!({ "status": "ok" })).into_response())
 }
@@ -346,6 +483,12 @@ async fn healthz() -> ApiResult {
 /// Readiness, and what is down: the database (login, refresh and logout need it; verifying access
 /// tokens does not), the revocation broadcast (without it the instance polls), and how long ago
 /// the revocation state was last brought up to date. 503 only when the database is down.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses((status = 200, description = "Ready", body = crate::openapi::Ready), crate::openapi::Refusals)
+)]
 async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult {
     let down = |error: &dyn std::fmt::Display| format!("down: {error}");
     let database = state.auth.ping().await;

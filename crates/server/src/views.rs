@@ -18,9 +18,15 @@ pub fn rfc3339(unix: i64) -> String {
 /// Unix seconds; `None` for anything else.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let text = text.trim();
-    let (base, offset) = match text.len().checked_sub(6).map(|at| text.split_at(at)) {
+    // `get`, not `split_at`: the cut may fall inside a character of untrusted text.
+    let parts = text
+        .len()
+        .checked_sub(6)
+        .and_then(|at| Some((text.get(..at)?, text.get(at..)?)));
+    let (base, offset) = match parts {
         Some((base, tail))
-            if (tail.starts_with('+') || tail.starts_with('-')) && tail.as_bytes()[3] == b':' =>
+            if (tail.starts_with('+') || tail.starts_with('-'))
+                && tail.as_bytes().get(3) == Some(&b':') =>
         {
             let hours: i64 = tail.get(1..3)?.parse().ok()?;
             let minutes: i64 = tail.get(4..6)?.parse().ok()?;
@@ -101,5 +107,29 @@ pub fn issued_client_json(issued: &IssuedClient) -> Value {
         "name": issued.client.name,
         "scopes": issued.client.scopes,
         "grants": issued.client.grants,
+        "created_at": rfc3339(issued.client.created_at),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_times_are_read_with_offsets_and_anything_else_is_none() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:10Z"), Some(10));
+        assert_eq!(parse_rfc3339("1970-01-01T01:00:10+01:00"), Some(10));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:10.5Z"), Some(10));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:10-01:00"), Some(3_610));
+        // Found by Schemathesis: a cut inside a multi-byte character once panicked.
+        for bad in [
+            "\u{80}\u{10000}0",
+            "yesterday",
+            "1970-01-01",
+            "1970-01-01T00:00:10",
+            "€€€€€€€",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -13,6 +13,7 @@ mod django_import;
 mod django_recipes;
 mod downstream;
 mod keys_and_tokens;
+mod openapi;
 mod serve;
 mod simplejwt_settings;
 mod support;
