@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row as _, Sqlite, SqliteExecutor, Transaction};
+use sqlx::{Connection as _, Row as _, Sqlite, SqliteExecutor, Transaction};
 use tessera_auth::audit::{AuditEvent, AuditFilter, AuditRecord, about_new_user};
 use tessera_auth::ids::{SessionId, UserId};
 use tessera_auth::store::{
@@ -244,6 +244,12 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
+            // A connection must come back out of any transaction. One that does not (a request
+            // cancelled inside sqlx's `begin_with`, after `BEGIN` ran but before the transaction
+            // guard existed) would refuse every later `BEGIN`; it is closed, which rolls it back.
+            .after_release(|connection, _| {
+                Box::pin(async move { Ok(!connection.is_in_transaction()) })
+            })
             .connect_with(connect)
             .await
             .map_err(db_error)?;
