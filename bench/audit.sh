@@ -7,9 +7,12 @@
 #
 #   bash bench/audit.sh                 # two release builds (the earlier one cached), then ~4 minutes
 #   BEFORE=<commit> bash bench/audit.sh
+# The earlier build gets the SQLite fix of f375826 too (BEFORE_FIXES), so that both sides run
+# the same transaction handling and differ by the audit log alone.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BEFORE=${BEFORE:-455de72}
+BEFORE_FIXES=${BEFORE_FIXES:-f375826}
 source "$ROOT/bench/lib.sh"
 bench_init audit 8s
 
@@ -17,17 +20,19 @@ log "building this tree (release)"
 cargo build --release -q -p tessera --manifest-path "$ROOT/Cargo.toml"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/tessera-bench"
 mkdir -p "$cache"
-if [ ! -x "$cache/before-$BEFORE/tessera" ]; then
+tag="$BEFORE${BEFORE_FIXES:++$BEFORE_FIXES}"
+if [ ! -x "$cache/before-$tag/tessera" ]; then
   log "building $BEFORE (release, cached in $cache)"
   rm -rf "$WORK/before-src"
   git -C "$ROOT" worktree add -q --detach "$WORK/before-src" "$BEFORE"
+  for fix in $BEFORE_FIXES; do git -C "$WORK/before-src" cherry-pick -n "$fix" >/dev/null; done
   CARGO_TARGET_DIR="$cache/target-before" cargo build --release -q -p tessera \
     --manifest-path "$WORK/before-src/Cargo.toml"
-  mkdir -p "$cache/before-$BEFORE"
-  cp "$cache/target-before/release/tessera" "$cache/before-$BEFORE/tessera"
+  mkdir -p "$cache/before-$tag"
+  cp "$cache/target-before/release/tessera" "$cache/before-$tag/tessera"
   git -C "$ROOT" worktree remove --force "$WORK/before-src"
 fi
-declare -A BIN=([audit]="${CARGO_TARGET_DIR:-$ROOT/target}/release/tessera" [before]="$cache/before-$BEFORE/tessera")
+declare -A BIN=([audit]="${CARGO_TARGET_DIR:-$ROOT/target}/release/tessera" [before]="$cache/before-$tag/tessera")
 
 cheap=(env TESSERA_PASSWORD_HASH_MEMORY_KIB=64 TESSERA_PASSWORD_HASH_ITERATIONS=1)
 start() { # NAME: a server of that build on a data dir of its own, with the user bench
@@ -64,4 +69,4 @@ for what in login refresh; do
 done
 events=$("${BIN[audit]}" audit --data-dir "$WORK/audit" | wc -l)
 echo "<!-- runs (rps p50 p99 non2xx): $(for f in "$WORK"/*.login "$WORK"/*.refresh; do printf '%s: %s ' "$(basename "$f")" "$(tr '\n' ';' < "$f")"; done) -->"
-echo "<!-- audit events written by the audit build: $events; before = $BEFORE -->"
+echo "<!-- audit events written by the audit build: $events; before = $tag -->"
