@@ -7,12 +7,12 @@
 #
 #   bash bench/audit.sh                 # two release builds (the earlier one cached), then ~4 minutes
 #   BEFORE=<commit> bash bench/audit.sh
-# The earlier build gets the SQLite fix of f375826 too (BEFORE_FIXES), so that both sides run
-# the same transaction handling and differ by the audit log alone.
+# The earlier build gets the SQLite fix of f375826 too (bench/audit-before.patch, the same change
+# on the earlier code), so that both sides run the same transaction handling and differ by the
+# audit log alone.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BEFORE=${BEFORE:-455de72}
-BEFORE_FIXES=${BEFORE_FIXES:-f375826}
 source "$ROOT/bench/lib.sh"
 bench_init audit 8s
 
@@ -20,12 +20,12 @@ log "building this tree (release)"
 cargo build --release -q -p tessera --manifest-path "$ROOT/Cargo.toml"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/tessera-bench"
 mkdir -p "$cache"
-tag="$BEFORE${BEFORE_FIXES:++$BEFORE_FIXES}"
+tag="$BEFORE+fix"
 if [ ! -x "$cache/before-$tag/tessera" ]; then
   log "building $BEFORE (release, cached in $cache)"
   rm -rf "$WORK/before-src"
   git -C "$ROOT" worktree add -q --detach "$WORK/before-src" "$BEFORE"
-  for fix in $BEFORE_FIXES; do git -C "$WORK/before-src" cherry-pick -n "$fix" >/dev/null; done
+  git -C "$WORK/before-src" apply "$ROOT/bench/audit-before.patch"
   CARGO_TARGET_DIR="$cache/target-before" cargo build --release -q -p tessera \
     --manifest-path "$WORK/before-src/Cargo.toml"
   mkdir -p "$cache/before-$tag"
