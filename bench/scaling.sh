@@ -53,7 +53,8 @@ for subs in 0 10 100; do
   done
   sleep 1
   rps=$(redis-benchmark -h "$REDIS_HOST" -p "$REDIS_PORT" -q -n 200000 -c 50 \
-    PUBLISH "scaling-bench-$$" "session:0123456789abcdef0123456789abcdef" | awk '/requests per second/ {print int($2)}' | tail -1)
+    PUBLISH "scaling-bench-$$" "session:0123456789abcdef0123456789abcdef" | tr '\r' '\n' \
+    | grep -oE '[0-9.]+ requests per second' | tail -1 | awk '{print int($1)}')
   row "$subs" "$rps" "$(( rps * (subs > 0 ? subs : 1) ))"
   for p in "${subpids[@]}"; do kill "$p" 2>/dev/null || true; done
 done
