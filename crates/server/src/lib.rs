@@ -20,6 +20,7 @@
 //! believed from configured proxies.
 
 pub mod admin;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod feed;
@@ -198,6 +199,10 @@ pub fn spawn_background(state: &Arc<AppState>, settings: &Settings) {
     });
 }
 
+/// What a server without users says at start, and its console's sign-in page too.
+pub const FIRST_ADMIN_HINT: &str = "No users yet: create the first administrator with \
+     `tessera users add NAME --role admin --password-stdin`";
+
 /// Serves until Ctrl-C or SIGTERM. Prints the address once listening.
 pub async fn run(
     settings: Settings,
@@ -244,11 +249,19 @@ pub async fn run(
         _ => None,
     };
     let kid = state.auth.signing_kid()?;
+    // A fresh server says how to make the first administrator (there is no web bootstrap).
+    let first_run = match state.auth.users_page(1, 0).await {
+        Ok((0, _)) => Some(FIRST_ADMIN_HINT),
+        _ => None,
+    };
     match settings.log_format {
         LogFormat::Pretty => {
             println!("Tessera listening on http://{addr}");
             if let Some(metrics_addr) = metrics_addr {
                 println!("Metrics on http://{metrics_addr}/metrics");
+            }
+            if let Some(hint) = first_run {
+                println!("{hint}");
             }
         }
         LogFormat::Json => {
@@ -256,6 +269,7 @@ pub async fn run(
                 "message": format!("Tessera listening on http://{addr}"),
                 "addr": addr.to_string(),
                 "metrics_addr": metrics_addr.map(|a| a.to_string()),
+                "first_run": first_run,
             });
             println!("{line}");
         }

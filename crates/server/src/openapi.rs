@@ -27,6 +27,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
         (name = "feed", description = "The revocation feed for downstream services"),
         (name = "keys", description = "Published verification keys"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "console", description = "The web console: its page, assets and cookie session"),
     )
 )]
 pub struct ApiDoc;
@@ -551,5 +552,14 @@ mod tests {
             assert!(paths.contains_key(path), "{path} is not documented");
         }
         assert!(json["components"]["securitySchemes"]["bearer"].is_object());
+        let mut ids: Vec<&str> = paths
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values())
+            .filter_map(|operation| operation["operationId"].as_str())
+            .collect();
+        let all = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), all, "operation ids are unique");
     }
 }

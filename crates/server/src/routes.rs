@@ -22,7 +22,7 @@ use crate::views::session_json;
 /// All routes, with JSON 404 and 405 fallbacks.
 pub fn router(state: Arc<AppState>) -> Router {
     let (routes, _) = documented().split_for_parts();
-    routes
+    crate::console::harden(routes)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::MethodNotAllowed(method.to_string())
@@ -76,6 +76,7 @@ fn documented() -> OpenApiRouter<Arc<AppState>> {
         .merge(crate::admin::router())
         .merge(crate::oauth::router())
         .merge(crate::feed::router())
+        .merge(crate::console::router())
 }
 
 /// The OpenAPI 3.1 document of every route.

@@ -9,6 +9,7 @@
 mod audit;
 mod clients;
 mod cluster;
+mod console;
 mod django_import;
 mod django_recipes;
 mod downstream;

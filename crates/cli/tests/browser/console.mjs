@@ -1,0 +1,125 @@
+// The console in a real browser (Debian's chromium through playwright-core), against the
+// `tessera serve` the Rust test started: TESSERA_URL, CHROMIUM, and the users it made. Every
+// uncaught script error and every console error (CSP violations included) fails the run, except the
+// browser's own lines for the 4xx answers the scenarios provoke. Exits 1 with what went wrong.
+import { chromium } from "playwright-core";
+
+const base = process.env.TESSERA_URL;
+const problems = [];
+const check = (ok, what) => { if (!ok) throw new Error(what); };
+
+const api = async (path, body, token) => {
+  const response = await fetch(base + path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body ?? {}),
+  });
+  return { status: response.status, body: await response.json().catch(() => null) };
+};
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM, args: ["--no-sandbox"] });
+try {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("pageerror", (error) => problems.push(`uncaught: ${error.message}`));
+  page.on("console", (message) => {
+    const text = message.text();
+    if (message.type() === "error" && !/status of 4\d\d/.test(text)) problems.push(`console: ${text}`);
+  });
+  const alert = page.getByRole("alert");
+
+  // The page's hardening.
+  const first = await page.goto(base + "/");
+  const headers = first.headers();
+  check(headers["content-security-policy"]?.includes("script-src 'self'")
+    && !headers["content-security-policy"].includes("unsafe-"), "CSP");
+  check(headers["content-security-policy"].includes("frame-ancestors 'none'"), "frame-ancestors");
+  check(headers["x-content-type-options"] === "nosniff", "nosniff");
+  check(headers["referrer-policy"] === "no-referrer", "referrer policy");
+
+  // Sign-in: labels, tab order, a wrong password.
+  await page.getByLabel("Username").waitFor();
+  await page.getByLabel("Username").focus();
+  await page.keyboard.press("Tab");
+  check(await page.getByLabel("Password").evaluate((e) => e === document.activeElement), "tab to Password");
+  await page.keyboard.press("Tab");
+  check(await page.getByRole("button", { name: "Sign in" }).evaluate((e) => e === document.activeElement), "tab to Sign in");
+  await page.getByLabel("Username").fill("ann");
+  await page.getByLabel("Password").fill("wrong");
+  await page.getByLabel("Password").press("Enter");
+  await alert.filter({ hasText: "No active account found with the given credentials" }).waitFor();
+  check(await page.getByLabel("Password").inputValue() === "", "the password is cleared after a failure");
+
+  // Signing in, and staying signed in across a reload (the cookie, silently).
+  await page.getByLabel("Password").fill("ann-pw");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("Signed in as ann").waitFor();
+  await page.getByText("Roles: reader").waitFor();
+  await page.reload();
+  await page.getByText("Signed in as ann").waitFor();
+
+  // No token where a script could read it.
+  const stored = await page.evaluate(() => ({
+    local: localStorage.length, session: sessionStorage.length, cookies: document.cookie,
+  }));
+  check(stored.local === 0 && stored.session === 0, `storage holds nothing: ${JSON.stringify(stored)}`);
+  check(!stored.cookies.includes("tessera_console"), "the refresh cookie is not readable by script");
+  const cookie = (await context.cookies()).find((c) => c.name === "tessera_console");
+  check(cookie && cookie.httpOnly && cookie.secure && cookie.sameSite === "Strict", `cookie flags ${JSON.stringify(cookie)}`);
+
+  // Another session, revoked from the page: its refresh token stops working.
+  const other = await api("/api/token/", { username: "ann", password: "ann-pw" });
+  check(other.status === 200, "a second login");
+  await page.reload();
+  await page.getByText("This device").waitFor();
+  const revoke = page.getByRole("button", { name: "Revoke", exact: true });
+  check(await revoke.count() === 1, "one other session to revoke");
+  await revoke.click();
+  await page.getByRole("button", { name: "Revoke", exact: true }).waitFor({ state: "detached" });
+  check((await api("/api/token/refresh/", { refresh: other.body.refresh })).status === 401, "the revoked session is over");
+
+  // An expired access token is refreshed transparently (the server's tokens live 3 s).
+  await page.waitForTimeout(3500);
+  await page.getByLabel("Current password").fill("ann-pw");
+  await page.getByLabel("New password").fill("ann-pw-2");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await page.getByText("Password changed").waitFor();
+  check((await api("/api/token/", { username: "ann", password: "ann-pw" })).status === 401, "the old password is refused");
+  check(await page.locator("#alert").textContent() === "", "no error shown");
+
+  // A session revoked elsewhere sends the page back to sign-in, saying so.
+  const fresh = await api("/api/token/", { username: "ann", password: "ann-pw-2" });
+  await api("/api/logout-all/", {}, fresh.body.access);
+  await page.getByLabel("Current password").fill("ann-pw-2");
+  await page.getByLabel("New password").fill("ann-pw-3");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await alert.filter({ hasText: "Your session has ended" }).waitFor();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+
+  // Sign out everywhere.
+  await page.getByLabel("Username").fill("ann");
+  await page.getByLabel("Password").fill("ann-pw-2");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out everywhere" }).click();
+  await alert.filter({ hasText: "signed out everywhere" }).waitFor();
+  await page.reload();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+
+  // Readable on a phone: no sideways scrolling at 390 px.
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.getByLabel("Username").fill("ann");
+  await page.getByLabel("Password").fill("ann-pw-2");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("Signed in as ann").waitFor();
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(width <= 390, `no sideways scrolling at 390 px (${width})`);
+} catch (error) {
+  problems.push(error.stack || String(error));
+} finally {
+  await browser.close();
+}
+if (problems.length) {
+  console.error(problems.join("\n"));
+  process.exit(1);
+}
+console.log("console: every scenario passed");
