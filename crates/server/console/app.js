@@ -3,6 +3,7 @@
 import { call, forget, resume, signIn, signOut, SignedOut, status } from "{{api.js}}";
 
 const view = document.getElementById("view");
+const nav = document.getElementById("nav");
 const alertBox = document.getElementById("alert");
 
 function el(tag, attributes = {}, ...children) {
@@ -39,6 +40,8 @@ function when(text) {
 
 async function showSignIn(message) {
   say(message);
+  nav.replaceChildren();
+  if (location.pathname !== "/") history.replaceState(null, "", "/");
   const username = el("input", { id: "username", name: "username", autocomplete: "username", required: "" });
   const password = el("input", { id: "password", name: "password", type: "password",
     autocomplete: "current-password", required: "" });
@@ -51,7 +54,7 @@ async function showSignIn(message) {
     try {
       await signIn(username.value, password.value);
       say("");
-      await showAccount();
+      await route();
     } catch (error) {
       password.value = "";
       say(error.message);
@@ -65,8 +68,21 @@ async function showSignIn(message) {
   if (facts.hint) hint.textContent = facts.hint;
 }
 
+/** The links a user may follow: the account, and for admins the console's admin pages. */
+function showNav(me) {
+  const link = (href, text) => el("a", { href, text, onclick: (event) => {
+    event.preventDefault();
+    history.pushState(null, "", href);
+    guarded(route);
+  } });
+  const links = [link("/", "Account")];
+  if (me.roles.includes("admin")) links.push(link("/admin/users", "Users"), link("/admin/keys", "Keys"));
+  nav.replaceChildren(...links);
+}
+
 async function showAccount() {
   const me = await call("GET", "/api/me/");
+  showNav(me);
   const sessions = await call("GET", "/api/sessions/");
   const list = el("ul", { class: "sessions" });
   for (const session of sessions) {
@@ -132,9 +148,160 @@ async function guarded(action) {
   }
 }
 
+/** The page the address names. */
+async function route() {
+  if (location.pathname === "/admin/users") return showUsers();
+  if (location.pathname === "/admin/keys") return showKeys();
+  return showAccount();
+}
+
+const PAGE = 20;
+
+async function showUsers(search = "", offset = 0) {
+  showNav(await call("GET", "/api/me/"));
+  view.replaceChildren();
+  const query = `?limit=${PAGE}&offset=${offset}` + (search ? `&search=${encodeURIComponent(search)}` : "");
+  const page = await call("GET", `/api/admin/users/${query}`);
+  const again = () => showUsers(search, offset);
+
+  const find = el("input", { id: "search", type: "search", value: search });
+  const searchForm = el("form", { role: "search", "aria-label": "Search users" },
+    el("label", { for: "search" }, "Search", find),
+    el("button", { type: "submit", text: "Search" }));
+  searchForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded(() => showUsers(find.value.trim(), 0));
+  });
+
+  const table = el("table", { "aria-label": "Users" },
+    el("thead", {}, el("tr", {}, ...["Username", "Roles", "Active", "Actions"].map((h) => el("th", { text: h })))));
+  const body = el("tbody");
+  for (const user of page.results) {
+    const actions = el("td", { class: "actions" });
+    const row = el("tr", { "data-user": user.username },
+      el("td", { text: user.username }), el("td", { text: user.roles.join(", ") }),
+      el("td", { text: user.is_active ? "yes" : "no" }), actions);
+    const patch = (change) => guarded(async () => {
+      await call("PATCH", `/api/admin/users/${user.id}/`, change);
+      await again();
+    });
+    actions.append(
+      el("button", { type: "button", class: "secondary", text: user.is_active ? "Disable" : "Enable",
+        onclick: () => patch({ is_active: !user.is_active }) }),
+      el("button", { type: "button", class: "secondary", text: "Edit",
+        onclick: () => editUser(row, user, again) }),
+      el("button", { type: "button", class: "secondary", text: "Sessions",
+        onclick: () => guarded(() => userSessions(row, user)) }),
+      el("button", { type: "button", class: "secondary", text: "Delete",
+        onclick: (event) => {
+          const confirm = el("button", { type: "button", text: "Confirm",
+            onclick: () => guarded(async () => {
+              await call("DELETE", `/api/admin/users/${user.id}/`);
+              await again();
+            }) });
+          event.target.replaceWith(confirm);
+          confirm.focus();
+        } }));
+    body.append(row);
+  }
+  table.append(body);
+
+  const pages = Math.max(1, Math.ceil(page.count / PAGE));
+  const paging = el("div", { class: "actions" },
+    el("span", { class: "muted", text: `Page ${Math.floor(offset / PAGE) + 1} of ${pages} (${page.count} users)` }));
+  if (offset > 0) paging.append(el("button", { type: "button", class: "secondary", text: "Previous",
+    onclick: () => guarded(() => showUsers(search, Math.max(0, offset - PAGE))) }));
+  if (offset + PAGE < page.count) paging.append(el("button", { type: "button", class: "secondary", text: "Next",
+    onclick: () => guarded(() => showUsers(search, offset + PAGE)) }));
+
+  const name = el("input", { id: "new-username", required: "" });
+  const password = el("input", { id: "new-password-user", type: "password", autocomplete: "new-password", required: "" });
+  const roles = el("input", { id: "new-roles", placeholder: "staff, ops" });
+  const create = el("form", { "aria-label": "New user" },
+    el("label", { for: "new-username" }, "Username", name),
+    el("label", { for: "new-password-user" }, "Password", password),
+    el("label", { for: "new-roles" }, "Roles", roles),
+    el("button", { type: "submit", text: "Create" }));
+  create.addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded(async () => {
+      await call("POST", "/api/admin/users/", {
+        username: name.value, password: password.value, roles: splitRoles(roles.value),
+      });
+      await showUsers(search, offset);
+    });
+  });
+
+  view.replaceChildren(
+    el("section", {}, el("h1", { text: "Users" }), searchForm, el("div", { class: "scroll" }, table), paging),
+    el("section", {}, el("h2", { text: "New user" }), create));
+}
+
+function splitRoles(text) {
+  return text.split(",").map((role) => role.trim()).filter(Boolean);
+}
+
+function editUser(row, user, again) {
+  const id = `edit-${user.id}`;
+  const roles = el("input", { id: `${id}-roles`, value: user.roles.join(", ") });
+  const claims = el("input", { id: `${id}-claims`, value: JSON.stringify(user.claims) });
+  const form = el("form", { "aria-label": `Edit ${user.username}` },
+    el("label", { for: `${id}-roles` }, "Roles", roles),
+    el("label", { for: `${id}-claims` }, "Claims", claims),
+    el("button", { type: "submit", text: "Save" }));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded(async () => {
+      let parsed;
+      try { parsed = JSON.parse(claims.value || "{}"); } catch { throw new Error("Claims must be a JSON object."); }
+      await call("PATCH", `/api/admin/users/${user.id}/`, { roles: splitRoles(roles.value), claims: parsed });
+      await again();
+    });
+  });
+  row.after(el("tr", {}, el("td", { colspan: "4" }, form)));
+}
+
+async function userSessions(row, user) {
+  const sessions = await call("GET", `/api/admin/users/${user.id}/sessions/`);
+  const list = el("ul", { class: "sessions", "aria-label": `Sessions of ${user.username}` });
+  for (const session of sessions) {
+    list.append(el("li", {},
+      el("span", { text: `${device(session.user_agent)} · ${session.ip || "unknown address"} · ${when(session.created_at)}` }),
+      el("button", { type: "button", class: "secondary", text: "Revoke",
+        onclick: () => guarded(async () => {
+          await call("DELETE", `/api/admin/users/${user.id}/sessions/${encodeURIComponent(session.id)}/`);
+          await userSessions(row, user);
+        }) })));
+  }
+  if (!sessions.length) list.append(el("li", { text: "No active sessions." }));
+  const next = row.nextElementSibling;
+  if (next && next.dataset.sessionsOf === user.username) next.remove();
+  row.after(el("tr", { "data-sessions-of": user.username }, el("td", { colspan: "4" }, list)));
+}
+
+async function showKeys() {
+  showNav(await call("GET", "/api/me/"));
+  view.replaceChildren();
+  const keys = await call("GET", "/api/admin/keys/");
+  const table = el("table", { "aria-label": "Signing keys" },
+    el("thead", {}, el("tr", {}, ...["Key id", "Algorithm", "State", "Created"].map((h) => el("th", { text: h })))));
+  const body = el("tbody");
+  for (const key of keys) {
+    body.append(el("tr", {}, el("td", {}, el("code", { text: key.kid })), el("td", { text: key.alg }),
+      el("td", { text: key.until ? `${key.state} until ${when(key.until)}` : key.state }),
+      el("td", { text: when(key.created_at) })));
+  }
+  table.append(body);
+  view.replaceChildren(el("section", {}, el("h1", { text: "Keys" }), el("div", { class: "scroll" }, table),
+    el("button", { type: "button", text: "Rotate signing key",
+      onclick: () => guarded(async () => { await call("POST", "/api/admin/keys/rotate/"); await showKeys(); }) })));
+}
+
+window.addEventListener("popstate", () => guarded(route));
+
 async function start() {
   const resumed = await resume().catch(() => false);
-  if (resumed) await guarded(showAccount);
+  if (resumed) await guarded(route);
   else await showSignIn("");
 }
 

@@ -40,6 +40,67 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(remove_client))
         .routes(routes!(rotate_client_secret))
         .routes(routes!(audit))
+        .routes(routes!(revoke_user_session))
+        .routes(routes!(keys))
+        .routes(routes!(rotate_key))
+}
+
+/// Ends one session of a user.
+#[utoipa::path(
+    delete,
+    path = "/api/admin/users/{id}/sessions/{sid}/",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "User id"), ("sid" = String, Path, description = "Session id")),
+    responses((status = 200, description = "The session is ended", body = crate::openapi::Empty), crate::openapi::Refusals)
+)]
+async fn revoke_user_session(
+    State(state): State<Arc<AppState>>,
+    Operator(acting): Operator,
+    Path((id, sid)): Path<(String, String)>,
+) -> ApiResult {
+    state
+        .auth
+        .delete_session(user_id(&id)?, &tessera_auth::SessionId(sid), &acting)
+        .await?;
+    Ok(Json(json!({})).into_response())
+}
+
+/// Every stored signing key and where it stands.
+#[utoipa::path(
+    get,
+    path = "/api/admin/keys/",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Keys, oldest first", body = Vec<crate::openapi::KeyView>), crate::openapi::Refusals)
+)]
+async fn keys(State(state): State<Arc<AppState>>, _: Admin) -> ApiResult {
+    let keys: Vec<Value> = state
+        .auth
+        .keys()
+        .await?
+        .iter()
+        .map(|(key, status)| crate::views::key_json(key, status))
+        .collect();
+    Ok(Json(Value::Array(keys)).into_response())
+}
+
+/// A new signing key (published now, signing after `key_publish_ahead`).
+#[utoipa::path(
+    post,
+    path = "/api/admin/keys/rotate/",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses((status = 201, description = "The new key", body = crate::openapi::KeyView), crate::openapi::Refusals)
+)]
+async fn rotate_key(State(state): State<Arc<AppState>>, Operator(acting): Operator) -> ApiResult {
+    let key = state.auth.rotate_key(&acting).await?;
+    let status = tessera_auth::KeyStatus::of(&key, state.auth.now());
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::views::key_json(&key, &status)),
+    )
+        .into_response())
 }
 
 /// An administrator's request, and who made it from where, for the audit log.
@@ -130,7 +191,7 @@ fn page_param(query: &HashMap<String, String>, name: &str, default: u64) -> u64 
     path = "/api/admin/users/",
     tag = "admin",
     security(("bearer" = [])),
-    params(("limit" = Option<String>, Query, description = "Page size (1 to 1000)"), ("offset" = Option<String>, Query, description = "Where the page starts")),
+    params(("limit" = Option<String>, Query, description = "Page size (1 to 1000)"), ("offset" = Option<String>, Query, description = "Where the page starts"), ("search" = Option<String>, Query, description = "Only usernames containing this (case-insensitive)")),
     responses((status = 200, description = "A page of users", body = crate::openapi::UserPage), crate::openapi::Refusals)
 )]
 async fn list(
@@ -140,7 +201,10 @@ async fn list(
 ) -> ApiResult {
     let limit = page_param(&query, "limit", DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let offset = page_param(&query, "offset", 0);
-    let (count, users) = state.auth.users_page(limit, offset).await?;
+    let (count, users) = match query.get("search").filter(|s| !s.is_empty()) {
+        Some(text) => state.auth.search_users(text, limit, offset).await?,
+        None => state.auth.users_page(limit, offset).await?,
+    };
     let results: Vec<Value> = users.iter().map(user_json).collect();
     Ok(Json(json!({ "count": count, "results": results })).into_response())
 }

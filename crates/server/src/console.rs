@@ -93,6 +93,7 @@ fn assets() -> &'static Assets {
 pub fn router() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new()
         .routes(routes!(page))
+        .routes(routes!(admin_page))
         .routes(routes!(asset))
         .routes(routes!(status))
         .routes(routes!(session))
@@ -141,6 +142,19 @@ async fn page() -> Response {
         assets().page.clone(),
     )
         .into_response()
+}
+
+/// The console's admin pages (users, keys): the same page, which shows the one the address names.
+#[utoipa::path(
+    get,
+    path = "/admin/{page}",
+    operation_id = "console_admin_page",
+    tag = "console",
+    params(("page" = String, Path, description = "`users` or `keys`")),
+    responses((status = 200, description = "The console", content_type = "text/html", body = String))
+)]
+async fn admin_page(Path(_page): Path<String>) -> Response {
+    page().await
 }
 
 /// A console asset, by its hashed name: cacheable for a year, as its name changes with it.

@@ -411,6 +411,21 @@ pub struct SubjectView {
     pub username: String,
 }
 
+/// A signing key (never its private part).
+#[derive(Serialize, ToSchema)]
+pub struct KeyView {
+    /// Full key id, as in tokens' `kid`.
+    pub kid: String,
+    /// Algorithm.
+    pub alg: String,
+    /// `published`, `signing`, `verifying` or `expired`.
+    pub state: String,
+    /// When the state ends, if known (RFC 3339).
+    pub until: Option<String>,
+    /// When it starts (or started) signing (RFC 3339).
+    pub created_at: String,
+}
+
 /// A security event.
 #[derive(Serialize, ToSchema)]
 pub struct AuditEventView {

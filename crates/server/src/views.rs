@@ -47,6 +47,25 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     Some(unix - offset)
 }
 
+/// A signing key as the admin API shows it (never its private part).
+pub fn key_json(key: &tessera_auth::KeyInfo, status: &tessera_auth::KeyStatus) -> Value {
+    use tessera_auth::KeyStatus;
+    let (state, until) = match status {
+        KeyStatus::Published => ("published", None),
+        KeyStatus::Signing => ("signing", None),
+        KeyStatus::SigningUntil(at) => ("signing", Some(*at)),
+        KeyStatus::Verifying(at) => ("verifying", *at),
+        KeyStatus::Expired => ("expired", None),
+    };
+    json!({
+        "kid": key.kid,
+        "alg": key.alg,
+        "state": state,
+        "until": until.map(rfc3339),
+        "created_at": rfc3339(key.created_at),
+    })
+}
+
 /// An audit event as the admin API and `tessera audit` show it.
 pub fn audit_json(record: &AuditRecord) -> Value {
     let event = &record.event;

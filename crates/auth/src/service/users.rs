@@ -65,6 +65,31 @@ impl AuthService {
         Ok(self.store.users_page(limit, offset).await?)
     }
 
+    /// A page of the users whose name contains `text` (case-insensitive), by id, and how many
+    /// match. Read in full and filtered here: an operator's search, not a hot path.
+    pub async fn search_users(
+        &self,
+        text: &str,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(u64, Vec<User>), AuthError> {
+        let needle = text.to_lowercase();
+        let matching: Vec<User> = self
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .filter(|user| user.username.to_lowercase().contains(&needle))
+            .collect();
+        let total = u64::try_from(matching.len()).unwrap_or(u64::MAX);
+        let page = matching
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect();
+        Ok((total, page))
+    }
+
     /// Creates a user, checking the name, the password and the profile (reserved claim names, the
     /// token size limit).
     pub async fn add_user(&self, account: NewAccount, acting: &Acting) -> Result<User, AuthError> {

@@ -113,6 +113,66 @@ try {
   await page.getByText("Signed in as ann").waitFor();
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   check(width <= 390, `no sideways scrolling at 390 px (${width})`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // A user who is not an admin sees no admin links, and an admin page shows no admin data.
+  check(await page.getByRole("link", { name: "Users" }).count() === 0, "no Users link for ann");
+  check(await page.getByRole("link", { name: "Keys" }).count() === 0, "no Keys link for ann");
+  await page.goto(base + "/admin/users");
+  await alert.filter({ hasText: "You do not have permission to perform this action." }).waitFor();
+  check(await page.getByRole("table").count() === 0, "no admin data for ann");
+  await page.goto(base + "/");
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+
+  // The admin: users (search, create, disable, enable, edit, sessions, delete) and keys.
+  await page.getByLabel("Username").fill("root");
+  await page.getByLabel("Password").fill("root-pw");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("link", { name: "Users" }).click();
+  await page.getByRole("heading", { name: "Users" }).waitFor();
+  const newUser = page.getByRole("form", { name: "New user" });
+  await newUser.getByLabel("Username").fill("bob");
+  await newUser.getByLabel("Password").fill("bob-pw");
+  await newUser.getByLabel("Roles").fill("staff, ops");
+  await newUser.getByRole("button", { name: "Create" }).click();
+  const bob = page.locator('tr[data-user="bob"]');
+  await bob.getByRole("cell", { name: "staff, ops" }).waitFor();
+  await page.getByLabel("Search", { exact: true }).fill("bo");
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await page.getByText("(1 users)").waitFor();
+  check(await page.locator("tbody tr").count() === 1, "the search finds bob alone");
+  await bob.getByRole("button", { name: "Disable" }).click();
+  await bob.getByRole("cell", { name: "no", exact: true }).waitFor();
+  check((await api("/api/token/", { username: "bob", password: "bob-pw" })).status === 401, "bob is disabled");
+  await bob.getByRole("button", { name: "Enable" }).click();
+  await bob.getByRole("cell", { name: "yes", exact: true }).waitFor();
+  const bobLogin = await api("/api/token/", { username: "bob", password: "bob-pw" });
+  check(bobLogin.status === 200, "bob is enabled");
+  await bob.getByRole("button", { name: "Sessions" }).click();
+  const bobSessions = page.getByRole("list", { name: "Sessions of bob" });
+  await bobSessions.getByRole("button", { name: "Revoke", exact: true }).click();
+  await bobSessions.getByText("No active sessions.").waitFor();
+  check((await api("/api/token/refresh/", { refresh: bobLogin.body.refresh })).status === 401, "bob's session is over");
+  await bob.getByRole("button", { name: "Edit" }).click();
+  const edit = page.getByRole("form", { name: "Edit bob" });
+  await edit.getByLabel("Roles").fill("staff");
+  await edit.getByLabel("Claims").fill('{"email":"bob@example.com"}');
+  await edit.getByRole("button", { name: "Save" }).click();
+  await bob.getByRole("cell", { name: "staff", exact: true }).waitFor();
+  await bob.getByRole("button", { name: "Delete" }).click();
+  await bob.getByRole("button", { name: "Confirm" }).click();
+  await bob.waitFor({ state: "detached" });
+  check((await api("/api/token/", { username: "bob", password: "bob-pw" })).status === 401, "bob is deleted");
+
+  await page.getByRole("link", { name: "Keys" }).click();
+  const keyRows = page.getByRole("table", { name: "Signing keys" }).locator("tbody tr");
+  await keyRows.first().waitFor();
+  const before = await keyRows.count();
+  const kid = await keyRows.first().locator("code").textContent();
+  check(kid.length >= 40, `the full kid is shown (${kid})`);
+  await page.getByRole("button", { name: "Rotate signing key" }).click();
+  await page.waitForFunction((n) => document.querySelectorAll("tbody tr").length === n + 1, before);
 } catch (error) {
   problems.push(error.stack || String(error));
 } finally {

@@ -58,6 +58,20 @@ fn the_console_works_in_a_real_browser() {
         "ann-pw\n",
         &env,
     ));
+    stdout(&tessera_with_env(
+        &[
+            "users",
+            "add",
+            "root",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--data-dir",
+            &data,
+        ],
+        "root-pw\n",
+        &env,
+    ));
     let server = Server::start(
         &["--data-dir", &data],
         &[("TESSERA_ACCESS_TOKEN_LIFETIME", "3s".to_owned())],
