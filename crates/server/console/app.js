@@ -76,7 +76,9 @@ function showNav(me) {
     guarded(route);
   } });
   const links = [link("/", "Account")];
-  if (me.roles.includes("admin")) links.push(link("/admin/users", "Users"), link("/admin/keys", "Keys"));
+  if (me.roles.includes("admin")) {
+    links.push(link("/admin/users", "Users"), link("/admin/keys", "Keys"), link("/admin/activity", "Activity"));
+  }
   nav.replaceChildren(...links);
 }
 
@@ -152,6 +154,7 @@ async function guarded(action) {
 async function route() {
   if (location.pathname === "/admin/users") return showUsers();
   if (location.pathname === "/admin/keys") return showKeys();
+  if (location.pathname === "/admin/activity") return showActivity();
   return showAccount();
 }
 
@@ -295,6 +298,105 @@ async function showKeys() {
   view.replaceChildren(el("section", {}, el("h1", { text: "Keys" }), el("div", { class: "scroll" }, table),
     el("button", { type: "button", text: "Rotate signing key",
       onclick: () => guarded(async () => { await call("POST", "/api/admin/keys/rotate/"); await showKeys(); }) })));
+}
+
+const EVENTS = ["login.success", "login.failure", "login.throttled", "token.refresh",
+  "token.reuse_detected", "session.revoked", "user.logout_all", "user.password_changed",
+  "user.created", "user.updated", "user.disabled", "user.enabled", "user.deleted", "key.rotated",
+  "client.created", "client.deleted", "client.secret_rotated"];
+
+/** Every event of `kind` since `since` (ISO time), read in pages. */
+async function eventsSince(kind, since) {
+  const all = [];
+  for (let offset = 0; ; offset += 1000) {
+    const page = await call("GET", `/api/admin/audit/?event=${kind}&since=${encodeURIComponent(since)}&limit=1000&offset=${offset}`);
+    all.push(...page.results);
+    if (all.length >= page.count || page.results.length === 0) return all;
+  }
+}
+
+/** Sign-ins and failures per hour over the last day, as an SVG bar chart (no inline style). */
+async function activityChart() {
+  const now = new Date();
+  const since = new Date(now.getTime() - 24 * 3600 * 1000);
+  since.setMinutes(0, 0, 0);
+  const hours = Array.from({ length: 25 }, (_, i) => new Date(since.getTime() + i * 3600 * 1000));
+  const bucket = (events) => {
+    const counts = new Array(hours.length).fill(0);
+    for (const event of events) {
+      const index = Math.floor((new Date(event.time) - since) / 3600000);
+      if (index >= 0 && index < counts.length) counts[index] += 1;
+    }
+    return counts;
+  };
+  const successes = bucket(await eventsSince("login.success", since.toISOString()));
+  const failures = bucket(await eventsSince("login.failure", since.toISOString()));
+  const most = Math.max(1, ...successes, ...failures);
+  const svgNs = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(svgNs, "svg");
+  const width = hours.length * 12;
+  svg.setAttribute("viewBox", `0 0 ${width} 110`);
+  svg.setAttribute("role", "img");
+  const total = (counts) => counts.reduce((a, b) => a + b, 0);
+  svg.setAttribute("aria-label",
+    `Sign-ins and failures per hour, last day: ${total(successes)} sign-ins, ${total(failures)} failures`);
+  hours.forEach((hour, i) => {
+    [[successes[i], "#1f883d", 1], [failures[i], "#cf222e", 6]].forEach(([count, colour, dx]) => {
+      const bar = document.createElementNS(svgNs, "rect");
+      const height = Math.round((count / most) * 100);
+      bar.setAttribute("x", String(i * 12 + dx));
+      bar.setAttribute("y", String(100 - height));
+      bar.setAttribute("width", "5");
+      bar.setAttribute("height", String(height));
+      bar.setAttribute("fill", colour);
+      const title = document.createElementNS(svgNs, "title");
+      title.textContent = `${hour.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}: ${count}`;
+      bar.append(title);
+      svg.append(bar);
+    });
+  });
+  return el("figure", { class: "chart" }, svg,
+    el("figcaption", { class: "muted",
+      text: `Sign-ins (green) and failures (red) per hour since ${since.toLocaleString()}: ${total(successes)} sign-ins, ${total(failures)} failures.` }));
+}
+
+async function showActivity(filters = {}) {
+  showNav(await call("GET", "/api/me/"));
+  view.replaceChildren();
+  const params = new URLSearchParams({ limit: "100" });
+  if (filters.event) params.set("event", filters.event);
+  if (filters.user) params.set("user", filters.user);
+  if (filters.since) params.set("since", new Date(filters.since).toISOString());
+  const page = await call("GET", `/api/admin/audit/?${params}`);
+  const kind = el("select", { id: "filter-event" }, el("option", { value: "", text: "Any event" }),
+    ...EVENTS.map((name) => el("option", { value: name, text: name })));
+  kind.value = filters.event || "";
+  const user = el("input", { id: "filter-user", value: filters.user || "" });
+  const since = el("input", { id: "filter-since", type: "datetime-local", value: filters.since || "" });
+  const form = el("form", { "aria-label": "Filter activity" },
+    el("label", { for: "filter-event" }, "Event", kind),
+    el("label", { for: "filter-user" }, "User", user),
+    el("label", { for: "filter-since" }, "Since", since),
+    el("button", { type: "submit", text: "Filter" }));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    guarded(() => showActivity({ event: kind.value, user: user.value.trim(), since: since.value }));
+  });
+  const table = el("table", { "aria-label": "Activity" },
+    el("thead", {}, el("tr", {}, ...["Time", "Event", "User", "By", "Address"].map((h) => el("th", { text: h })))));
+  const body = el("tbody");
+  for (const event of page.results) {
+    const by = event.actor.id ? `${event.actor.type} ${event.actor.id}` : event.actor.type;
+    body.append(el("tr", { "data-event": event.event },
+      el("td", { text: when(event.time) }), el("td", { text: event.event }),
+      el("td", { text: event.subject ? event.subject.username : (event.detail.username || "") }),
+      el("td", { text: by }), el("td", { text: event.ip || "" })));
+  }
+  table.append(body);
+  view.replaceChildren(
+    el("section", {}, el("h1", { text: "Activity" }), await activityChart()),
+    el("section", {}, form, el("p", { class: "muted", text: `${page.count} events (newest first, 100 shown)` }),
+      el("div", { class: "scroll" }, table)));
 }
 
 window.addEventListener("popstate", () => guarded(route));

@@ -150,7 +150,7 @@ async fn page() -> Response {
     path = "/admin/{page}",
     operation_id = "console_admin_page",
     tag = "console",
-    params(("page" = String, Path, description = "`users` or `keys`")),
+    params(("page" = String, Path, description = "`users`, `keys` or `activity`")),
     responses((status = 200, description = "The console", content_type = "text/html", body = String))
 )]
 async fn admin_page(Path(_page): Path<String>) -> Response {

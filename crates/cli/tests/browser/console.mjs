@@ -37,6 +37,10 @@ try {
   check(headers["x-content-type-options"] === "nosniff", "nosniff");
   check(headers["referrer-policy"] === "no-referrer", "referrer policy");
 
+  // The assets: hashed names, cached for good, compressed.
+  const assets = [];
+  page.on("response", (response) => { if (response.url().includes("/console/assets/")) assets.push(response); });
+
   // Sign-in: labels, tab order, a wrong password.
   await page.getByLabel("Username").waitFor();
   await page.getByLabel("Username").focus();
@@ -50,7 +54,25 @@ try {
   await alert.filter({ hasText: "No active account found with the given credentials" }).waitFor();
   check(await page.getByLabel("Password").inputValue() === "", "the password is cleared after a failure");
 
+  await page.reload();
+  await page.getByLabel("Username").waitFor();
+  check(assets.length >= 3, `assets loaded: ${assets.length}`);
+  for (const response of assets) {
+    const h = response.headers();
+    check(/\.[0-9a-f]{16}\.(js|css)$/.test(new URL(response.url()).pathname), `a hashed name: ${response.url()}`);
+    check(h["cache-control"]?.includes("immutable"), `cached for good: ${response.url()}`);
+    check(h["content-encoding"] === "gzip", `compressed: ${response.url()} ${h["content-encoding"]}`);
+  }
+
+  // Throttling: the wait, in seconds.
+  for (let i = 0; i < 5; i++) await api("/api/token/", { username: "tom", password: "x" });
+  await page.getByLabel("Username").fill("tom");
+  await page.getByLabel("Password").fill("x");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await alert.filter({ hasText: /Expected available in \d+ seconds/ }).waitFor();
+
   // Signing in, and staying signed in across a reload (the cookie, silently).
+  await page.getByLabel("Username").fill("ann");
   await page.getByLabel("Password").fill("ann-pw");
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByText("Signed in as ann").waitFor();
@@ -173,6 +195,18 @@ try {
   check(kid.length >= 40, `the full kid is shown (${kid})`);
   await page.getByRole("button", { name: "Rotate signing key" }).click();
   await page.waitForFunction((n) => document.querySelectorAll("tbody tr").length === n + 1, before);
+
+  // Activity: the audit log with filters, and the sign-ins and failures of the last day.
+  await page.getByRole("link", { name: "Activity" }).click();
+  const chart = page.getByRole("img", { name: /Sign-ins and failures per hour/ });
+  await chart.waitFor();
+  const label = await chart.getAttribute("aria-label");
+  check(/[1-9]\d* sign-ins, [1-9]\d* failures/.test(label), `the chart counts them: ${label}`);
+  await page.getByLabel("Event").selectOption("user.deleted");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.getByRole("table", { name: "Activity" }).locator('tr[data-event="user.deleted"]').first().waitFor();
+  check(await page.locator('tbody tr:not([data-event="user.deleted"])').count() === 0, "only user.deleted");
+  await page.getByRole("cell", { name: "bob", exact: true }).waitFor();
 } catch (error) {
   problems.push(error.stack || String(error));
 } finally {
