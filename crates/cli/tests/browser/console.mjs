@@ -187,6 +187,25 @@ try {
   await bob.waitFor({ state: "detached" });
   check((await api("/api/token/", { username: "bob", password: "bob-pw" })).status === 401, "bob is deleted");
 
+  // Paging: 21 more users make two pages of 20.
+  const root = await api("/api/token/", { username: "root", password: "root-pw" });
+  for (let i = 1; i <= 21; i++) {
+    const created = await fetch(base + "/api/admin/users/", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${root.body.access}` },
+      body: JSON.stringify({ username: `user${String(i).padStart(2, "0")}`, password: "pw" }),
+    });
+    check(created.status === 201, `user ${i} created`);
+  }
+  await page.getByRole("link", { name: "Users" }).click();
+  await page.getByText("Page 1 of 2 (23 users)").waitFor();
+  check(await page.locator("tbody tr[data-user]").count() === 20, "a page of 20");
+  await page.getByRole("button", { name: "Next" }).click();
+  await page.getByText("Page 2 of 2 (23 users)").waitFor();
+  check(await page.locator("tbody tr[data-user]").count() === 3, "the last 3");
+  await page.getByRole("button", { name: "Previous" }).click();
+  await page.getByText("Page 1 of 2 (23 users)").waitFor();
+
   await page.getByRole("link", { name: "Keys" }).click();
   const keyRows = page.getByRole("table", { name: "Signing keys" }).locator("tbody tr");
   await keyRows.first().waitFor();
