@@ -214,21 +214,9 @@ fn cookie_header(token: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
     .map_err(|_| ApiError::Auth(tessera_auth::AuthError::Internal("a cookie value".into())))
 }
 
-/// The console's cookie, if the request has exactly one.
-fn console_cookie(headers: &HeaderMap) -> Option<Zeroizing<String>> {
-    let mut found = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| Zeroizing::new(value.to_owned()));
-    let first = found.next();
-    match found.next() {
-        Some(_) => None,
-        None => first,
-    }
+/// The console's cookie; two of them are refused, as for the API's refresh cookie.
+fn console_cookie(headers: &HeaderMap) -> Result<Option<Zeroizing<String>>, ApiError> {
+    Ok(crate::routes::cookie(headers, COOKIE)?.map(Zeroizing::new))
 }
 
 /// Signs in: the refresh token goes to the cookie, the access token to the page.
@@ -273,7 +261,7 @@ async fn refresh(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     same_site_script(&headers)?;
-    let token = console_cookie(&headers).ok_or(ApiError::NotAuthenticated)?;
+    let token = console_cookie(&headers)?.ok_or(ApiError::NotAuthenticated)?;
     let outcome = state.auth.refresh(&token, &client).await?;
     let mut response = Json(json!({ "access": outcome.access })).into_response();
     if let Some((refresh, expires_at)) = &outcome.refresh {
@@ -299,7 +287,7 @@ async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     same_site_script(&headers)?;
-    if let Some(token) = console_cookie(&headers) {
+    if let Some(token) = console_cookie(&headers)? {
         // Already over (expired, revoked, signed out elsewhere): nothing left to end.
         match state.auth.blacklist(&token, &client).await {
             Ok(()) | Err(tessera_auth::AuthError::Token(_)) => {}

@@ -151,9 +151,9 @@ fn refresh_from(
     Ok(body.char_field("refresh", true))
 }
 
-/// The refresh cookie, from every `Cookie` header (HTTP/2 sends one per cookie); two of them are
+/// A cookie, from every `Cookie` header (HTTP/2 sends one per cookie); two of the same name are
 /// refused rather than one picked.
-fn cookie(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Result<Option<String>, ApiError> {
     let mut found = headers
         .get_all(header::COOKIE)
         .iter()
