@@ -10,8 +10,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::support::{Server, cheap_hashing, http, spawn_for_first_line};
-use super::{stdout, tessera_with_env};
+use super::support::{Server, add_user_at, cheap_hashing, http, spawn_for_first_line};
 
 /// Debian's chromium, and node with playwright-core installed; `None` (said) outside CI.
 fn browser() -> Option<(String, std::path::PathBuf)> {
@@ -43,35 +42,18 @@ fn the_console_works_in_a_real_browser() {
     };
     let data_dir = tempfile::tempdir().unwrap();
     let data = data_dir.path().display().to_string();
-    let env: Vec<(&str, &str)> = cheap_hashing().to_vec();
-    stdout(&tessera_with_env(
-        &[
-            "users",
-            "add",
-            "ann",
-            "--role",
-            "reader",
-            "--password-stdin",
-            "--data-dir",
-            &data,
-        ],
-        "ann-pw\n",
-        &env,
-    ));
-    stdout(&tessera_with_env(
-        &[
-            "users",
-            "add",
-            "root",
-            "--role",
-            "admin",
-            "--password-stdin",
-            "--data-dir",
-            &data,
-        ],
-        "root-pw\n",
-        &env,
-    ));
+    add_user_at(
+        &["--data-dir", &data, "--role", "reader"],
+        "ann",
+        "ann-pw
+",
+    );
+    add_user_at(
+        &["--data-dir", &data, "--role", "admin"],
+        "root",
+        "root-pw
+",
+    );
     let server = Server::start(
         &["--data-dir", &data],
         &[("TESSERA_ACCESS_TOKEN_LIFETIME", "3s".to_owned())],

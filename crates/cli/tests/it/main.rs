@@ -29,9 +29,14 @@ pub(crate) fn tessera(args: &[&str], stdin: &str) -> Output {
 
 /// Runs `tessera` with `args` and extra environment variables, feeding `stdin`.
 pub(crate) fn tessera_with_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(args)
-        .envs(env.iter().copied())
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    command.args(args).envs(env.iter().copied());
+    output_with_stdin(command, stdin)
+}
+
+/// Runs `command` to its end, feeding `stdin`; its output and status.
+pub(crate) fn output_with_stdin(mut command: Command, stdin: &str) -> Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -9,8 +9,7 @@ use std::process::Command;
 
 use tessera_store::testing::python_with;
 
-use super::support::{Server, cheap_hashing, http};
-use super::{stdout, tessera_with_env};
+use super::support::{Server, add_user_at, http};
 
 const ROOT_PASSWORD: &str = "schemathesis-root-pw";
 
@@ -21,22 +20,14 @@ fn the_document_is_valid_openapi_and_the_server_conforms_to_it() {
     };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data").display().to_string();
-    let mut env: Vec<(&str, &str)> = cheap_hashing().to_vec();
-    env.push(("TESSERA_LOG", "warn"));
-    stdout(&tessera_with_env(
-        &[
-            "users",
-            "add",
-            "root",
-            "--role",
-            "admin",
-            "--password-stdin",
-            "--data-dir",
-            &data,
-        ],
-        &format!("{ROOT_PASSWORD}\n"),
-        &env,
-    ));
+    add_user_at(
+        &["--data-dir", &data, "--role", "admin"],
+        "root",
+        &format!(
+            "{ROOT_PASSWORD}
+"
+        ),
+    );
     let server = Server::start(
         &["--data-dir", &data],
         &[("TESSERA_ACCESS_TOKEN_LIFETIME", "1h".to_owned())],

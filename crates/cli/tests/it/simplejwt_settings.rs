@@ -13,7 +13,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -29,20 +29,9 @@ pub(crate) const SECRET: &str = "a shared HMAC secret long enough for HS256 keys
 /// The scenario's answers from the Django site, and the values its steps saved.
 pub(crate) fn django_answers(python: &str, spec: &Value) -> (Vec<Value>, Map<String, Value>) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/simplejwt_site.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(spec.to_string().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let mut command = Command::new(python);
+    command.arg(script);
+    let output = super::output_with_stdin(command, &spec.to_string());
     assert!(
         output.status.success(),
         "simplejwt_site.py: {}",
