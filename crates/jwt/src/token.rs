@@ -225,6 +225,11 @@ impl<T> Verified<T> {
     pub fn into_claims(self) -> T {
         self.claims
     }
+
+    /// The verified header (shared, not copied) and claims, by value.
+    pub fn into_parts(self) -> (Arc<Header>, T) {
+        (self.header, self.claims)
+    }
 }
 
 /// Reading tokens without verifying them. Only for display and debugging: nothing returned here

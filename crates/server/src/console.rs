@@ -139,7 +139,7 @@ async fn page() -> Response {
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        assets().page.clone(),
+        assets().page.as_str(),
     )
         .into_response()
 }
@@ -179,7 +179,7 @@ async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
             (header::CONTENT_TYPE, *content_type),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
-        body.clone(),
+        body.as_str(),
     )
         .into_response())
 }

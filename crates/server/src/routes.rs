@@ -22,7 +22,7 @@ use crate::views::session_json;
 /// All routes, with JSON 404 and 405 fallbacks.
 pub fn router(state: Arc<AppState>) -> Router {
     let (routes, _) = documented().split_for_parts();
-    crate::console::harden(routes)
+    let routes = crate::console::harden(routes)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::MethodNotAllowed(method.to_string())
@@ -38,12 +38,19 @@ pub fn router(state: Arc<AppState>) -> Router {
                 )
                     .into_response()
             },
-        ))
-        // A 401's challenge names the configured scheme (simplejwt's AUTH_HEADER_TYPES[0]).
-        .layer(axum::middleware::map_response_with_state(
-            Arc::clone(&state),
-            challenge_scheme,
-        ))
+        ));
+    // A 401's challenge names the configured scheme (simplejwt's AUTH_HEADER_TYPES[0]): a layer
+    // only when that is not the default `Bearer`, its header value made once.
+    let challenge = state.auth_header.challenge();
+    let routes = match HeaderValue::from_str(&challenge) {
+        Ok(value) if challenge != crate::error::WWW_AUTHENTICATE => {
+            routes.layer(axum::middleware::map_response(move |response| {
+                challenge_scheme(response, value.clone())
+            }))
+        }
+        _ => routes,
+    };
+    routes
         // After routing, so the route's template is known; the fallback's requests are `unmatched`.
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -97,20 +104,14 @@ async fn schema() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], text.as_str()).into_response()
 }
 
-/// Rewrites the default `Bearer` challenge to the configured scheme, when it is another.
-async fn challenge_scheme(State(state): State<Arc<AppState>>, mut response: Response) -> Response {
-    let default = crate::error::WWW_AUTHENTICATE;
+/// Rewrites the default `Bearer` challenge to the configured one.
+async fn challenge_scheme(mut response: Response, challenge: HeaderValue) -> Response {
     let headers = response.headers_mut();
     if headers
         .get(header::WWW_AUTHENTICATE)
-        .is_some_and(|v| v == default)
+        .is_some_and(|v| v == crate::error::WWW_AUTHENTICATE)
     {
-        let challenge = state.auth_header.challenge();
-        if challenge != default
-            && let Ok(value) = HeaderValue::from_str(&challenge)
-        {
-            headers.insert(header::WWW_AUTHENTICATE, value);
-        }
+        headers.insert(header::WWW_AUTHENTICATE, challenge);
     }
     response
 }

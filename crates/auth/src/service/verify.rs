@@ -112,7 +112,7 @@ impl AuthService {
             let verified = parsed
                 .verify::<TokenClaims>(&material.verifying, validation, self.clock.as_ref())
                 .map_err(jwt)?;
-            (verified.header().clone(), verified.into_claims())
+            verified.into_parts()
         } else {
             // Renamed claims: read as a map, renamed back, then typed.
             let verified = parsed
@@ -122,8 +122,7 @@ impl AuthService {
                     self.clock.as_ref(),
                 )
                 .map_err(jwt)?;
-            let header = verified.header().clone();
-            let mut map = verified.into_claims();
+            let (header, mut map) = verified.into_parts();
             names.read_wire_names(&mut map);
             let claims = serde_json::from_value(serde_json::Value::Object(map))
                 .map_err(|_| refused(TokenProblem::Invalid))?;
